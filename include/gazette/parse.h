@@ -1,0 +1,56 @@
+/*
+ * The streaming feed parser: libxml2's SAX2 push interface, fed bytes as
+ * they arrive, with no DOM. RSS 0.9x/1.0/2.0 and Atom 0.3/1.0.
+ */
+#ifndef GAZETTE_PARSE_H
+#define GAZETTE_PARSE_H
+
+#include <stddef.h>
+
+#include "gazette/feed.h"
+
+struct gz_parser;
+
+/*
+ * Called once per entry, in document order, as the entry closes. The
+ * callback takes ownership of *e (it must gz_entry_clear() it). Return 0
+ * to go on, non-zero to stop parsing (gz_parser_push then returns
+ * -ECANCELED).
+ */
+typedef int (*gz_entry_fn)(struct gz_entry *e, void *arg);
+
+struct gz_parser_opts {
+	const char *base_url;	  /* document URL, for relative links; NULL */
+	const char *content_type; /* HTTP Content-Type, for its charset; NULL */
+	const char *content_language; /* HTTP Content-Language; NULL */
+	size_t max_entries;	  /* 0: the default, 100,000 */
+	size_t max_field;	  /* bytes per text field; 0: default 1 MiB */
+	gz_entry_fn on_entry;	  /* NULL: entries are collected in the feed */
+	void *arg;
+};
+
+/* A new parser; opts may be NULL. Returns NULL only when out of memory. */
+struct gz_parser *gz_parser_new(const struct gz_parser_opts *opts);
+
+/*
+ * Push the next len bytes of the document. Any chunking gives the same
+ * result as the whole document at once. Returns 0, or a negative errno:
+ * -E2BIG when a limit was hit (entries), -ECANCELED when the callback
+ * stopped the parse. Malformed input is not an error here: it sets bozo.
+ */
+int gz_parser_push(struct gz_parser *p, const char *buf, size_t len);
+
+/*
+ * End of document: finish parsing and hand over the feed (with the
+ * collected entries when no callback was given). Returns 0, or a negative
+ * errno; *ret_feed is written only on success.
+ */
+int gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed);
+
+void gz_parser_free(struct gz_parser *p);
+
+/* Parse a whole buffer at once; convenience for tests and the CLI. */
+int gz_parse_buffer(const char *buf, size_t len,
+		    const struct gz_parser_opts *opts, struct gz_feed **ret_feed);
+
+#endif
