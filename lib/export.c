@@ -1,0 +1,416 @@
+/* Stories as JSON Lines, CSV, Atom 1.0 and one self-contained HTML page. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "gazette/export.h"
+#include "gazette/feed.h"
+#include "gazette/html.h"
+
+/* Room for an RFC 3339 date, and for what the compiler fears. */
+#define DLEN 72
+
+struct export
+{
+	FILE *f;
+	enum export_format fmt;
+	size_t count;
+	int err;
+};
+
+/* "json", "csv", "atom" or "html". */
+int
+export_format_parse(const char *name, enum export_format *ret)
+{
+	static const struct {
+		const char *name;
+		enum export_format fmt;
+	} names[] = {
+	        {"json", EXPORT_JSON}, {"jsonl", EXPORT_JSON},
+	        {"csv", EXPORT_CSV},   {"atom", EXPORT_ATOM},
+	        {"html", EXPORT_HTML},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(name, names[i].name) == 0) {
+			*ret = names[i].fmt;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* t as RFC 3339 UTC ("2024-01-02T03:04:05Z") into buf; "" for none. */
+static void
+rfc3339(int64_t t, char buf[DLEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == GZ_NO_DATE || gmtime_r(&tt, &tm) == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	snprintf(buf, DLEN, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+	         (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+	         tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The CSS of the HTML page: readable, printable, no external resources. */
+static const char page_css[] =
+        "body{font-family:sans-serif;max-width:46em;margin:2em auto;"
+        "padding:0 1em;line-height:1.5;color:#222;background:#fff}"
+        "article{border-bottom:1px solid #ddd;padding:1em 0}"
+        "h2{font-size:1.25em;margin:0 0 .25em}"
+        ".meta{color:#666;font-size:.9em;margin:0 0 .75em}"
+        "img{max-width:100%;height:auto}"
+        "pre{overflow:auto;background:#f6f6f6;padding:.5em}"
+        "blockquote{border-left:3px solid #ccc;margin-left:0;padding-left:1em}";
+
+/* Start writing. */
+int
+export_begin(FILE *f, enum export_format fmt, const char *title, int64_t now,
+             struct export **ret)
+{
+	struct export *x = calloc(1, sizeof(*x));
+	char date[DLEN];
+
+	if (x == NULL)
+		return -ENOMEM;
+	x->f = f;
+	x->fmt = fmt;
+	if (title == NULL)
+		title = "gazette";
+	rfc3339(now, date);
+	switch (fmt) {
+	case EXPORT_JSON:
+		break;
+	case EXPORT_CSV:
+		fputs("id,published,updated,feeds,title,link,author,read,"
+		      "starred,guid\r\n",
+		      f);
+		break;
+	case EXPORT_ATOM:
+		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		      "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n"
+		      "  <title type=\"text\">",
+		      f);
+		html_escape(f, title);
+		fprintf(f,
+		        "</title>\n"
+		        "  <id>urn:gazette:export:%" PRId64 "</id>\n"
+		        "  <updated>%s</updated>\n"
+		        "  <generator version=\"%s\">gazette</generator>\n",
+		        now, date, GAZETTE_VERSION);
+		break;
+	case EXPORT_HTML:
+		fputs("<!DOCTYPE html>\n<html>\n<head>\n"
+		      "<meta charset=\"utf-8\">\n"
+		      "<meta http-equiv=\"Content-Security-Policy\" "
+		      "content=\"default-src 'none'; img-src http: https:; "
+		      "style-src 'unsafe-inline'\">\n"
+		      "<meta name=\"referrer\" content=\"no-referrer\">\n"
+		      "<meta name=\"viewport\" "
+		      "content=\"width=device-width, initial-scale=1\">\n"
+		      "<title>",
+		      f);
+		html_escape(f, title);
+		fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>",
+		        page_css);
+		html_escape(f, title);
+		fprintf(f, "</h1>\n<p class=\"meta\">Exported %s</p>\n", date);
+		break;
+	}
+	*ret = x;
+	return 0;
+}
+
+/* Add key: string (or null) to a JSON object. */
+static void
+json_str(struct json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+/* Add key: RFC 3339 date (or null). */
+static void
+json_date(struct json_object *o, const char *key, int64_t t)
+{
+	char d[DLEN];
+
+	rfc3339(t, d);
+	json_str(o, key, d[0] ? d : NULL);
+}
+
+/* One story as one line of JSON. */
+static int
+story_json(struct export *x, const struct store_story *st)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *feeds = json_object_new_array();
+	const char *s;
+
+	if (o == NULL || feeds == NULL) {
+		json_object_put(o);
+		json_object_put(feeds);
+		return -ENOMEM;
+	}
+	json_object_object_add(o, "id", json_object_new_int64(st->id));
+	json_str(o, "guid", st->guid);
+	json_str(o, "title", st->title);
+	json_str(o, "link", st->link);
+	json_str(o, "author", st->author);
+	json_date(o, "published", st->published);
+	json_date(o, "updated", st->updated);
+	json_date(o, "first_seen", st->first_seen);
+	json_object_object_add(o, "read", json_object_new_boolean(st->read));
+	json_object_object_add(o, "starred",
+	                       json_object_new_boolean(st->starred));
+	for (size_t i = 0; i < st->n_feeds; i++) {
+		struct json_object *fo = json_object_new_object();
+
+		json_object_object_add(fo, "id",
+		                       json_object_new_int64(st->feed_ids[i]));
+		json_str(fo, "title", st->feed_titles[i]);
+		json_object_array_add(feeds, fo);
+	}
+	json_object_object_add(o, "feeds", feeds);
+	if (st->summary)
+		json_str(o, "summary", st->summary);
+	if (st->content)
+		json_str(o, "content", st->content);
+	s = json_object_to_json_string_ext(
+	        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	fputs(s, x->f);
+	fputc('\n', x->f);
+	json_object_put(o);
+	return 0;
+}
+
+/* One CSV field, quoted when it holds a comma, quote, CR or LF. */
+static void
+csv_field(FILE *f, const char *s, bool last)
+{
+	if (s && strpbrk(s, ",\"\r\n")) {
+		fputc('"', f);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', f);
+			fputc(*s, f);
+		}
+		fputc('"', f);
+	} else if (s) {
+		fputs(s, f);
+	}
+	fputs(last ? "\r\n" : ",", f);
+}
+
+/* One story as one CSV record. */
+static int
+story_csv(struct export *x, const struct store_story *st)
+{
+	char id[24], pub[DLEN], upd[DLEN];
+	char *feeds = NULL;
+	size_t n = 0;
+	FILE *m;
+
+	m = open_memstream(&feeds, &n);
+	if (m == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->n_feeds; i++)
+		fprintf(m, "%s%s", i ? "; " : "",
+		        st->feed_titles[i] ? st->feed_titles[i] : "");
+	if (fclose(m) != 0) {
+		free(feeds);
+		return -ENOMEM;
+	}
+	snprintf(id, sizeof(id), "%" PRId64, st->id);
+	rfc3339(st->published, pub);
+	rfc3339(st->updated, upd);
+	csv_field(x->f, id, false);
+	csv_field(x->f, pub, false);
+	csv_field(x->f, upd, false);
+	csv_field(x->f, feeds, false);
+	csv_field(x->f, st->title, false);
+	csv_field(x->f, st->link, false);
+	csv_field(x->f, st->author, false);
+	csv_field(x->f, st->read ? "1" : "0", false);
+	csv_field(x->f, st->starred ? "1" : "0", false);
+	csv_field(x->f, st->guid, true);
+	free(feeds);
+	return 0;
+}
+
+/* An element with escaped text, when the text is not NULL. */
+static void
+atom_text(FILE *f, const char *indent, const char *name, const char *attrs,
+          const char *s)
+{
+	if (s == NULL)
+		return;
+	fprintf(f, "%s<%s%s>", indent, name, attrs);
+	html_escape(f, s);
+	fprintf(f, "</%s>\n", name);
+}
+
+/* One story as an Atom <entry>. */
+static int
+story_atom(struct export *x, const struct store_story *st)
+{
+	FILE *f = x->f;
+	char pub[DLEN], upd[DLEN];
+
+	rfc3339(st->published, pub);
+	rfc3339(st->updated != GZ_NO_DATE ? st->updated : st->published, upd);
+	fputs("  <entry>\n", f);
+	if (st->guid && *st->guid)
+		atom_text(f, "    ", "id", "", st->guid);
+	else if (st->link && *st->link)
+		atom_text(f, "    ", "id", "", st->link);
+	else
+		fprintf(f, "    <id>urn:gazette:story:%" PRId64 "</id>\n",
+		        st->id);
+	atom_text(f, "    ", "title", " type=\"text\"",
+	          st->title ? st->title : "");
+	if (st->link && *st->link) {
+		fputs("    <link rel=\"alternate\" href=\"", f);
+		html_escape(f, st->link);
+		fputs("\"/>\n", f);
+	}
+	if (pub[0])
+		fprintf(f, "    <published>%s</published>\n", pub);
+	if (upd[0])
+		fprintf(f, "    <updated>%s</updated>\n", upd);
+	if (st->author && *st->author) {
+		fputs("    <author>\n", f);
+		atom_text(f, "      ", "name", "", st->author);
+		fputs("    </author>\n", f);
+	}
+	for (size_t i = 0; i < st->n_feeds; i++) {
+		if (st->feed_titles[i] == NULL)
+			continue;
+		fputs("    <category term=\"", f);
+		html_escape(f, st->feed_titles[i]);
+		fputs("\"/>\n", f);
+	}
+	atom_text(f, "    ", "summary", " type=\"html\"", st->summary);
+	atom_text(f, "    ", "content", " type=\"html\"", st->content);
+	fputs("  </entry>\n", f);
+	return 0;
+}
+
+/* true for a link a reader may follow from the page. */
+static bool
+http_link(const char *u)
+{
+	return u && (strncasecmp(u, "http://", 7) == 0 ||
+	             strncasecmp(u, "https://", 8) == 0);
+}
+
+/* One story as an <article> of the page. */
+static int
+story_html(struct export *x, const struct store_story *st)
+{
+	FILE *f = x->f;
+	const char *body =
+	        st->content && *st->content ? st->content : st->summary;
+	char pub[DLEN];
+	char *clean = NULL;
+	int r;
+
+	rfc3339(st->published, pub);
+	fputs("<article>\n<h2>", f);
+	if (http_link(st->link)) {
+		fputs("<a href=\"", f);
+		html_escape(f, st->link);
+		fputs("\" rel=\"noopener noreferrer\">", f);
+	}
+	html_escape(f, st->title && *st->title ? st->title : "(untitled)");
+	if (http_link(st->link))
+		fputs("</a>", f);
+	fputs("</h2>\n<p class=\"meta\">", f);
+	for (size_t i = 0; i < st->n_feeds; i++) {
+		if (i)
+			fputs(", ", f);
+		html_escape(f, st->feed_titles[i]);
+	}
+	if (pub[0]) {
+		fputs(st->n_feeds ? " · " : "", f);
+		fprintf(f, "<time datetime=\"%s\">%.10s %.5s UTC</time>", pub,
+		        pub, pub + 11);
+	}
+	if (st->author && *st->author) {
+		fputs(" · ", f);
+		html_escape(f, st->author);
+	}
+	fputs("</p>\n", f);
+	if (body && *body) {
+		r = html_sanitize(body, strlen(body), &clean);
+		if (r < 0)
+			return r;
+		fprintf(f, "<div class=\"content\">%s</div>\n", clean);
+		free(clean);
+	}
+	fputs("</article>\n", f);
+	return 0;
+}
+
+/* Write one story. */
+int
+export_story(struct export *x, const struct store_story *st)
+{
+	int r = 0;
+
+	switch (x->fmt) {
+	case EXPORT_JSON:
+		r = story_json(x, st);
+		break;
+	case EXPORT_CSV:
+		r = story_csv(x, st);
+		break;
+	case EXPORT_ATOM:
+		r = story_atom(x, st);
+		break;
+	case EXPORT_HTML:
+		r = story_html(x, st);
+		break;
+	}
+	if (r == 0 && ferror(x->f))
+		r = -EIO;
+	if (r == 0)
+		x->count++;
+	return r;
+}
+
+/* Write the trailer and flush. */
+int
+export_end(struct export *x)
+{
+	switch (x->fmt) {
+	case EXPORT_ATOM:
+		fputs("</feed>\n", x->f);
+		break;
+	case EXPORT_HTML:
+		if (x->count == 0)
+			fputs("<p>No stories.</p>\n", x->f);
+		fputs("</body>\n</html>\n", x->f);
+		break;
+	default:
+		break;
+	}
+	if (fflush(x->f) != 0 || ferror(x->f))
+		return -EIO;
+	return 0;
+}
+
+/* Free the writer. */
+void
+export_free(struct export *x)
+{
+	free(x);
+}
