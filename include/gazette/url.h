@@ -11,6 +11,12 @@
  */
 int url_resolve(const char *base, const char *ref, char **ret);
 
+/*
+ * Resolve ref against base like url_resolve, but keep any scheme (for
+ * identifiers such as tag: URIs). 0 and a newly allocated *ret.
+ */
+int url_join(const char *base, const char *ref, char **ret);
+
 /* true for an absolute http:// or https:// URL with a host. */
 bool url_is_http(const char *url);
 

@@ -1,0 +1,1990 @@
+/*
+ * The streaming feed parser: libxml2's SAX2 push interface with a small
+ * state machine over the elements of RSS 0.9x/1.0/2.0 and Atom 0.3/1.0.
+ *
+ * The first bytes are held back until the encoding is known (BOM, XML
+ * declaration, HTTP charset) and junk before the first '<' is dropped, so
+ * that every chunking hands libxml2 the same bytes. Text of the fields we
+ * want is gathered in one growing buffer; nothing is allocated per
+ * character.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/entities.h>
+#include <libxml/hash.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+
+#include "gazette/date.h"
+#include "gazette/parse.h"
+#include "gazette/url.h"
+
+#define DEFAULT_MAX_ENTRIES 100000
+#define DEFAULT_MAX_FIELD   (1024 * 1024)
+/* Bytes held back to find the BOM, the XML declaration and the encoding. */
+#define SNIFF_MAX 1024
+/* Per entry: links, categories and enclosures kept at most. */
+#define MAX_LIST 1024
+/* Entities an internal DTD subset may declare. */
+#define MAX_DECLARED 1024
+/* Longest entity replacement text we accept from a DTD subset. */
+#define MAX_ENTITY_TEXT 4096
+
+enum ns {
+	NS_CORE, /* no namespace, RSS namespaces, Atom */
+	NS_RDF,
+	NS_CONTENT,
+	NS_DC,
+	NS_DCTERMS,
+	NS_MEDIA,
+	NS_ITUNES,
+	NS_XHTML,
+	NS_SY,
+	NS_OTHER,
+};
+
+/* What an element on the stack is. */
+enum kind {
+	K_OTHER,
+	K_ROOT,
+	K_CHANNEL,
+	K_ENTRY,
+	K_IMAGE,
+	K_TEXTINPUT,
+	K_SOURCE,
+	K_IGNORE, /* contributor and the like: nothing inside counts */
+	K_AUTHOR, /* author: its own text, or name/email children */
+	K_MARKUP, /* an element inside captured content */
+	K_FIELD,  /* a field whose text is captured */
+};
+
+/* Which field a K_FIELD element fills. */
+enum field {
+	F_NONE,
+	F_TITLE,
+	F_LINK,
+	F_SUMMARY,
+	F_CONTENT,
+	F_SUBTITLE,
+	F_SUBTITLE_WEAK, /* itunes:summary of a channel: only when unset */
+	F_ID,
+	F_GUID,
+	F_PUBLISHED,
+	F_UPDATED,
+	F_AUTHOR,
+	F_AUTHOR_NAME,
+	F_AUTHOR_EMAIL,
+	F_CATEGORY,
+	F_KEYWORDS,
+	F_LANGUAGE,
+	F_GENERATOR,
+	F_IMAGE_URL,
+	F_TTL,
+	F_SY_PERIOD,
+	F_SY_FREQ,
+};
+
+/* How captured text is kept. */
+enum cap {
+	CAP_NONE,
+	CAP_TEXT,  /* decoded text; child elements serialized as markup */
+	CAP_XHTML, /* XHTML: markup serialized, text escaped */
+	CAP_OWN,   /* author: only the element's own text */
+};
+
+/* Content kinds, for summary-from-content and base64. */
+enum ctype {
+	CT_TEXT,
+	CT_HTML,
+	CT_XHTML,
+	CT_BASE64,
+};
+
+struct frame {
+	enum kind kind;
+	enum field field;
+	enum cap cap;
+	enum ctype ctype;
+	bool strip_wrapper; /* the next child div of xhtml content is a wrapper
+	                     */
+	bool wrapper;       /* this element is that wrapper div */
+	bool void_elem;     /* serialized as <x />, no end tag */
+	bool permalink;     /* guid isPermaLink was not "false" */
+	bool base_owned, lang_owned;
+	size_t text_start;
+	char *base;
+	char *lang;
+};
+
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+struct gz_parser {
+	struct gz_parser_opts opts;
+	char *base_url, *charset, *content_language;
+	bool http_text; /* served as text without a charset: us-ascii */
+	bool http_nonxml;
+
+	xmlParserCtxtPtr ctxt;
+	xmlHashTablePtr entities; /* name -> xmlEntityPtr we made */
+	size_t n_declared;
+
+	/* sniffing */
+	bool started, skipping_junk, skipped_junk;
+	struct buf pre;
+
+	struct gz_feed *feed;
+	int64_t feed_published;
+	struct gz_entry *entry;
+	int64_t entry_published_fallback;
+	size_t n_entries;
+
+	struct frame *stack;
+	size_t depth, stack_cap;
+	size_t entry_level, image_level, textinput_level, source_level,
+	        ignore_level, author_level;
+	char *author_name, *author_email;
+
+	struct buf text;
+	bool field_truncated;
+
+	int64_t sy_period, sy_freq;
+
+	int error; /* sticky: -E2BIG, -ECANCELED, -ENOMEM */
+	bool finished;
+	char *root_lang;
+};
+
+static const char *const xml_ns = "http://www.w3.org/XML/1998/namespace";
+
+/* Grow b to hold at least need more bytes; false when out of memory. */
+static bool
+buf_reserve(struct buf *b, size_t need)
+{
+	size_t cap;
+	char *s;
+
+	if (b->len + need < b->cap)
+		return true;
+	cap = b->cap ? b->cap : 256;
+	while (cap <= b->len + need)
+		cap *= 2;
+	s = realloc(b->s, cap);
+	if (s == NULL)
+		return false;
+	b->s = s;
+	b->cap = cap;
+	return true;
+}
+
+/* Append n bytes to b; false when out of memory. */
+static bool
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (!buf_reserve(b, n + 1))
+		return false;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	return true;
+}
+
+/* Record the first error that stops parsing, and stop libxml2. */
+static void
+fail(struct gz_parser *p, int err)
+{
+	if (p->error == 0)
+		p->error = err;
+	if (p->ctxt)
+		xmlStopParser(p->ctxt);
+}
+
+/* Mark the document bozo; the first message is kept. */
+static void
+bozo(struct gz_parser *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+
+	p->feed->bozo = true;
+	if (p->feed->bozo_message)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	p->feed->bozo_message = m;
+}
+
+/* Classify a namespace URI (or, when undeclared, its prefix). */
+static enum ns
+ns_of(const xmlChar *uri, const xmlChar *prefix)
+{
+	static const struct {
+		const char *uri;
+		enum ns ns;
+	} map[] = {
+	        {"http://www.w3.org/2005/Atom", NS_CORE},
+	        {"http://purl.org/atom/ns#", NS_CORE},
+	        {"http://purl.org/rss/1.0/", NS_CORE},
+	        {"http://my.netscape.com/rdf/simple/0.9/", NS_CORE},
+	        {"http://backend.userland.com/rss", NS_CORE},
+	        {"http://backend.userland.com/rss2", NS_CORE},
+	        {"http://blogs.law.harvard.edu/tech/rss", NS_CORE},
+	        {"http://purl.org/net/rss1.1#", NS_CORE},
+	        {"http://www.w3.org/1999/02/22-rdf-syntax-ns#", NS_RDF},
+	        {"http://purl.org/rss/1.0/modules/content/", NS_CONTENT},
+	        {"http://purl.org/dc/elements/1.1/", NS_DC},
+	        {"http://purl.org/dc/elements/1.0/", NS_DC},
+	        {"http://purl.org/dc/terms/", NS_DCTERMS},
+	        {"http://search.yahoo.com/mrss/", NS_MEDIA},
+	        {"http://search.yahoo.com/mrss", NS_MEDIA},
+	        {"http://www.itunes.com/dtds/podcast-1.0.dtd", NS_ITUNES},
+	        {"http://example.com/DTDs/PodCast-1.0.dtd", NS_ITUNES},
+	        {"http://www.w3.org/1999/xhtml", NS_XHTML},
+	        {"http://purl.org/rss/1.0/modules/syndication/", NS_SY},
+	};
+	static const struct {
+		const char *prefix;
+		enum ns ns;
+	} pmap[] = {
+	        {"atom", NS_CORE},       {"rdf", NS_RDF},
+	        {"content", NS_CONTENT}, {"dc", NS_DC},
+	        {"dcterms", NS_DCTERMS}, {"media", NS_MEDIA},
+	        {"itunes", NS_ITUNES},   {"xhtml", NS_XHTML},
+	        {"sy", NS_SY},
+	};
+
+	if (uri == NULL || uri[0] == '\0') {
+		if (prefix == NULL)
+			return NS_CORE;
+		for (size_t i = 0; i < sizeof(pmap) / sizeof(pmap[0]); i++)
+			if (strcasecmp(pmap[i].prefix, (const char *)prefix) ==
+			    0)
+				return pmap[i].ns;
+		return NS_OTHER;
+	}
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(map[i].uri, (const char *)uri) == 0)
+			return map[i].ns;
+	return NS_OTHER;
+}
+
+/* Encode code point c as UTF-8 into out (5 bytes); its length. */
+static size_t
+utf8_put(unsigned c, char *out)
+{
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (char)(0xC0 | (c >> 6));
+		out[1] = (char)(0x80 | (c & 0x3F));
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = (char)(0xE0 | (c >> 12));
+		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (c & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (c >> 18));
+	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (c & 0x3F));
+	return 4;
+}
+
+/* Free an entity we made for the getEntity hook. */
+static void
+entity_free(void *payload, const xmlChar *name)
+{
+	xmlEntityPtr ent = payload;
+
+	(void)name;
+	if (ent == NULL)
+		return;
+	xmlFree((xmlChar *)ent->name);
+	xmlFree(ent->content);
+	xmlFree(ent->orig);
+	free(ent);
+}
+
+/* A predefined-type entity whose replacement text is text. */
+static xmlEntityPtr
+entity_make(const xmlChar *name, const char *text)
+{
+	xmlEntityPtr ent = calloc(1, sizeof(*ent));
+
+	if (ent == NULL)
+		return NULL;
+	ent->type = XML_ENTITY_DECL;
+	ent->etype = XML_INTERNAL_PREDEFINED_ENTITY;
+	ent->name = xmlStrdup(name);
+	ent->content = xmlStrdup((const xmlChar *)text);
+	if (ent->name == NULL || ent->content == NULL) {
+		entity_free(ent, NULL);
+		return NULL;
+	}
+	ent->length = xmlStrlen(ent->content);
+	return ent;
+}
+
+/* The text an undeclared (HTML) or declared entity stands for, or NULL. */
+static xmlEntityPtr
+entity_find(struct gz_parser *p, const xmlChar *name)
+{
+	xmlEntityPtr ent;
+	const htmlEntityDesc *h;
+	char u[8];
+
+	ent = xmlHashLookup(p->entities, name);
+	if (ent)
+		return ent;
+	h = htmlEntityLookup(name);
+	if (h == NULL)
+		return NULL;
+	u[utf8_put(h->value, u)] = '\0';
+	ent = entity_make(name, u);
+	if (ent == NULL)
+		return NULL;
+	if (xmlHashAddEntry(p->entities, name, ent) != 0) {
+		entity_free(ent, NULL);
+		return NULL;
+	}
+	return ent;
+}
+
+/* SAX getEntity: declared plain-text entities and HTML's named ones. */
+static xmlEntityPtr
+on_get_entity(void *ctx, const xmlChar *name)
+{
+	struct gz_parser *p = ctx;
+	xmlEntityPtr ent;
+
+	ent = xmlGetPredefinedEntity(name);
+	if (ent)
+		return ent;
+	ent = entity_find(p, name);
+	if (ent == NULL)
+		return NULL;
+	if (ent->_private == NULL /* HTML, not declared */)
+		bozo(p, "undeclared entity '&%s;' decoded as HTML",
+		     (const char *)name);
+	return ent;
+}
+
+/* SAX getParameterEntity: none are ever loaded or expanded. */
+static xmlEntityPtr
+on_get_pentity(void *ctx, const xmlChar *name)
+{
+	(void)ctx;
+	(void)name;
+	return NULL;
+}
+
+/* SAX entityDecl: keep internal entities whose text is plain. */
+static void
+on_entity_decl(void *ctx, const xmlChar *name, int type,
+               const xmlChar *public_id, const xmlChar *system_id,
+               xmlChar *content)
+{
+	struct gz_parser *p = ctx;
+	xmlEntityPtr ent;
+
+	(void)public_id;
+	if (type != XML_INTERNAL_GENERAL_ENTITY) {
+		if (system_id)
+			bozo(p, "external entity '%s' not loaded",
+			     (const char *)name);
+		return;
+	}
+	if (content == NULL || xmlStrchr(content, '&') ||
+	    xmlStrchr(content, '<') || xmlStrlen(content) > MAX_ENTITY_TEXT) {
+		bozo(p,
+		     "entity '%s' not expanded: it holds markup or "
+		     "references",
+		     (const char *)name);
+		return;
+	}
+	if (p->n_declared >= MAX_DECLARED || xmlHashLookup(p->entities, name))
+		return;
+	ent = entity_make(name, (const char *)content);
+	if (ent == NULL)
+		return;
+	/* mark it declared (HTML entities found by name have NULL) */
+	ent->_private = p;
+	if (xmlHashAddEntry(p->entities, name, ent) != 0) {
+		entity_free(ent, NULL);
+		return;
+	}
+	p->n_declared++;
+}
+
+/* The deny-all external entity loader: nothing is ever fetched. */
+static xmlParserInputPtr
+deny_loader(const char *url, const char *id, xmlParserCtxtPtr ctxt)
+{
+	(void)url;
+	(void)id;
+	(void)ctxt;
+	return NULL;
+}
+
+/* SAX structured errors: any error makes the document bozo. */
+static void
+on_error(void *ctx, xmlErrorPtr err)
+{
+	struct gz_parser *p = ctx;
+	size_t n;
+	char *m;
+
+	if (err == NULL || err->level < XML_ERR_ERROR)
+		return;
+	if (err->code == XML_ERR_UNDECLARED_ENTITY ||
+	    err->code == XML_WAR_UNDECLARED_ENTITY) {
+		/* the hook decoded it if HTML knows it */
+		if (err->str1 && entity_find(p, (const xmlChar *)err->str1))
+			return;
+	}
+	if (p->feed->bozo_message) {
+		p->feed->bozo = true;
+		return;
+	}
+	m = strdup(err->message ? err->message : "not well-formed");
+	if (m == NULL) {
+		p->feed->bozo = true;
+		return;
+	}
+	n = strlen(m);
+	while (n > 0 && isspace((unsigned char)m[n - 1]))
+		m[--n] = '\0';
+	bozo(p, "line %d: %s", err->line, m);
+	free(m);
+}
+
+/* The current (innermost) frame, or NULL at top level. */
+static struct frame *
+top(struct gz_parser *p)
+{
+	return p->depth ? &p->stack[p->depth - 1] : NULL;
+}
+
+/* Append text to the capture, escaped for XHTML when asked. */
+static void
+text_add(struct gz_parser *p, const char *s, size_t n, bool escape)
+{
+	struct frame *f = top(p);
+	size_t room, start = 0;
+
+	/* the outermost capturing frame bounds the field */
+	for (size_t i = p->depth; i > 0; i--) {
+		if (p->stack[i - 1].cap == CAP_NONE ||
+		    p->stack[i - 1].kind == K_MARKUP)
+			continue;
+		start = p->stack[i - 1].text_start;
+		if (p->stack[i - 1].kind != K_MARKUP)
+			break;
+	}
+	(void)f;
+	room = p->opts.max_field > p->text.len - start
+	               ? p->opts.max_field - (p->text.len - start)
+	               : 0;
+	if (!escape) {
+		if (n > room) {
+			n = room;
+			p->field_truncated = true;
+		}
+		if (!buf_add(&p->text, s, n))
+			fail(p, -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = NULL;
+		size_t rn = 1;
+		switch (s[i]) {
+		case '<':
+			rep = "&lt;";
+			rn = 4;
+			break;
+		case '>':
+			rep = "&gt;";
+			rn = 4;
+			break;
+		case '&':
+			rep = "&amp;";
+			rn = 5;
+			break;
+		default:
+			break;
+		}
+		if (rn > room) {
+			p->field_truncated = true;
+			return;
+		}
+		if (!buf_add(&p->text, rep ? rep : s + i, rn)) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		room -= rn;
+	}
+}
+
+/* SAX characters and CDATA: text of the captured field, if any. */
+static void
+on_chars(void *ctx, const xmlChar *ch, int len)
+{
+	struct gz_parser *p = ctx;
+	struct frame *f = top(p);
+
+	/*
+	 * libxml2 drops every entity reference once a document is found
+	 * not well-formed; we already noted it as bozo, so let it go on.
+	 */
+	if (!p->ctxt->wellFormed) {
+		p->feed->bozo = true;
+		p->ctxt->wellFormed = 1;
+	}
+	if (f == NULL || f->cap == CAP_NONE || len <= 0)
+		return;
+	text_add(p, (const char *)ch, (size_t)len, f->cap == CAP_XHTML);
+}
+
+/* Decode what libxml2 leaves in SAX2 attribute values: &#38; and &name;. */
+static char *
+attr_dup(struct gz_parser *p, const xmlChar *v, const xmlChar *end)
+{
+	size_t n = (size_t)(end - v);
+	char *out = malloc(n + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (const xmlChar *s = v; s < end;) {
+		if (*s == '&') {
+			const xmlChar *q = s + 1;
+			while (q < end && q - s < 40 &&
+			       (isalnum(*q) || *q == '#' || *q == '_'))
+				q++;
+			if (q < end && *q == ';' && q > s + 1) {
+				char name[48];
+				size_t nl = (size_t)(q - s - 1);
+				memcpy(name, s + 1, nl);
+				name[nl] = '\0';
+				if (strcmp(name, "#38") == 0) {
+					*o++ = '&';
+					s = q + 1;
+					continue;
+				}
+				xmlEntityPtr ent =
+				        name[0] == '#'
+				                ? NULL
+				                : entity_find(p,
+				                              (xmlChar *)name);
+				/* replacement never longer than "&name;" */
+				if (ent && (size_t)ent->length <= nl + 2) {
+					memcpy(o, ent->content,
+					       (size_t)ent->length);
+					o += ent->length;
+					s = q + 1;
+					continue;
+				}
+			}
+		}
+		*o++ = (char)*s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Find attribute local (in no namespace, or any when any_ns) in SAX2 form. */
+static const xmlChar **
+attr_find(int n, const xmlChar **attrs, const char *local, bool any_ns)
+{
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + i * 5;
+		if (strcmp((const char *)a[0], local) == 0 &&
+		    (any_ns || a[2] == NULL))
+			return a;
+	}
+	return NULL;
+}
+
+/* A decoded copy of an attribute's value, or NULL when absent. */
+static char *
+attr_get(struct gz_parser *p, int n, const xmlChar **attrs, const char *local)
+{
+	const xmlChar **a = attr_find(n, attrs, local, false);
+
+	if (a == NULL)
+		return NULL;
+	return attr_dup(p, a[3], a[4]);
+}
+
+/* Trim ASCII whitespace in place; returns s. */
+static char *
+trim(char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	while (isspace((unsigned char)s[i]))
+		i++;
+	if (i)
+		memmove(s, s + i, n - i + 1);
+	return s;
+}
+
+/* Replace *dst with src (taking ownership). */
+static void
+set_str(char **dst, char *src)
+{
+	free(*dst);
+	*dst = src;
+}
+
+/* A link resolved against base, newly allocated (NULL: out of memory). */
+static char *
+resolve(const char *base, const char *ref, bool keep_scheme)
+{
+	char *r = NULL;
+
+	if (keep_scheme ? url_join(base, ref, &r) : url_resolve(base, ref, &r))
+		return NULL;
+	return r;
+}
+
+/* Grow an array of n elements of size sz by one; NULL on failure. */
+static void *
+grow(void *arr, size_t n, size_t sz)
+{
+	if (n >= MAX_LIST)
+		return NULL;
+	return realloc(arr, (n + 1) * sz);
+}
+
+/* Add a link to the current entry. Takes href. */
+static void
+entry_add_link(struct gz_parser *p, char *href, const char *rel,
+               const char *type)
+{
+	struct gz_entry *e = p->entry;
+	struct gz_link *l = grow(e->links, e->n_links, sizeof(*l));
+
+	if (l == NULL) {
+		free(href);
+		return;
+	}
+	e->links = l;
+	l += e->n_links++;
+	l->href = href;
+	l->rel = strdup(rel ? rel : "alternate");
+	l->type = type ? strdup(type) : NULL;
+}
+
+/* Add an enclosure to the current entry. Takes the strings. */
+static void
+entry_add_enclosure(struct gz_parser *p, char *url, char *type, char *length)
+{
+	struct gz_entry *e = p->entry;
+	struct gz_enclosure *x =
+	        grow(e->enclosures, e->n_enclosures, sizeof(*x));
+
+	if (x == NULL) {
+		free(url);
+		free(type);
+		free(length);
+		return;
+	}
+	e->enclosures = x;
+	x += e->n_enclosures++;
+	x->url = url;
+	x->type = type;
+	x->length = length;
+}
+
+/* Add a category to the current entry. Takes term. */
+static void
+entry_add_category(struct gz_parser *p, char *term)
+{
+	struct gz_entry *e = p->entry;
+	char **c;
+
+	if (term == NULL)
+		return;
+	c = grow(e->categories, e->n_categories, sizeof(*c));
+	if (c == NULL) {
+		free(term);
+		return;
+	}
+	e->categories = c;
+	c[e->n_categories++] = term;
+}
+
+/* An Atom link element (href attribute), in an entry or the feed. */
+static void
+atom_link(struct gz_parser *p, struct frame *f, int na, const xmlChar **attrs)
+{
+	char *href = attr_get(p, na, attrs, "href");
+	char *rel = attr_get(p, na, attrs, "rel");
+	char *type = attr_get(p, na, attrs, "type");
+	char *url;
+
+	if (href == NULL)
+		goto out;
+	url = resolve(f->base, href, false);
+	if (url == NULL)
+		goto out;
+	if (rel)
+		trim(rel);
+	if (p->entry && !p->source_level) {
+		bool alt = rel == NULL || rel[0] == '\0' ||
+		           strcmp(rel, "alternate") == 0;
+		if (alt && p->entry->link == NULL)
+			p->entry->link = strdup(url);
+		if (rel && strcmp(rel, "enclosure") == 0)
+			entry_add_enclosure(p, strdup(url),
+			                    type ? strdup(type) : NULL,
+			                    attr_get(p, na, attrs, "length"));
+		entry_add_link(p, url, rel && rel[0] ? rel : "alternate", type);
+	} else if (!p->entry && !p->source_level) {
+		if ((rel == NULL || rel[0] == '\0' ||
+		     strcmp(rel, "alternate") == 0) &&
+		    p->feed->link == NULL)
+			p->feed->link = url;
+		else
+			free(url);
+	} else {
+		free(url);
+	}
+out:
+	free(href);
+	free(rel);
+	free(type);
+}
+
+/* The content kind an Atom text construct's attributes announce. */
+static enum ctype
+content_type_of(struct gz_parser *p, int na, const xmlChar **attrs,
+                enum ctype dflt, bool *wrapper)
+{
+	char *type = attr_get(p, na, attrs, "type");
+	char *mode = attr_get(p, na, attrs, "mode");
+	enum ctype ct = dflt;
+
+	*wrapper = false;
+	if (type) {
+		trim(type);
+		if (strcasecmp(type, "xhtml") == 0) {
+			ct = CT_XHTML;
+			*wrapper = true;
+		} else if (strcasecmp(type, "application/xhtml+xml") == 0) {
+			ct = CT_XHTML;
+		} else if (strcasecmp(type, "html") == 0 ||
+		           strcasecmp(type, "text/html") == 0) {
+			ct = CT_HTML;
+		} else if (strcasecmp(type, "text") == 0 ||
+		           strncasecmp(type, "text/", 5) == 0) {
+			ct = CT_TEXT;
+		}
+	}
+	if (mode) {
+		trim(mode);
+		if (strcasecmp(mode, "base64") == 0)
+			ct = CT_BASE64;
+		else if (strcasecmp(mode, "escaped") == 0 && ct == CT_XHTML)
+			ct = CT_HTML;
+		else if (strcasecmp(mode, "xml") == 0)
+			ct = CT_XHTML;
+	}
+	free(type);
+	free(mode);
+	return ct;
+}
+
+/* HTML elements serialized as <x />. */
+static bool
+is_void(const char *name)
+{
+	static const char *const v[] = {"area",  "base", "br",    "col",
+	                                "embed", "hr",   "img",   "input",
+	                                "link",  "meta", "param", "source",
+	                                "track", "wbr",  NULL};
+
+	for (size_t i = 0; v[i]; i++)
+		if (strcasecmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Attributes of HTML elements that hold URLs (feedparser's list). */
+static bool
+is_url_attr(const char *name)
+{
+	static const char *const v[] = {
+	        "href",     "src",    "cite",     "background", "action",
+	        "longdesc", "usemap", "codebase", "data",       "classid",
+	        "profile",  "poster", NULL};
+
+	for (size_t i = 0; v[i]; i++)
+		if (strcasecmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Serialize a start tag of markup inside captured content. */
+static void
+markup_start(struct gz_parser *p, struct frame *f, const xmlChar *local,
+             const xmlChar *prefix, enum ns ns, int na, const xmlChar **attrs)
+{
+	bool xhtml = ns == NS_XHTML || ns == NS_CORE;
+
+	text_add(p, "<", 1, false);
+	if (!xhtml && prefix) {
+		text_add(p, (const char *)prefix, strlen((const char *)prefix),
+		         false);
+		text_add(p, ":", 1, false);
+	}
+	text_add(p, (const char *)local, strlen((const char *)local), false);
+	for (int i = 0; i < na; i++) {
+		const xmlChar **a = attrs + i * 5;
+		char *v = attr_dup(p, a[3], a[4]);
+		if (v == NULL)
+			continue;
+		if (a[2] == NULL && is_url_attr((const char *)a[0])) {
+			char *r = resolve(f->base, v, false);
+			if (r) {
+				free(v);
+				v = r;
+			}
+		}
+		text_add(p, " ", 1, false);
+		if (a[1]) {
+			text_add(p, (const char *)a[1],
+			         strlen((const char *)a[1]), false);
+			text_add(p, ":", 1, false);
+		}
+		text_add(p, (const char *)a[0], strlen((const char *)a[0]),
+		         false);
+		text_add(p, "=\"", 2, false);
+		for (const char *s = v; *s; s++) {
+			if (*s == '"')
+				text_add(p, "&quot;", 6, false);
+			else if (*s == '&')
+				text_add(p, "&amp;", 5, false);
+			else if (*s == '<')
+				text_add(p, "&lt;", 4, false);
+			else
+				text_add(p, s, 1, false);
+		}
+		text_add(p, "\"", 1, false);
+		free(v);
+	}
+	if (f->void_elem)
+		text_add(p, " />", 3, false);
+	else
+		text_add(p, ">", 1, false);
+}
+
+/* Start a new entry. */
+static void
+entry_begin(struct gz_parser *p)
+{
+	p->entry = calloc(1, sizeof(*p->entry));
+	if (p->entry == NULL) {
+		fail(p, -ENOMEM);
+		return;
+	}
+	p->entry->published = GZ_NO_DATE;
+	p->entry->updated = GZ_NO_DATE;
+	p->entry_level = p->depth;
+}
+
+/* Pick the field of an element in the feed or an entry. */
+static enum field
+field_of(struct gz_parser *p, enum ns ns, const char *n, bool in_entry,
+         bool has_href)
+{
+	switch (ns) {
+	case NS_CORE:
+		if (!strcmp(n, "title"))
+			return F_TITLE;
+		if (!strcmp(n, "link") && !has_href)
+			return F_LINK;
+		if (!strcmp(n, "description"))
+			return in_entry ? F_SUMMARY : F_SUBTITLE;
+		if (!strcmp(n, "summary"))
+			return in_entry ? F_SUMMARY : F_NONE;
+		if (!strcmp(n, "content"))
+			return in_entry ? F_CONTENT : F_NONE;
+		if (!strcmp(n, "subtitle") || !strcmp(n, "tagline"))
+			return in_entry ? F_NONE : F_SUBTITLE;
+		if (!strcmp(n, "id"))
+			return F_ID;
+		if (!strcmp(n, "guid"))
+			return in_entry ? F_GUID : F_NONE;
+		if (!strcmp(n, "pubDate") || !strcmp(n, "published") ||
+		    !strcmp(n, "issued"))
+			return F_PUBLISHED;
+		if (!strcmp(n, "updated") || !strcmp(n, "modified") ||
+		    (!strcmp(n, "lastBuildDate") && !in_entry))
+			return F_UPDATED;
+		if (!strcmp(n, "managingEditor") && !in_entry)
+			return F_AUTHOR;
+		if (!strcmp(n, "category"))
+			return in_entry ? F_CATEGORY : F_NONE;
+		if (!strcmp(n, "language"))
+			return in_entry ? F_NONE : F_LANGUAGE;
+		if (!strcmp(n, "generator"))
+			return in_entry ? F_NONE : F_GENERATOR;
+		if (!strcmp(n, "ttl"))
+			return in_entry ? F_NONE : F_TTL;
+		return F_NONE;
+	case NS_CONTENT:
+		return in_entry && !strcmp(n, "encoded") ? F_CONTENT : F_NONE;
+	case NS_DC:
+		if (!strcmp(n, "creator") || !strcmp(n, "author"))
+			return F_AUTHOR;
+		if (!strcmp(n, "date"))
+			return F_UPDATED;
+		if (!strcmp(n, "subject"))
+			return in_entry ? F_CATEGORY : F_NONE;
+		if (!strcmp(n, "language"))
+			return in_entry ? F_NONE : F_LANGUAGE;
+		if (!strcmp(n, "title"))
+			return F_TITLE;
+		if (!strcmp(n, "description"))
+			return in_entry ? F_SUMMARY : F_SUBTITLE;
+		return F_NONE;
+	case NS_DCTERMS:
+		if (!strcmp(n, "modified"))
+			return F_UPDATED;
+		if (!strcmp(n, "issued"))
+			return F_PUBLISHED;
+		return F_NONE;
+	case NS_ITUNES:
+		if (!strcmp(n, "author"))
+			return F_AUTHOR;
+		if (!strcmp(n, "subtitle"))
+			return in_entry ? F_NONE : F_SUBTITLE;
+		if (!strcmp(n, "summary"))
+			return in_entry ? F_SUMMARY : F_SUBTITLE_WEAK;
+		if (!strcmp(n, "keywords"))
+			return in_entry ? F_KEYWORDS : F_NONE;
+		return F_NONE;
+	case NS_MEDIA:
+		if (!strcmp(n, "description"))
+			return in_entry ? F_SUMMARY : F_NONE;
+		return F_NONE;
+	case NS_XHTML:
+		return in_entry && !strcmp(n, "body") ? F_CONTENT : F_NONE;
+	case NS_SY:
+		if (!strcmp(n, "updatePeriod"))
+			return in_entry ? F_NONE : F_SY_PERIOD;
+		if (!strcmp(n, "updateFrequency"))
+			return in_entry ? F_NONE : F_SY_FREQ;
+		return F_NONE;
+	default:
+		return F_NONE;
+	}
+}
+
+/* Inherit or set xml:base and xml:lang of a new frame. */
+static void
+frame_scope(struct gz_parser *p, struct frame *f, const struct frame *parent,
+            int na, const xmlChar **attrs)
+{
+	f->base = parent ? parent->base : p->base_url;
+	f->lang = parent ? parent->lang : NULL;
+	for (int i = 0; i < na; i++) {
+		const xmlChar **a = attrs + i * 5;
+		if (a[2] == NULL || strcmp((const char *)a[2], xml_ns) != 0)
+			continue;
+		char *v = attr_dup(p, a[3], a[4]);
+		if (v == NULL)
+			continue;
+		if (!strcmp((const char *)a[0], "base")) {
+			char *r = resolve(f->base, trim(v), true);
+			free(v);
+			if (r) {
+				f->base = r;
+				f->base_owned = true;
+			}
+		} else if (!strcmp((const char *)a[0], "lang")) {
+			f->lang = trim(v);
+			f->lang_owned = true;
+		} else {
+			free(v);
+		}
+	}
+}
+
+/* SAX startElementNs: push a frame and decide what the element is. */
+static void
+on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
+         const xmlChar *uri, int nb_ns, const xmlChar **namespaces, int na,
+         int nb_defaulted, const xmlChar **attrs)
+{
+	struct gz_parser *p = ctx;
+	struct frame *parent = top(p), *f;
+	const char *n = (const char *)local;
+	enum ns ns = ns_of(uri, prefix);
+	bool in_entry;
+
+	(void)nb_ns;
+	(void)namespaces;
+	(void)nb_defaulted;
+	if (!p->ctxt->wellFormed) {
+		p->feed->bozo = true;
+		p->ctxt->wellFormed = 1;
+	}
+	if (p->error)
+		return;
+	if (p->depth == p->stack_cap) {
+		size_t cap = p->stack_cap ? p->stack_cap * 2 : 32;
+		f = realloc(p->stack, cap * sizeof(*f));
+		if (f == NULL) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		p->stack = f;
+		p->stack_cap = cap;
+	}
+	f = &p->stack[p->depth++];
+	*f = (struct frame){.kind = K_OTHER, .text_start = p->text.len};
+	frame_scope(p, f, parent, na, attrs);
+
+	if (parent == NULL) {
+		f->kind = K_ROOT;
+		p->feed->is_feed = (ns == NS_CORE && (!strcmp(n, "rss") ||
+		                                      !strcmp(n, "feed"))) ||
+		                   (ns == NS_RDF && !strcmp(n, "RDF"));
+		if (f->lang)
+			p->root_lang = strdup(f->lang);
+		return;
+	}
+
+	/* inside captured content: serialize it */
+	if (parent->cap == CAP_TEXT || parent->cap == CAP_XHTML) {
+		f->kind = K_MARKUP;
+		f->cap = parent->cap;
+		if (parent->strip_wrapper && !strcmp(n, "div") &&
+		    p->text.len == parent->text_start) {
+			f->wrapper = true;
+			return;
+		}
+		f->void_elem = is_void(n);
+		markup_start(p, f, local, prefix, ns, na, attrs);
+		return;
+	}
+	if (p->ignore_level || p->source_level) {
+		f->kind = K_IGNORE;
+		return;
+	}
+	if (parent->kind == K_AUTHOR) {
+		if (ns == NS_CORE && !strcmp(n, "name")) {
+			f->kind = K_FIELD;
+			f->field = F_AUTHOR_NAME;
+			f->cap = CAP_TEXT;
+		} else if (ns == NS_CORE && !strcmp(n, "email")) {
+			f->kind = K_FIELD;
+			f->field = F_AUTHOR_EMAIL;
+			f->cap = CAP_TEXT;
+		} else {
+			f->kind = K_IGNORE;
+			p->ignore_level = p->depth;
+		}
+		return;
+	}
+
+	in_entry = p->entry != NULL;
+	if (ns == NS_CORE) {
+		if (!strcmp(n, "channel") && !in_entry) {
+			f->kind = K_CHANNEL;
+			if (f->lang && !p->root_lang)
+				p->root_lang = strdup(f->lang);
+			return;
+		}
+		if ((!strcmp(n, "item") || !strcmp(n, "entry")) && !in_entry) {
+			f->kind = K_ENTRY;
+			entry_begin(p);
+			if (p->entry) {
+				const xmlChar **a =
+				        attr_find(na, attrs, "about", true);
+				if (a && a[2] && ns_of(a[2], NULL) == NS_RDF) {
+					char *v = attr_dup(p, a[3], a[4]);
+					if (v)
+						p->entry->id = resolve(
+						        f->base, trim(v), true);
+					free(v);
+				}
+			}
+			return;
+		}
+		if (!strcmp(n, "image")) {
+			f->kind = K_IMAGE;
+			if (!p->image_level)
+				p->image_level = p->depth;
+			return;
+		}
+		if (!strcasecmp(n, "textinput")) {
+			f->kind = K_TEXTINPUT;
+			if (!p->textinput_level)
+				p->textinput_level = p->depth;
+			return;
+		}
+		if (!strcmp(n, "source") && in_entry) {
+			f->kind = K_SOURCE;
+			p->source_level = p->depth;
+			return;
+		}
+		if (!strcmp(n, "contributor")) {
+			f->kind = K_IGNORE;
+			p->ignore_level = p->depth;
+			return;
+		}
+		if (!strcmp(n, "author") && !p->image_level &&
+		    !p->textinput_level) {
+			f->kind = K_AUTHOR;
+			f->cap = CAP_OWN;
+			p->author_level = p->depth;
+			free(p->author_name);
+			free(p->author_email);
+			p->author_name = p->author_email = NULL;
+			return;
+		}
+		if (!strcmp(n, "enclosure") && in_entry) {
+			char *url = attr_get(p, na, attrs, "url");
+			if (url) {
+				char *r = resolve(f->base, trim(url), false);
+				char *type = attr_get(p, na, attrs, "type");
+				if (r) {
+					entry_add_link(p, strdup(r),
+					               "enclosure", type);
+					entry_add_enclosure(p, r, type,
+					                    attr_get(p, na,
+					                             attrs,
+					                             "length"));
+				} else {
+					free(type);
+				}
+			}
+			free(url);
+			return;
+		}
+		if (!strcmp(n, "link") && attr_find(na, attrs, "href", false)) {
+			if (!p->image_level && !p->textinput_level)
+				atom_link(p, f, na, attrs);
+			return;
+		}
+		if (!strcmp(n, "category") && in_entry) {
+			char *term = attr_get(p, na, attrs, "term");
+			if (term) {
+				entry_add_category(p, trim(term));
+				return;
+			}
+		}
+		if (!strcmp(n, "url") && p->image_level && !in_entry) {
+			f->kind = K_FIELD;
+			f->field = F_IMAGE_URL;
+			f->cap = CAP_TEXT;
+			return;
+		}
+	}
+	if (ns == NS_ITUNES && !strcmp(n, "image") && !in_entry) {
+		char *href = attr_get(p, na, attrs, "href");
+		if (href) {
+			char *r = resolve(f->base, trim(href), false);
+			if (r)
+				set_str(&p->feed->image, r);
+		}
+		free(href);
+		return;
+	}
+	if (p->image_level || p->textinput_level)
+		return;
+
+	f->field = field_of(p, ns, n, in_entry, false);
+	if (f->field == F_NONE)
+		return;
+	f->kind = K_FIELD;
+	f->cap = CAP_TEXT;
+	if (f->field == F_GUID) {
+		char *pl = attr_get(p, na, attrs, "isPermaLink");
+		f->permalink = pl == NULL || strcasecmp(trim(pl), "false");
+		free(pl);
+	}
+	switch (f->field) {
+	case F_TITLE:
+	case F_SUBTITLE:
+	case F_SUMMARY:
+	case F_CONTENT:
+		if (ns == NS_XHTML) {
+			f->ctype = CT_XHTML;
+		} else if (ns == NS_CORE) {
+			bool wrap;
+			enum ctype dflt = (!strcmp(n, "content") ||
+			                   !strcmp(n, "description") ||
+			                   !strcmp(n, "summary"))
+			                          ? CT_HTML
+			                          : CT_TEXT;
+			f->ctype = content_type_of(p, na, attrs, dflt, &wrap);
+			f->strip_wrapper = wrap;
+		} else {
+			f->ctype = CT_HTML;
+		}
+		if (f->ctype == CT_XHTML)
+			f->cap = CAP_XHTML;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Decode base64 text in place; false when it is not base64. */
+static bool
+base64_decode(char *s)
+{
+	static const char *const alpha =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned acc = 0;
+	int bits = 0;
+	char *o = s;
+
+	for (const char *i = s; *i; i++) {
+		const char *c;
+		if (isspace((unsigned char)*i))
+			continue;
+		if (*i == '=')
+			break;
+		c = strchr(alpha, *i);
+		if (c == NULL)
+			return false;
+		acc = (acc << 6) | (unsigned)(c - alpha);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			*o++ = (char)((acc >> bits) & 0xFF);
+		}
+	}
+	*o = '\0';
+	return true;
+}
+
+/* Seconds of an sy:updatePeriod name, 0 when unknown. */
+static int64_t
+period_seconds(const char *s)
+{
+	if (!strcasecmp(s, "hourly"))
+		return 3600;
+	if (!strcasecmp(s, "daily"))
+		return 86400;
+	if (!strcasecmp(s, "weekly"))
+		return 7 * 86400;
+	if (!strcasecmp(s, "monthly"))
+		return 30 * 86400;
+	if (!strcasecmp(s, "yearly"))
+		return 365 * 86400;
+	return 0;
+}
+
+/* Store the text of a finished field where it belongs. Takes s. */
+static void
+field_store(struct gz_parser *p, struct frame *f, char *s)
+{
+	struct gz_entry *e = p->source_level ? NULL : p->entry;
+	struct gz_feed *fd = p->feed;
+	int64_t t;
+	char *r;
+
+	if (f->ctype == CT_BASE64 && !base64_decode(s))
+		bozo(p, "content announced as base64 is not");
+	switch (f->field) {
+	case F_TITLE:
+		set_str(e ? &e->title : &fd->title, s);
+		return;
+	case F_LINK:
+		r = resolve(f->base, s, false);
+		free(s);
+		if (r == NULL)
+			return;
+		if (e) {
+			entry_add_link(p, strdup(r), "alternate", "text/html");
+			set_str(&e->link, r);
+		} else {
+			set_str(&fd->link, r);
+		}
+		return;
+	case F_SUMMARY:
+		if (e)
+			set_str(&e->summary, s);
+		else
+			free(s);
+		return;
+	case F_CONTENT:
+		if (e == NULL) {
+			free(s);
+			return;
+		}
+		if (e->summary == NULL && f->ctype != CT_XHTML)
+			e->summary = strdup(s);
+		set_str(&e->content, s);
+		return;
+	case F_SUBTITLE:
+		set_str(&fd->subtitle, s);
+		return;
+	case F_SUBTITLE_WEAK:
+		if (fd->subtitle == NULL)
+			fd->subtitle = s;
+		else
+			free(s);
+		return;
+	case F_ID:
+	case F_GUID:
+		r = resolve(f->base, s, true);
+		free(s);
+		if (r == NULL)
+			return;
+		if (e) {
+			set_str(&e->id, r);
+			if (f->field == F_GUID && f->permalink &&
+			    e->link == NULL)
+				e->link = resolve(f->base, e->id, false);
+		} else {
+			set_str(&fd->id, r);
+		}
+		return;
+	case F_PUBLISHED:
+		if (date_parse(s, &t) < 0)
+			t = GZ_NO_DATE;
+		free(s);
+		if (e)
+			e->published = t;
+		else
+			p->feed_published = t;
+		return;
+	case F_UPDATED:
+		if (date_parse(s, &t) < 0)
+			t = GZ_NO_DATE;
+		free(s);
+		if (e)
+			e->updated = t;
+		else
+			fd->updated = t;
+		return;
+	case F_AUTHOR:
+		set_str(e ? &e->author : &fd->author, s);
+		return;
+	case F_AUTHOR_NAME:
+		set_str(&p->author_name, s);
+		return;
+	case F_AUTHOR_EMAIL:
+		set_str(&p->author_email, s);
+		return;
+	case F_CATEGORY:
+		if (e && s[0])
+			entry_add_category(p, s);
+		else
+			free(s);
+		return;
+	case F_KEYWORDS:
+		if (e) {
+			char *save = NULL;
+			for (char *k = strtok_r(s, ",", &save); k;
+			     k = strtok_r(NULL, ",", &save)) {
+				trim(k);
+				if (k[0])
+					entry_add_category(p, strdup(k));
+			}
+		}
+		free(s);
+		return;
+	case F_LANGUAGE:
+		set_str(&fd->language, s);
+		return;
+	case F_GENERATOR:
+		set_str(&fd->generator, s);
+		return;
+	case F_IMAGE_URL:
+		r = resolve(f->base, s, false);
+		free(s);
+		if (r)
+			set_str(&fd->image, r);
+		return;
+	case F_TTL:
+		t = strtoll(s, NULL, 10);
+		if (t > 0 && t < INT64_MAX / 60)
+			fd->ttl = t * 60;
+		free(s);
+		return;
+	case F_SY_PERIOD:
+		p->sy_period = period_seconds(trim(s));
+		free(s);
+		return;
+	case F_SY_FREQ:
+		t = strtoll(s, NULL, 10);
+		if (t > 0 && t <= 1000000)
+			p->sy_freq = t;
+		free(s);
+		return;
+	case F_NONE:
+		break;
+	}
+	free(s);
+}
+
+/* Hand a finished entry over: to the callback or to the feed. */
+static void
+entry_end(struct gz_parser *p)
+{
+	struct gz_entry *e = p->entry;
+	int r;
+
+	p->entry = NULL;
+	p->entry_level = 0;
+	if (e == NULL)
+		return;
+	if (p->n_entries >= p->opts.max_entries) {
+		gz_entry_clear(e);
+		free(e);
+		bozo(p, "more than %zu entries: the rest is ignored",
+		     p->opts.max_entries);
+		fail(p, -E2BIG);
+		return;
+	}
+	p->n_entries++;
+	if (p->opts.on_entry) {
+		r = p->opts.on_entry(e, p->opts.arg);
+		free(e);
+		if (r != 0)
+			fail(p, -ECANCELED);
+		return;
+	}
+	struct gz_entry *arr = realloc(p->feed->entries,
+	                               (p->feed->n_entries + 1) * sizeof(*arr));
+	if (arr == NULL) {
+		gz_entry_clear(e);
+		free(e);
+		fail(p, -ENOMEM);
+		return;
+	}
+	p->feed->entries = arr;
+	arr[p->feed->n_entries++] = *e;
+	free(e);
+}
+
+/* Pop the top frame, freeing what it owns. */
+static void
+frame_pop(struct gz_parser *p)
+{
+	struct frame *f = &p->stack[--p->depth];
+
+	if (f->base_owned)
+		free(f->base);
+	if (f->lang_owned)
+		free(f->lang);
+	if (p->image_level > p->depth)
+		p->image_level = 0;
+	if (p->textinput_level > p->depth)
+		p->textinput_level = 0;
+	if (p->source_level > p->depth)
+		p->source_level = 0;
+	if (p->ignore_level > p->depth)
+		p->ignore_level = 0;
+	if (p->author_level > p->depth)
+		p->author_level = 0;
+}
+
+/* The captured text of frame f, trimmed, newly allocated; buffer rewound. */
+static char *
+take_text(struct gz_parser *p, struct frame *f)
+{
+	char *s;
+	size_t a = f->text_start, b = p->text.len;
+
+	while (a < b && isspace((unsigned char)p->text.s[a]))
+		a++;
+	while (b > a && isspace((unsigned char)p->text.s[b - 1]))
+		b--;
+	s = malloc(b - a + 1);
+	if (s == NULL) {
+		fail(p, -ENOMEM);
+	} else {
+		memcpy(s, p->text.s + a, b - a);
+		s[b - a] = '\0';
+	}
+	p->text.len = f->text_start;
+	return s;
+}
+
+/* An author: "name (email)", either alone, or the element's own text. */
+static void
+author_end(struct gz_parser *p, struct frame *f)
+{
+	char *own = take_text(p, f), *a = NULL;
+
+	if (own == NULL)
+		return;
+	if (p->author_name && p->author_email && p->author_name[0] &&
+	    p->author_email[0]) {
+		if (asprintf(&a, "%s (%s)", p->author_name, p->author_email) <
+		    0)
+			a = NULL;
+	} else if (p->author_name && p->author_name[0]) {
+		a = strdup(p->author_name);
+	} else if (p->author_email && p->author_email[0]) {
+		a = strdup(p->author_email);
+	} else {
+		a = own;
+		own = NULL;
+	}
+	free(own);
+	free(p->author_name);
+	free(p->author_email);
+	p->author_name = p->author_email = NULL;
+	if (a == NULL)
+		return;
+	if (p->source_level) {
+		free(a);
+		return;
+	}
+	set_str(p->entry ? &p->entry->author : &p->feed->author, a);
+}
+
+/* SAX endElementNs: finish the element on top of the stack. */
+static void
+on_end(void *ctx, const xmlChar *local, const xmlChar *prefix,
+       const xmlChar *uri)
+{
+	struct gz_parser *p = ctx;
+	struct frame *f = top(p);
+
+	(void)uri;
+	if (f == NULL)
+		return;
+	switch (f->kind) {
+	case K_MARKUP:
+		if (!f->wrapper && !f->void_elem) {
+			bool xhtml = ns_of(uri, prefix) == NS_XHTML ||
+			             ns_of(uri, prefix) == NS_CORE;
+			text_add(p, "</", 2, false);
+			if (!xhtml && prefix) {
+				text_add(p, (const char *)prefix,
+				         strlen((const char *)prefix), false);
+				text_add(p, ":", 1, false);
+			}
+			text_add(p, (const char *)local,
+			         strlen((const char *)local), false);
+			text_add(p, ">", 1, false);
+		}
+		break;
+	case K_FIELD: {
+		char *s = take_text(p, f);
+		if (s)
+			field_store(p, f, s);
+		break;
+	}
+	case K_AUTHOR:
+		author_end(p, f);
+		break;
+	case K_ENTRY:
+		frame_pop(p);
+		entry_end(p);
+		return;
+	default:
+		break;
+	}
+	frame_pop(p);
+}
+
+/* Free the parts of a parser that parse it (not the feed). */
+static void
+parser_release(struct gz_parser *p)
+{
+	if (p->ctxt) {
+		xmlFreeParserCtxt(p->ctxt);
+		p->ctxt = NULL;
+	}
+	while (p->depth)
+		frame_pop(p);
+}
+
+/* A new parser; opts may be NULL. */
+struct gz_parser *
+gz_parser_new(const struct gz_parser_opts *opts)
+{
+	struct gz_parser *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	if (opts)
+		p->opts = *opts;
+	if (p->opts.max_entries == 0)
+		p->opts.max_entries = DEFAULT_MAX_ENTRIES;
+	if (p->opts.max_field == 0)
+		p->opts.max_field = DEFAULT_MAX_FIELD;
+	p->feed = calloc(1, sizeof(*p->feed));
+	p->entities = xmlHashCreate(64);
+	if (p->feed == NULL || p->entities == NULL)
+		goto fail;
+	p->feed->updated = GZ_NO_DATE;
+	p->feed_published = GZ_NO_DATE;
+	if (p->opts.base_url && p->opts.base_url[0]) {
+		p->base_url = strdup(p->opts.base_url);
+		if (p->base_url == NULL)
+			goto fail;
+	}
+	if (p->opts.content_language && p->opts.content_language[0]) {
+		p->content_language = strdup(p->opts.content_language);
+		if (p->content_language == NULL)
+			goto fail;
+	}
+	p->opts.base_url = p->base_url;
+	p->opts.content_language = p->content_language;
+	p->opts.content_type = NULL;
+	if (opts && opts->content_type) {
+		const char *ct = opts->content_type, *c;
+		char mime[128];
+		size_t n = strcspn(ct, ";");
+		while (n > 0 && isspace((unsigned char)ct[n - 1]))
+			n--;
+		while (n > 0 && isspace((unsigned char)*ct)) {
+			ct++;
+			n--;
+		}
+		if (n >= sizeof(mime))
+			n = sizeof(mime) - 1;
+		memcpy(mime, ct, n);
+		mime[n] = '\0';
+		c = strcasestr(opts->content_type, "charset=");
+		if (c) {
+			c += 8;
+			while (*c == ' ' || *c == '"' || *c == '\'')
+				c++;
+			n = strcspn(c, " \"';,");
+			if (n > 0 && n < 64)
+				p->charset = strndup(c, n);
+		}
+		if (!strncasecmp(mime, "text/", 5)) {
+			p->http_text = p->charset == NULL;
+			if (strcasecmp(mime, "text/xml") &&
+			    strcasecmp(mime,
+			               "text/xml-external-parsed-entity") &&
+			    !(n > 4 &&
+			      !strcasecmp(mime + strlen(mime) - 4, "+xml")))
+				p->http_nonxml = true;
+		} else if (mime[0] && strncasecmp(mime, "application/", 12)) {
+			p->http_nonxml = true;
+		} else if (mime[0] && !strstr(mime, "xml")) {
+			p->http_nonxml = true;
+		}
+	}
+	xmlSetExternalEntityLoader(deny_loader);
+	return p;
+fail:
+	gz_parser_free(p);
+	return NULL;
+}
+
+/* The encoding named by the XML declaration at s (n bytes), or "". */
+static void
+decl_encoding(const char *s, size_t n, char out[64])
+{
+	const char *end, *e;
+	size_t len;
+
+	out[0] = '\0';
+	if (n < 6 || memcmp(s, "<?xml", 5) != 0)
+		return;
+	end = memmem(s, n, "?>", 2);
+	if (end == NULL)
+		return;
+	e = memmem(s, (size_t)(end - s), "encoding", 8);
+	if (e == NULL)
+		return;
+	e += 8;
+	while (e < end && (isspace((unsigned char)*e) || *e == '='))
+		e++;
+	if (e >= end || (*e != '"' && *e != '\''))
+		return;
+	e++;
+	len = 0;
+	while (e + len < end && e[len] != '"' && e[len] != '\'' && len < 63)
+		len++;
+	memcpy(out, e, len);
+	out[len] = '\0';
+}
+
+/* Create the libxml2 context once the first bytes are known. */
+static int
+parser_start(struct gz_parser *p)
+{
+	xmlSAXHandler sax;
+	xmlCharEncodingHandlerPtr force = NULL;
+	const char *s = p->pre.s;
+	size_t n = p->pre.len;
+	bool ascii_compat = true;
+	char enc[64];
+	int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOWARNING;
+
+	p->started = true;
+	if (n >= 2 && ((s[0] == '\xfe' && s[1] == '\xff') ||
+	               (s[0] == '\xff' && s[1] == '\xfe')))
+		ascii_compat = false;
+	if (n >= 4 && (s[0] == 0 || s[1] == 0))
+		ascii_compat = false;
+	if (ascii_compat) {
+		size_t i = 0, skip;
+		if (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+			i = 3;
+		skip = i;
+		while (skip < n && s[skip] != '<')
+			skip++;
+		for (size_t j = i; j < skip; j++)
+			if (!isspace((unsigned char)s[j])) {
+				p->skipped_junk = true;
+				break;
+			}
+		if (skip == n && n >= SNIFF_MAX) {
+			/* still in junk: drop it and keep looking */
+			p->skipping_junk = true;
+			p->pre.len = 0;
+			p->started = false;
+			return 0;
+		}
+		if (skip > i) {
+			memmove(p->pre.s + i, p->pre.s + skip, n - skip);
+			p->pre.len = n = n - (skip - i);
+		}
+		decl_encoding(s + i, n - i, enc);
+		if (p->skipped_junk)
+			bozo(p, "junk before the XML document");
+		if (p->charset) {
+			force = xmlFindCharEncodingHandler(p->charset);
+			if (force == NULL) {
+				bozo(p, "unknown charset '%s' in Content-Type",
+				     p->charset);
+			}
+		} else if (enc[0] && xmlFindCharEncodingHandler(enc) == NULL) {
+			bozo(p, "unknown encoding '%s' in the XML declaration",
+			     enc);
+			force = xmlFindCharEncodingHandler("UTF-8");
+		}
+		if (force && i == 3 && p->charset) {
+			/* a UTF-8 BOM wins over the charset */
+			xmlCharEncCloseFunc(force);
+			force = NULL;
+		}
+	}
+	if (p->http_nonxml)
+		bozo(p, "served with a non-XML Content-Type");
+
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = on_start;
+	sax.endElementNs = on_end;
+	sax.characters = on_chars;
+	sax.cdataBlock = on_chars;
+	sax.ignorableWhitespace = on_chars;
+	sax.getEntity = on_get_entity;
+	sax.getParameterEntity = on_get_pentity;
+	sax.entityDecl = on_entity_decl;
+	sax.serror = on_error;
+
+	if (force) {
+		p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
+		if (p->ctxt) {
+			xmlSwitchToEncoding(p->ctxt, force);
+			opts |= XML_PARSE_IGNORE_ENC;
+		} else {
+			xmlCharEncCloseFunc(force);
+		}
+	} else {
+		p->ctxt = xmlCreatePushParserCtxt(&sax, p, p->pre.s,
+		                                  (int)(n < 4 ? n : 4), NULL);
+		if (p->ctxt)
+			p->ctxt->sax->serror = on_error;
+		s = p->pre.s + (n < 4 ? n : 4);
+		n -= n < 4 ? n : 4;
+	}
+	if (p->ctxt == NULL)
+		return -ENOMEM;
+	xmlCtxtUseOptions(p->ctxt, opts);
+	p->ctxt->replaceEntities = 0;
+	p->ctxt->loadsubset = 0;
+	p->ctxt->validate = 0;
+	if (force)
+		s = p->pre.s;
+	if (n)
+		xmlParseChunk(p->ctxt, s, (int)n, 0);
+	p->pre.len = 0;
+	return p->error;
+}
+
+/* Feed bytes to libxml2 in pieces it accepts (int sizes). */
+static void
+xml_push(struct gz_parser *p, const char *buf, size_t len)
+{
+	while (len > 0 && !p->error) {
+		int n = len > (1 << 30) ? (1 << 30) : (int)len;
+		xmlParseChunk(p->ctxt, buf, n, 0);
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Push the next len bytes of the document. */
+int
+gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
+{
+	if (p == NULL || p->finished)
+		return -EINVAL;
+	if (p->error)
+		return p->error;
+	if (p->http_text)
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)buf[i] >= 0x80) {
+				bozo(p, "non-ASCII bytes in a text/* document "
+				        "without a charset");
+				p->http_text = false;
+				break;
+			}
+	while (!p->started && len > 0) {
+		size_t take;
+		if (p->skipping_junk) {
+			const char *lt = memchr(buf, '<', len);
+			if (lt == NULL)
+				return 0;
+			len -= (size_t)(lt - buf);
+			buf = lt;
+			p->skipping_junk = false;
+		}
+		take = SNIFF_MAX - p->pre.len;
+		if (take > len)
+			take = len;
+		if (!buf_add(&p->pre, buf, take))
+			return -ENOMEM;
+		buf += take;
+		len -= take;
+		if (p->pre.len < SNIFF_MAX)
+			return 0;
+		int r = parser_start(p);
+		if (r < 0)
+			return r;
+	}
+	if (len > 0)
+		xml_push(p, buf, len);
+	return p->error;
+}
+
+/* End of document: finish parsing and hand over the feed. */
+int
+gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
+{
+	struct gz_feed *f;
+	int r = 0;
+
+	if (p == NULL || p->finished)
+		return -EINVAL;
+	if (!p->started && !p->error) {
+		if (p->pre.len == 0 && !p->skipping_junk) {
+			bozo(p, "empty document");
+		} else if (p->pre.len == 0) {
+			bozo(p, "no XML in the document");
+		} else {
+			p->skipping_junk = false;
+			r = parser_start(p);
+			if (r == -ENOMEM)
+				return r;
+			if (!p->started)
+				bozo(p, "no XML in the document");
+		}
+	}
+	if (p->ctxt && !p->error) {
+		xmlParseChunk(p->ctxt, NULL, 0, 1);
+		if (!p->ctxt->wellFormed)
+			p->feed->bozo = true;
+	}
+	p->finished = true;
+	if (p->error == -ENOMEM)
+		return -ENOMEM;
+	/* a truncated document: keep the entry that was open */
+	if (p->entry && !p->error) {
+		bozo(p, "the document ends inside an entry");
+		entry_end(p);
+	}
+	if (p->field_truncated)
+		bozo(p, "a field longer than %zu bytes was cut",
+		     p->opts.max_field);
+
+	f = p->feed;
+	if (p->sy_period)
+		f->update_period = p->sy_period / (p->sy_freq ? p->sy_freq : 1);
+	if (f->updated == GZ_NO_DATE)
+		f->updated = p->feed_published;
+	if (f->language == NULL && p->root_lang) {
+		f->language = p->root_lang;
+		p->root_lang = NULL;
+	}
+	if (f->language == NULL && p->content_language)
+		f->language = strdup(p->content_language);
+	if (f->bozo && f->bozo_message == NULL)
+		f->bozo_message = strdup("the document is not well-formed XML");
+	p->feed = NULL;
+	*ret_feed = f;
+	return 0;
+}
+
+/* Free a parser and whatever it still holds; NULL is fine. */
+void
+gz_parser_free(struct gz_parser *p)
+{
+	if (p == NULL)
+		return;
+	parser_release(p);
+	if (p->entry) {
+		gz_entry_clear(p->entry);
+		free(p->entry);
+	}
+	gz_feed_free(p->feed);
+	xmlHashFree(p->entities, entity_free);
+	free(p->stack);
+	free(p->text.s);
+	free(p->pre.s);
+	free(p->author_name);
+	free(p->author_email);
+	free(p->root_lang);
+	free(p->base_url);
+	free(p->content_language);
+	free(p->charset);
+	free(p);
+}
+
+/* Parse a whole buffer at once. */
+int
+gz_parse_buffer(const char *buf, size_t len, const struct gz_parser_opts *opts,
+                struct gz_feed **ret_feed)
+{
+	struct gz_parser *p = gz_parser_new(opts);
+	int r;
+
+	if (p == NULL)
+		return -ENOMEM;
+	r = gz_parser_push(p, buf, len);
+	/* a limit or a stop still leaves a feed worth handing over */
+	if (r == 0 || r == -E2BIG || r == -ECANCELED)
+		r = gz_parser_finish(p, ret_feed);
+	gz_parser_free(p);
+	return r;
+}

@@ -1,0 +1,228 @@
+/* URLs through curl's URL API: resolve, canonicalize, compare hosts. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "gazette/url.h"
+
+/* The schemes feedparser accepts in links; anything else becomes "". */
+static const char *const safe_schemes[] = {
+        "file",  "ftp",      "gopher",  "h323",   "hdl",   "http", "https",
+        "imap",  "magnet",   "mailto",  "mms",    "news",  "nntp", "prospero",
+        "rsync", "rtsp",     "rtspu",   "sftp",   "shttp", "sip",  "sips",
+        "snews", "svn",      "svn+ssh", "telnet", "wais",  "aim",  "callto",
+        "cvs",   "facetime", "feed",    "git",    "gtalk", "irc",  "ircs",
+        "irc6",  "itms",     "msnim",   "skype",  "ssh",   "smb",  "ymsg",
+        NULL,
+};
+
+/* Length of the scheme of s ("http" in "http://"), 0 when s has none. */
+static size_t
+scheme_len(const char *s)
+{
+	size_t i = 0;
+
+	if (!isalpha((unsigned char)s[0]))
+		return 0;
+	while (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' ||
+	       s[i] == '.')
+		i++;
+	return s[i] == ':' ? i : 0;
+}
+
+/* true when the scheme of an absolute URL is on the safe list. */
+static bool
+scheme_is_safe(const char *s, size_t n)
+{
+	for (size_t i = 0; safe_schemes[i]; i++)
+		if (strlen(safe_schemes[i]) == n &&
+		    strncasecmp(safe_schemes[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Copy s without leading and trailing ASCII whitespace. */
+static char *
+strdup_trim(const char *s)
+{
+	size_t n;
+
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	return strndup(s, n);
+}
+
+/* Join ref to base with curl; NULL when curl cannot. */
+static char *
+curl_join(const char *base, const char *ref)
+{
+	CURLU *u = curl_url();
+	char *out = NULL, *ret = NULL;
+	unsigned flags = CURLU_NON_SUPPORT_SCHEME;
+
+	if (u == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, base, flags) != CURLUE_OK)
+		goto out;
+	if (ref[0] && curl_url_set(u, CURLUPART_URL, ref, flags) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_URL, &out, flags) != CURLUE_OK)
+		goto out;
+	ret = strdup(out);
+out:
+	curl_free(out);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+/* Resolve ref against base without judging the scheme of the result. */
+int
+url_join(const char *base, const char *ref, char **ret)
+{
+	char *r = strdup_trim(ref), *j;
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (base == NULL || base[0] == '\0' || scheme_len(r) > 0) {
+		*ret = r;
+		return 0;
+	}
+	if (r[0] == '\0') {
+		free(r);
+		r = strdup(base);
+		if (r == NULL)
+			return -ENOMEM;
+		*ret = r;
+		return 0;
+	}
+	j = curl_join(base, r);
+	if (j) {
+		free(r);
+		r = j;
+	}
+	*ret = r;
+	return 0;
+}
+
+/* Resolve ref against base (RFC 3986); an unsafe scheme gives "". */
+int
+url_resolve(const char *base, const char *ref, char **ret)
+{
+	char *r = NULL;
+	size_t n;
+	int e;
+
+	e = url_join(base, ref, &r);
+	if (e < 0)
+		return e;
+	n = scheme_len(r);
+	if (n > 0 && !scheme_is_safe(r, n))
+		r[0] = '\0';
+	*ret = r;
+	return 0;
+}
+
+/* true for an absolute http:// or https:// URL with a host. */
+bool
+url_is_http(const char *url)
+{
+	char *h;
+
+	if (url == NULL || (strncasecmp(url, "http://", 7) != 0 &&
+	                    strncasecmp(url, "https://", 8) != 0))
+		return false;
+	h = url_host(url);
+	if (h == NULL)
+		return false;
+	free(h);
+	return true;
+}
+
+/* The host of an absolute URL, lower-cased, newly allocated; or NULL. */
+char *
+url_host(const char *url)
+{
+	CURLU *u;
+	char *h = NULL, *ret = NULL;
+
+	if (url == NULL)
+		return NULL;
+	u = curl_url();
+	if (u == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
+	            CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && h[0]) {
+		ret = strdup(h);
+		for (char *p = ret; p && *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	}
+	curl_free(h);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+/* The identity form of a link for deduplication (see url.h). */
+int
+url_identity(const char *url, const char *const *from_hosts,
+             const char *to_host, char **ret)
+{
+	CURLU *u;
+	char *h = NULL, *s = NULL, *out = NULL, *r;
+	int e = -EINVAL;
+
+	if (url == NULL)
+		return -EINVAL;
+	u = curl_url();
+	if (u == NULL)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK)
+		goto out;
+	if (strcasecmp(s, "http") == 0 || strcasecmp(s, "https") == 0) {
+		curl_url_set(u, CURLUPART_SCHEME, "https", 0);
+		/* :80 and :443 are both the default once folded */
+		char *port = NULL;
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+		    (strcmp(port, "80") == 0 || strcmp(port, "443") == 0))
+			curl_url_set(u, CURLUPART_PORT, NULL, 0);
+		curl_free(port);
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+		for (char *p = h; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		for (size_t i = 0; from_hosts && to_host && from_hosts[i]; i++)
+			if (strcasecmp(from_hosts[i], h) == 0) {
+				curl_free(h);
+				h = NULL;
+				break;
+			}
+		curl_url_set(u, CURLUPART_HOST, h ? h : to_host, 0);
+	}
+	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &out, CURLU_NO_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		goto out;
+	r = strdup(out);
+	if (r == NULL) {
+		e = -ENOMEM;
+		goto out;
+	}
+	*ret = r;
+	e = 0;
+out:
+	curl_free(h);
+	curl_free(s);
+	curl_free(out);
+	curl_url_cleanup(u);
+	return e;
+}
