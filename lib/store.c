@@ -268,6 +268,10 @@ done(sqlite3_stmt *st)
 static int
 bindv(struct store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
 {
+	if ((int)strlen(fmt) != sqlite3_bind_parameter_count(st))
+		return failf(s, -EINVAL, "%zu values for %d parameters in: %s",
+		             strlen(fmt), sqlite3_bind_parameter_count(st),
+		             sqlite3_sql(st));
 	for (int i = 1; *fmt; fmt++, i++) {
 		int rc;
 
@@ -996,7 +1000,7 @@ feed_insert(struct store *s, const struct store_feed_spec *spec,
 		        s,
 		        "INSERT INTO feed_url (feed_id, position, url, proxy)"
 		        " VALUES (?1, ?2, ?3, ?4)",
-		        "IIttt", id, (int64_t)i, spec->urls[i], proxy);
+		        "IItt", id, (int64_t)i, spec->urls[i], proxy);
 		if (r == -EEXIST)
 			r = failf(s, -EEXIST, "URL '%s' given twice",
 			          spec->urls[i]);
@@ -1914,7 +1918,7 @@ merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
 		             " updated = ?7, guid = ?8,"
 		             " link_key = coalesce(?9, link_key), changed = 1"
 		             " WHERE id = ?1",
-		             "IttttIttt", m.story, e->title, e->link, e->author,
+		             "ItttttItt", m.story, e->title, e->link, e->author,
 		             e->summary, e->content,
 		             e->updated == GZ_NO_DATE ? now : e->updated, e->id,
 		             k->link);

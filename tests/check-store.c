@@ -1,0 +1,1371 @@
+/* Unit tests for the SQLite store: opening, subscriptions, dedup, marks. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gazette/store.h"
+
+#define NOW 1700000000
+
+static char dir[64];
+static char dbpath[128];
+static struct store *st;
+
+/* A fresh directory and database for each test. */
+static void
+setup(void)
+{
+	char *err = NULL;
+	int r;
+
+	snprintf(dir, sizeof(dir), "/tmp/gz-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/gazette.db", dir);
+	r = store_open(dbpath, STORE_CREATE, &st, &err);
+	ck_assert_msg(r == 0, "store_open: %d %s", r, err ? err : "");
+}
+
+/* Close and remove the database. */
+static void
+teardown(void)
+{
+	char p[192];
+
+	store_close(st);
+	st = NULL;
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+	unlink(dbpath);
+	rmdir(dir);
+}
+
+/* An entry; NULL strings are absent elements. */
+static struct gz_entry
+entry(const char *guid, const char *link, const char *title,
+      const char *content, int64_t published)
+{
+	struct gz_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.id = (char *)guid;
+	e.link = (char *)link;
+	e.title = (char *)title;
+	e.content = (char *)content;
+	e.published = published;
+	e.updated = GZ_NO_DATE;
+	return e;
+}
+
+/* Merge n entries into feed through URL number url, checking success. */
+static struct store_merge_result
+merge_n(int64_t feed, size_t url, struct gz_entry *e, size_t n, int64_t now)
+{
+	struct gz_feed f;
+	struct store_merge_result res = {0};
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.entries = e;
+	f.n_entries = n;
+	f.is_feed = true;
+	r = store_merge(st, feed, url, &f, now, &res);
+	ck_assert_msg(r == 0, "store_merge: %d %s", r, store_errmsg(st));
+	return res;
+}
+
+/* Merge one entry. */
+static struct store_merge_result
+merge1(int64_t feed, size_t url, struct gz_entry e, int64_t now)
+{
+	return merge_n(feed, url, &e, 1, now);
+}
+
+/* Subscribe to a feed with a title and up to three URLs. */
+static int64_t
+add_feed(const char *title, const char *u0, const char *u1, const char *u2)
+{
+	const char *urls[3] = {u0, u1, u2};
+	struct store_feed_spec spec = {0};
+	int64_t id = 0;
+	int r;
+
+	spec.title = title;
+	spec.urls = urls;
+	spec.n_urls = u2 ? 3 : u1 ? 2 : 1;
+	r = store_feed_add(st, &spec, &id);
+	ck_assert_msg(r == 1, "store_feed_add: %d %s", r, store_errmsg(st));
+	return id;
+}
+
+/* What a listing saw, for the assertions. */
+struct seen {
+	int n;
+	int64_t ids[64];
+	char titles[64][64];
+	char links[64][128];
+	int64_t published[64];
+	bool read[64], starred[64], changed[64];
+	size_t n_feeds[64];
+	int64_t feed_ids[64][4];
+	char feed_titles[64][4][32];
+	double rank[64];
+	char content[64][64];
+};
+
+/* Record a story into a struct seen. */
+static int
+collect(const struct store_story *s, void *arg)
+{
+	struct seen *sn = arg;
+	int i = sn->n++;
+
+	ck_assert_int_lt(i, 64);
+	sn->ids[i] = s->id;
+	snprintf(sn->titles[i], sizeof(sn->titles[i]), "%s",
+	         s->title ? s->title : "");
+	snprintf(sn->links[i], sizeof(sn->links[i]), "%s",
+	         s->link ? s->link : "");
+	snprintf(sn->content[i], sizeof(sn->content[i]), "%s",
+	         s->content ? s->content : "");
+	sn->published[i] = s->published;
+	sn->read[i] = s->read;
+	sn->starred[i] = s->starred;
+	sn->changed[i] = s->changed;
+	sn->rank[i] = s->rank;
+	sn->n_feeds[i] = s->n_feeds;
+	for (size_t j = 0; j < s->n_feeds && j < 4; j++) {
+		sn->feed_ids[i][j] = s->feed_ids[j];
+		snprintf(sn->feed_titles[i][j], sizeof(sn->feed_titles[i][j]),
+		         "%s", s->feed_titles[j] ? s->feed_titles[j] : "");
+	}
+	return 0;
+}
+
+/* List with a query into a struct seen; returns the count. */
+static int
+list(const struct store_query *q, struct seen *sn)
+{
+	int r;
+
+	memset(sn, 0, sizeof(*sn));
+	r = store_stories(st, q, collect, sn);
+	ck_assert_msg(r >= 0, "store_stories: %d %s", r, store_errmsg(st));
+	ck_assert_int_eq(r, sn->n);
+	return r;
+}
+
+/* How many stories there are in all. */
+static int
+count_all(void)
+{
+	struct store_query q = {0};
+	int r = store_stories(st, &q, NULL, NULL);
+
+	ck_assert_int_ge(r, 0);
+	return r;
+}
+
+/* One integer from raw SQL on the file, through a separate connection. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---- opening ---- */
+
+START_TEST(test_database_file_is_created_0600)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(stat(dbpath, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(test_database_uses_wal_and_current_schema)
+{
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
+	{
+		sqlite3 *db;
+		sqlite3_stmt *s;
+
+		ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode",
+		                                    -1, &s, NULL),
+		                 SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 0),
+		                 "wal");
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
+START_TEST(test_database_newer_than_code_is_refused)
+{
+	char path[192], *err = NULL;
+	struct store *s2 = NULL;
+	sqlite3 *db;
+	struct stat before, after;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/newer.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+	                              "CREATE TABLE future (x);"
+	                              "PRAGMA user_version = 99;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(stat(path, &before), 0);
+
+	r = store_open(path, STORE_CREATE, &s2, &err);
+	ck_assert_int_eq(r, -EPROTO);
+	ck_assert_ptr_null(s2);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "newer"));
+	free(err);
+
+	/* Untouched: same version, same size, still not WAL. */
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 99);
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_int_eq(before.st_size, after.st_size);
+	ck_assert_int_eq(before.st_mtime, after.st_mtime);
+	{
+		char wal[200];
+
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		ck_assert_int_ne(access(wal, F_OK), 0);
+	}
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
+{
+	char path[192], *err = NULL;
+	struct store *s2 = NULL;
+	int64_t id = 0;
+	int fd, r;
+
+	/* A version-0 database: an empty file. */
+	snprintf(path, sizeof(path), "%s/empty.db", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 0);
+
+	r = store_open(path, 0, &s2, &err);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	{
+		const char *u[] = {"https://a.example/rss"};
+		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
+
+		ck_assert_int_eq(store_feed_add(s2, &spec, &id), 1);
+	}
+	store_close(s2);
+
+	/* Reopening migrates nothing and keeps the data. */
+	r = store_open(path, 0, &s2, &err);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
+	                               " WHERE name = 'story'"),
+	                 1);
+	store_close(s2);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_missing_file_without_create_is_enoent)
+{
+	char path[192], *err = NULL;
+	struct store *s2 = NULL;
+
+	snprintf(path, sizeof(path), "%s/none.db", dir);
+	ck_assert_int_eq(store_open(path, 0, &s2, &err), -ENOENT);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	free(err);
+	ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_readonly_store_reads_but_cannot_write)
+{
+	struct store *ro = NULL;
+	char *err = NULL;
+	int64_t feed = add_feed("A", "https://a.example/rss", NULL, NULL);
+	const char *u[] = {"https://b.example/rss"};
+	struct store_feed_spec spec = {.urls = u, .n_urls = 1};
+	struct store_query q = {0};
+	int64_t id;
+
+	merge1(feed, 0, entry("g1", NULL, "t", NULL, NOW - 10), NOW);
+	ck_assert_int_eq(store_open(dbpath, STORE_READONLY, &ro, &err), 0);
+	ck_assert_int_eq(store_stories(ro, &q, NULL, NULL), 1);
+	ck_assert_int_lt(store_feed_add(ro, &spec, &id), 0);
+	ck_assert_int_lt(store_mark_story(ro, 1, STORE_MARK_READ), 0);
+	store_close(ro);
+}
+END_TEST
+
+START_TEST(test_close_accepts_null)
+{
+	store_close(NULL);
+	store_feed_free(NULL);
+	store_feeds_free(NULL, 0);
+}
+END_TEST
+
+/* ---- subscriptions ---- */
+
+START_TEST(test_feed_add_is_idempotent_on_url)
+{
+	const char *u[] = {"https://m.example/rss", "https://a.example/rss"};
+	struct store_feed_spec spec = {.urls = u, .n_urls = 2};
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL), id = 0;
+	struct store_feed **v = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(store_feed_add(st, &spec, &id), 0);
+	ck_assert_int_eq(id, a);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 1);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(v[0]->n_urls, 1);
+	store_feeds_free(v, n);
+}
+END_TEST
+
+START_TEST(test_feed_keeps_urls_in_order_with_proxies)
+{
+	const char *u[] = {"https://a.example/rss", "https://b.example/rss",
+	                   "http://xyz.onion/rss"};
+	const char *p[] = {NULL, NULL, "socks5h://127.0.0.1:9050"};
+	struct store_feed_spec spec = {.title = "Press",
+	                               .category = "News",
+	                               .interval = 900,
+	                               .urls = u,
+	                               .proxies = p,
+	                               .n_urls = 3};
+	struct store_feed *f = NULL;
+	int64_t id;
+
+	ck_assert_int_eq(store_feed_add(st, &spec, &id), 1);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->title, "Press");
+	ck_assert_str_eq(f->category, "News");
+	ck_assert_int_eq(f->interval, 900);
+	ck_assert_uint_eq(f->n_urls, 3);
+	ck_assert_str_eq(f->urls[0].url, u[0]);
+	ck_assert_str_eq(f->urls[2].url, u[2]);
+	ck_assert_ptr_null(f->urls[0].proxy);
+	ck_assert_str_eq(f->urls[2].proxy, p[2]);
+	ck_assert_int_eq(f->last_served, -1);
+	store_feed_free(f);
+	ck_assert_int_eq(store_feed_get(st, id + 100, &f), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_untitled_feed_shows_parsed_title_then_user_title)
+{
+	int64_t id = add_feed(NULL, "https://a.example/rss", NULL, NULL);
+	struct store_feed *f = NULL;
+
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->title, "https://a.example/rss");
+	store_feed_free(f);
+	ck_assert_int_eq(store_feed_set_parsed_title(st, id, "Parsed"), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->title, "Parsed");
+	store_feed_free(f);
+	ck_assert_int_eq(store_feed_rename(st, id, "Mine"), 0);
+	ck_assert_int_eq(store_feed_set_parsed_title(st, id, "Other"), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->title, "Mine");
+	store_feed_free(f);
+	ck_assert_int_eq(store_feed_rename(st, id + 1, "x"), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_feed_find_by_id_url_and_title_prefix)
+{
+	int64_t a = add_feed("Press TV", "https://a.example/rss", NULL, NULL);
+	int64_t b =
+	        add_feed("Press Review", "https://b.example/rss", NULL, NULL);
+	int64_t c = add_feed("Press", "https://c.example/rss", NULL, NULL);
+	int64_t id = 0;
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld", (long long)b);
+	ck_assert_int_eq(store_feed_find(st, num, &id), 0);
+	ck_assert_int_eq(id, b);
+	ck_assert_int_eq(store_feed_find(st, "press t", &id), 0);
+	ck_assert_int_eq(id, a);
+	ck_assert_int_eq(store_feed_find(st, "https://b.example/rss", &id), 0);
+	ck_assert_int_eq(id, b);
+	/* An exact title wins over the titles it is a prefix of. */
+	ck_assert_int_eq(store_feed_find(st, "press", &id), 0);
+	ck_assert_int_eq(id, c);
+	ck_assert_int_eq(store_feed_find(st, "Press R", &id), 0);
+	ck_assert_int_eq(id, b);
+	ck_assert_int_eq(store_feed_find(st, "Pr", &id), -EEXIST);
+	ck_assert_int_eq(store_feed_find(st, "Nothing", &id), -ENOENT);
+	ck_assert_int_eq(store_feed_find(st, "999", &id), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_mirror_add_remove_and_reorder)
+{
+	int64_t id = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t other = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct store_feed *f = NULL;
+	struct store_feed g;
+
+	ck_assert_int_eq(
+	        store_mirror_add(st, id, "https://m1.example/rss", NULL), 0);
+	ck_assert_int_eq(store_mirror_add(st, id, "http://x.onion/rss",
+	                                  "socks5h://127.0.0.1:9050"),
+	                 0);
+	ck_assert_int_eq(
+	        store_mirror_add(st, id, "https://b.example/rss", NULL),
+	        -EEXIST);
+	(void)other;
+
+	/* The daemon prefers the onion mirror; a reorder keeps that. */
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	g = *f;
+	g.preferred = 2;
+	g.last_served = 2;
+	ck_assert_int_eq(store_feed_save_schedule(st, &g), 0);
+	store_feed_free(f);
+
+	ck_assert_int_eq(store_url_move(st, id, "http://x.onion/rss", 0), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_uint_eq(f->n_urls, 3);
+	ck_assert_str_eq(f->urls[0].url, "http://x.onion/rss");
+	ck_assert_str_eq(f->urls[0].proxy, "socks5h://127.0.0.1:9050");
+	ck_assert_str_eq(f->urls[1].url, "https://a.example/rss");
+	ck_assert_str_eq(f->urls[2].url, "https://m1.example/rss");
+	ck_assert_int_eq(f->preferred, 0);
+	ck_assert_int_eq(f->last_served, 0);
+	store_feed_free(f);
+
+	ck_assert_int_eq(store_url_move(st, id, "http://x.onion/rss", 9), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->urls[2].url, "http://x.onion/rss");
+	ck_assert_int_eq(f->preferred, 2);
+	store_feed_free(f);
+
+	ck_assert_int_eq(store_mirror_remove(st, id, "https://m1.example/rss"),
+	                 0);
+	ck_assert_int_eq(store_mirror_remove(st, id, "https://no.example/rss"),
+	                 -ENOENT);
+	ck_assert_int_eq(store_mirror_remove(st, id, "https://a.example/rss"),
+	                 0);
+	ck_assert_int_eq(store_mirror_remove(st, id, "http://x.onion/rss"),
+	                 -EINVAL);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_uint_eq(f->n_urls, 1);
+	ck_assert_str_eq(f->urls[0].url, "http://x.onion/rss");
+	ck_assert_int_eq(f->preferred, 0);
+	store_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_url_record_keeps_validators_per_url_and_counts_redirects)
+{
+	int64_t id = add_feed("A", "https://a.example/rss",
+	                      "https://b.example/rss", NULL);
+	struct store_feed *f = NULL;
+	struct store_attempt a = {0};
+	int64_t u0, u1;
+
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	u0 = f->urls[0].id;
+	u1 = f->urls[1].id;
+	store_feed_free(f);
+
+	a.url_id = u0;
+	a.when = NOW;
+	a.status = 200;
+	a.etag = "\"e0\"";
+	a.last_modified = "Tue, 14 Nov 2023 22:13:20 GMT";
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+	a.url_id = u1;
+	a.etag = "\"e1\"";
+	a.last_modified = NULL;
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+	/* A failure keeps the validators and the last success. */
+	a.url_id = u0;
+	a.when = NOW + 60;
+	a.status = 503;
+	a.error = "HTTP 503";
+	a.etag = NULL;
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+	/* The same permanent redirect twice in a row counts 2. */
+	memset(&a, 0, sizeof(a));
+	a.url_id = u1;
+	a.when = NOW + 120;
+	a.status = 200;
+	a.redirect = "https://c.example/rss";
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+	a.when = NOW + 180;
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->urls[0].etag, "\"e0\"");
+	ck_assert_str_eq(f->urls[0].last_modified,
+	                 "Tue, 14 Nov 2023 22:13:20 GMT");
+	ck_assert_int_eq(f->urls[0].last_status, 503);
+	ck_assert_str_eq(f->urls[0].last_error, "HTTP 503");
+	ck_assert_int_eq(f->urls[0].last_ok, NOW);
+	ck_assert_int_eq(f->urls[0].last_tried, NOW + 60);
+	ck_assert_str_eq(f->urls[1].etag, "\"e1\"");
+	ck_assert_ptr_null(f->urls[1].last_modified);
+	ck_assert_ptr_null(f->urls[1].last_error);
+	ck_assert_str_eq(f->urls[1].redirect, "https://c.example/rss");
+	ck_assert_int_eq(f->urls[1].redirect_count, 2);
+	store_feed_free(f);
+
+	/* The daemon then moves the URL; the old one is remembered. */
+	ck_assert_int_eq(store_url_update(st, u1, "https://c.example/rss"), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->urls[1].url, "https://c.example/rss");
+	ck_assert_str_eq(f->urls[1].moved_from, "https://b.example/rss");
+	ck_assert_ptr_null(f->urls[1].redirect);
+	ck_assert_int_eq(f->urls[1].redirect_count, 0);
+	store_feed_free(f);
+	ck_assert_int_eq(store_url_update(st, u1, "https://a.example/rss"),
+	                 -EEXIST);
+}
+END_TEST
+
+START_TEST(test_schedule_and_disabled_state_are_saved)
+{
+	int64_t id = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_feed *f = NULL, g;
+
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	g = *f;
+	g.next_poll = NOW + 1800;
+	g.error_count = 3;
+	g.failing_since = NOW - 100;
+	g.retry_after = NOW + 60;
+	g.hint = 3600;
+	g.primary_probe = NOW - 5;
+	ck_assert_int_eq(store_feed_save_schedule(st, &g), 0);
+	store_feed_free(f);
+	ck_assert_int_eq(store_feed_set_disabled(st, id, true, "410 Gone"), 0);
+	ck_assert_int_eq(store_feed_set_interval(st, id, 600), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_int_eq(f->next_poll, NOW + 1800);
+	ck_assert_int_eq(f->error_count, 3);
+	ck_assert_int_eq(f->failing_since, NOW - 100);
+	ck_assert_int_eq(f->retry_after, NOW + 60);
+	ck_assert_int_eq(f->hint, 3600);
+	ck_assert_int_eq(f->primary_probe, NOW - 5);
+	ck_assert(f->disabled);
+	ck_assert_str_eq(f->disabled_reason, "410 Gone");
+	ck_assert_int_eq(f->interval, 600);
+	store_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_config_sync_adds_updates_removes)
+{
+	const char *u1[] = {"https://one.example/rss"};
+	const char *u2[] = {"https://two.example/rss",
+	                    "https://two-mirror.example/rss"};
+	const char *u2b[] = {"https://two-mirror.example/rss",
+	                     "https://two-new.example/rss"};
+	const char *u3[] = {"https://three.example/rss"};
+	struct store_feed_spec specs[2] = {
+	        {.title = "One", .urls = u1, .n_urls = 1, .from_config = true},
+	        {.title = "Two", .urls = u2, .n_urls = 2, .from_config = true},
+	};
+	int64_t user = add_feed("Mine", "https://mine.example/rss", NULL, NULL);
+	struct store_feed **v = NULL;
+	size_t n = 0;
+	int64_t one, two, id;
+
+	ck_assert_int_eq(store_config_sync(st, specs, 2), 0);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 3);
+	ck_assert(!v[0]->from_config);
+	ck_assert(v[1]->from_config);
+	ck_assert_str_eq(v[1]->title, "One");
+	ck_assert_str_eq(v[2]->title, "Two");
+	one = v[1]->id;
+	two = v[2]->id;
+	store_feeds_free(v, n);
+	merge1(one, 0, entry("g", NULL, "story of one", NULL, NOW - 5), NOW);
+
+	/* Again: nothing changes. */
+	ck_assert_int_eq(store_config_sync(st, specs, 2), 0);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 3);
+	store_feeds_free(v, n);
+
+	/* "One" goes with its stories, "Two" changes, "Three" comes. */
+	specs[0] = (struct store_feed_spec){.title = "Two",
+	                                    .interval = 300,
+	                                    .urls = u2b,
+	                                    .n_urls = 2,
+	                                    .from_config = true};
+	specs[1] = (struct store_feed_spec){
+	        .title = "Three", .urls = u3, .n_urls = 1, .from_config = true};
+	ck_assert_int_eq(store_config_sync(st, specs, 2), 0);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 3);
+	ck_assert_int_eq(v[0]->id, user);
+	ck_assert_int_eq(v[1]->id, two);
+	ck_assert_int_eq(v[1]->interval, 300);
+	ck_assert_uint_eq(v[1]->n_urls, 2);
+	ck_assert_str_eq(v[1]->urls[0].url, "https://two-mirror.example/rss");
+	ck_assert_str_eq(v[1]->urls[1].url, "https://two-new.example/rss");
+	ck_assert_str_eq(v[2]->title, "Three");
+	store_feeds_free(v, n);
+	ck_assert_int_eq(store_feed_get(st, one, &(struct store_feed *){0}),
+	                 -ENOENT);
+	ck_assert_int_eq(count_all(), 0);
+	ck_assert_int_eq(store_feed_find(st, "Mine", &id), 0);
+}
+END_TEST
+
+START_TEST(test_remove_feed_keeps_story_of_other_feed)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct gz_entry ea[] = {
+	        entry("a1", "https://news.example/shared", "shared", NULL,
+	              NOW - 10),
+	        entry("a2", "https://a.example/only", "only a", NULL, NOW - 9),
+	        entry("a3", "https://a.example/starred", "starred", NULL,
+	              NOW - 8),
+	};
+	struct seen sn;
+	struct store_query q = {0};
+
+	merge_n(a, 0, ea, 3, NOW);
+	merge1(b, 0,
+	       entry("b1", "https://news.example/shared", "shared", NULL,
+	             NOW - 10),
+	       NOW);
+	ck_assert_int_eq(count_all(), 3);
+	list(&q, &sn);
+	for (int i = 0; i < sn.n; i++)
+		if (strcmp(sn.titles[i], "starred") == 0)
+			ck_assert_int_eq(store_mark_story(st, sn.ids[i],
+			                                  STORE_MARK_STAR),
+			                 1);
+
+	ck_assert_int_eq(store_feed_remove(st, a), 0);
+	ck_assert_int_eq(store_feed_remove(st, a), -ENOENT);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert_str_eq(sn.titles[0], "starred");
+	ck_assert_uint_eq(sn.n_feeds[0], 0);
+	ck_assert_str_eq(sn.titles[1], "shared");
+	ck_assert_uint_eq(sn.n_feeds[1], 1);
+	ck_assert_int_eq(sn.feed_ids[1][0], b);
+}
+END_TEST
+
+/* ---- merging ---- */
+
+START_TEST(test_merge_same_guid_twice_stores_one_story)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_merge_result r;
+
+	r = merge1(a, 0, entry("g1", "https://a.example/1", "t", "c", NOW - 5),
+	           NOW);
+	ck_assert_int_eq(r.new_stories, 1);
+	r = merge1(a, 0, entry("g1", "https://a.example/1", "t", "c", NOW - 5),
+	           NOW + 60);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(r.updated, 0);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_merge_guid_change_with_same_link_makes_no_duplicate)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_merge_result r;
+
+	merge1(a, 0, entry("old-1", "https://a.example/p/1", "t", "c", NOW - 5),
+	       NOW);
+	r = merge1(a, 0,
+	           entry("tag:new,2023:1", "http://A.example/p/1#x", "t", "c",
+	                 NOW - 5),
+	           NOW + 60);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 1);
+	/* And the new guid is what it is known by from now on. */
+	r = merge1(a, 0,
+	           entry("tag:new,2023:1", "https://a.example/p/1", "t", "c",
+	                 NOW - 5),
+	           NOW + 120);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_merge_via_mirror_host_makes_no_duplicate)
+{
+	int64_t a = add_feed("A", "https://a.example/rss",
+	                     "http://mirror.example/rss", "http://x.onion/rss");
+	struct store_merge_result r;
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0,
+	       entry("https://a.example/p/1", "https://a.example/p/1", "t", "c",
+	             NOW - 5),
+	       NOW);
+	r = merge1(a, 1,
+	           entry("http://mirror.example/p/1",
+	                 "http://mirror.example/p/1", "t", "c", NOW - 5),
+	           NOW + 60);
+	ck_assert_int_eq(r.new_stories, 0);
+	r = merge1(a, 2,
+	           entry("http://x.onion/p/1", "http://x.onion/p/1", "t", "c",
+	                 NOW - 5),
+	           NOW + 120);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(count_all(), 1);
+
+	/* A story first seen through a mirror keeps the link as served. */
+	r = merge1(
+	        a, 1,
+	        entry(NULL, "http://mirror.example/p/2", "t2", "c2", NOW - 5),
+	        NOW + 180);
+	ck_assert_int_eq(r.new_stories, 1);
+	r = merge1(a, 0,
+	           entry(NULL, "https://a.example/p/2", "t2", "c2", NOW - 5),
+	           NOW + 240);
+	ck_assert_int_eq(r.new_stories, 0);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert_str_eq(sn.links[0], "http://mirror.example/p/2");
+	ck_assert_str_eq(sn.links[1], "https://a.example/p/1");
+}
+END_TEST
+
+START_TEST(test_merge_same_link_in_two_feeds_is_one_story)
+{
+	int64_t a = add_feed("Feed A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("Feed B", "https://b.example/rss", NULL, NULL);
+	struct store_merge_result r;
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0,
+	       entry("a-1", "https://news.example/story", "t", "c", NOW - 5),
+	       NOW);
+	r = merge1(b, 0,
+	           entry("b-1", "http://news.example/story", "t", "c", NOW - 5),
+	           NOW + 10);
+	ck_assert_int_eq(r.new_stories, 0);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_uint_eq(sn.n_feeds[0], 2);
+	ck_assert_int_eq(sn.feed_ids[0][0], a);
+	ck_assert_int_eq(sn.feed_ids[0][1], b);
+	ck_assert_str_eq(sn.feed_titles[0][0], "Feed A");
+	ck_assert_str_eq(sn.feed_titles[0][1], "Feed B");
+
+	/* Read once, read everywhere. */
+	ck_assert_int_eq(store_mark_story(st, sn.ids[0], STORE_MARK_READ), 1);
+	q.flags = STORE_Q_UNREAD;
+	q.feed_id = b;
+	ck_assert_int_eq(list(&q, &sn), 0);
+	/* Merging b again does not make it a second story. */
+	r = merge1(b, 0,
+	           entry("b-1", "http://news.example/story", "t", "c", NOW - 5),
+	           NOW + 20);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_merge_repeated_guid_with_different_links_keeps_both)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("same", "https://a.example/p/1", "one", "c1", NOW - 5),
+	        entry("same", "https://a.example/p/2", "two", "c2", NOW - 4),
+	};
+	struct store_merge_result r;
+
+	r = merge_n(a, 0, e, 2, NOW);
+	ck_assert_int_eq(r.new_stories, 2);
+	r = merge_n(a, 0, e, 2, NOW + 60);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(r.unchanged, 2);
+	/* Later the feed shows only the second one: still two stories. */
+	r = merge_n(a, 0, &e[1], 1, NOW + 120);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 2);
+}
+END_TEST
+
+START_TEST(test_merge_link_shared_by_entries_keeps_them_apart)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("g1", "https://a.example/", "one", "c1", NOW - 5),
+	        entry("g2", "https://a.example/", "two", "c2", NOW - 4),
+	};
+	struct store_merge_result r;
+
+	r = merge_n(a, 0, e, 2, NOW);
+	ck_assert_int_eq(r.new_stories, 2);
+	/* A later poll with one new entry on the same home-page link. */
+	r = merge1(a, 0, entry("g3", "https://a.example/", "three", "c3", NOW),
+	           NOW + 60);
+	ck_assert_int_eq(r.new_stories, 1);
+	ck_assert_int_eq(count_all(), 3);
+}
+END_TEST
+
+START_TEST(test_merge_without_guid_or_link_uses_content_hash)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_merge_result r;
+
+	merge1(a, 0, entry(NULL, NULL, "t", "c", NOW - 5), NOW);
+	r = merge1(a, 0, entry(NULL, NULL, "t", "c", NOW - 5), NOW + 60);
+	ck_assert_int_eq(r.unchanged, 1);
+	r = merge1(a, 0, entry(NULL, NULL, "t", "other", NOW - 5), NOW + 60);
+	ck_assert_int_eq(r.new_stories, 1);
+	ck_assert_int_eq(count_all(), 2);
+}
+END_TEST
+
+START_TEST(test_merge_changed_title_keeps_read_state_and_flags_updated)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_merge_result r;
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("g1", "https://a.example/1", "Old", "c", NOW - 5),
+	       NOW);
+	list(&q, &sn);
+	ck_assert(!sn.changed[0]);
+	ck_assert_int_eq(store_mark_story(st, sn.ids[0], STORE_MARK_READ), 1);
+	r = merge1(a, 0,
+	           entry("g1", "https://a.example/1", "New", "c", NOW - 5),
+	           NOW + 60);
+	ck_assert_int_eq(r.updated, 1);
+	ck_assert_int_eq(r.new_stories, 0);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_str_eq(sn.titles[0], "New");
+	ck_assert(sn.read[0]);
+	ck_assert(sn.changed[0]);
+	ck_assert_int_eq(sn.published[0], NOW - 5);
+	/* Changed content counts too, and the same text again does not. */
+	r = merge1(a, 0,
+	           entry("g1", "https://a.example/1", "New", "c2", NOW - 5),
+	           NOW + 120);
+	ck_assert_int_eq(r.updated, 1);
+	r = merge1(a, 0,
+	           entry("g1", "https://a.example/1", "New", "c2", NOW - 5),
+	           NOW + 180);
+	ck_assert_int_eq(r.unchanged, 1);
+}
+END_TEST
+
+START_TEST(test_two_feeds_serving_different_text_do_not_flip_flop)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct store_merge_result r;
+
+	merge1(a, 0, entry("a", "https://n.example/1", "t", "full", NOW - 5),
+	       NOW);
+	merge1(b, 0, entry("b", "https://n.example/1", "t", "short", NOW - 5),
+	       NOW);
+	r = merge1(a, 0,
+	           entry("a", "https://n.example/1", "t", "full", NOW - 5),
+	           NOW + 60);
+	ck_assert_int_eq(r.unchanged, 1);
+	r = merge1(b, 0,
+	           entry("b", "https://n.example/1", "t", "short", NOW - 5),
+	           NOW + 60);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_future_date_is_clamped)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("g1", NULL, "future", NULL, NOW + 86400 * 365), NOW);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.published[0], NOW);
+}
+END_TEST
+
+START_TEST(test_missing_date_takes_first_seen)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("g1", NULL, "undated", NULL, GZ_NO_DATE), NOW - 50);
+	/* Seen again later: the first sighting's time stays. */
+	merge1(a, 0, entry("g1", NULL, "undated", NULL, GZ_NO_DATE), NOW);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_int_eq(sn.published[0], NOW - 50);
+}
+END_TEST
+
+START_TEST(test_merge_unknown_feed_or_url_index_fails)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_feed f = {0};
+	struct store_merge_result res;
+
+	ck_assert_int_eq(store_merge(st, a + 5, 0, &f, NOW, &res), -ENOENT);
+	ck_assert_int_eq(store_merge(st, a, 1, &f, NOW, &res), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_merge_is_one_transaction)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e = entry("g", NULL, "t", NULL, NOW);
+	struct gz_feed f = {0};
+	struct store_merge_result res;
+
+	/* Inside a caller's transaction rolled back, nothing stays. */
+	f.entries = &e;
+	f.n_entries = 1;
+	ck_assert_int_eq(store_begin(st), 0);
+	ck_assert_int_eq(store_merge(st, a, 0, &f, NOW, &res), 0);
+	ck_assert_int_eq(res.new_stories, 1);
+	ck_assert_int_eq(count_all(), 1);
+	ck_assert_int_eq(store_rollback(st), 0);
+	ck_assert_int_eq(count_all(), 0);
+}
+END_TEST
+
+/* ---- retention ---- */
+
+START_TEST(test_purged_story_does_not_return)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("g1", "https://a.example/1", "with guid", "c", NOW - 500),
+	        entry(NULL, "https://a.example/2", "link only", "c", NOW - 500),
+	        entry(NULL, NULL, "neither", "c", NOW - 500),
+	};
+	struct store_merge_result r;
+
+	merge_n(a, 0, e, 3, NOW);
+	ck_assert_int_eq(store_mark_feed(st, a, 0, STORE_MARK_READ), 3);
+	ck_assert_int_eq(store_purge(st, NOW - 100), 3);
+	ck_assert_int_eq(count_all(), 0);
+	r = merge_n(a, 0, e, 3, NOW + 60);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(count_all(), 0);
+}
+END_TEST
+
+START_TEST(test_starred_story_is_never_purged)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("g1", NULL, "starred", NULL, NOW - 500),
+	        entry("g2", NULL, "plain", NULL, NOW - 500),
+	};
+	struct store_query q = {.flags = STORE_Q_STARRED};
+	struct seen sn;
+
+	merge_n(a, 0, e, 2, NOW);
+	ck_assert_int_eq(store_mark_feed(st, 0, 0, STORE_MARK_READ), 2);
+	q.flags = 0;
+	list(&q, &sn);
+	for (int i = 0; i < sn.n; i++)
+		if (strcmp(sn.titles[i], "starred") == 0)
+			store_mark_story(st, sn.ids[i], STORE_MARK_STAR);
+	ck_assert_int_eq(store_purge(st, NOW + 1), 1);
+	q.flags = STORE_Q_STARRED;
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_str_eq(sn.titles[0], "starred");
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_unread_and_recent_stories_are_not_purged)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("old-unread", NULL, "t", NULL, NOW - 500),
+	        entry("new-read", NULL, "t", NULL, NOW - 10),
+	};
+
+	merge_n(a, 0, e, 2, NOW);
+	ck_assert_int_eq(store_mark_feed(st, a, NOW - 100, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_UNREAD), 1);
+	ck_assert_int_eq(store_mark_story(st, 2, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_purge(st, NOW - 100), 0);
+	ck_assert_int_eq(count_all(), 2);
+}
+END_TEST
+
+/* ---- marks and queries ---- */
+
+START_TEST(test_mark_feed_before_date)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("1", NULL, "old", NULL, NOW - 300),
+	        entry("2", NULL, "older", NULL, NOW - 400),
+	        entry("3", NULL, "new", NULL, NOW - 10),
+	};
+	struct store_query q = {.flags = STORE_Q_UNREAD};
+	struct seen sn;
+
+	merge_n(a, 0, e, 3, NOW);
+	merge1(b, 0, entry("b", NULL, "b old", NULL, NOW - 500), NOW);
+	ck_assert_int_eq(store_mark_feed(st, a, NOW - 100, STORE_MARK_READ), 2);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert_str_eq(sn.titles[0], "new");
+	ck_assert_str_eq(sn.titles[1], "b old");
+	/* Already read: nothing changes the second time. */
+	ck_assert_int_eq(store_mark_feed(st, a, NOW - 100, STORE_MARK_READ), 0);
+	ck_assert_int_eq(store_mark_feed(st, 0, 0, STORE_MARK_READ), 2);
+	ck_assert_int_eq(store_mark_feed(st, 0, 0, STORE_MARK_UNREAD), 4);
+	ck_assert_int_eq(store_mark_feed(st, b + 10, 0, STORE_MARK_READ),
+	                 -ENOENT);
+	ck_assert_int_eq(store_mark_story(st, 99, STORE_MARK_READ), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_feed_counts_unread_and_total)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("1", NULL, "x", NULL, NOW - 3),
+	        entry("2", NULL, "y", NULL, NOW - 2),
+	        entry("3", NULL, "z", NULL, NOW - 1),
+	};
+	struct store_feed *f = NULL;
+
+	merge_n(a, 0, e, 3, NOW);
+	ck_assert_int_eq(store_mark_story(st, 2, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_feed_get(st, a, &f), 0);
+	ck_assert_int_eq(f->total, 3);
+	ck_assert_int_eq(f->unread, 2);
+	ck_assert_int_eq(f->last_served, 0);
+	store_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_list_filters_newest_first_with_limit_offset_since)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("1", NULL, "t1", "body one", NOW - 40),
+	        entry("2", NULL, "t2", NULL, NOW - 30),
+	        entry("3", NULL, "t3", NULL, NOW - 20),
+	};
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge_n(a, 0, e, 3, NOW);
+	merge1(b, 0, entry("4", NULL, "t4", NULL, NOW - 10), NOW);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 4);
+	ck_assert_str_eq(sn.titles[0], "t4");
+	ck_assert_str_eq(sn.titles[3], "t1");
+	ck_assert_str_eq(sn.content[3], "");
+
+	q.limit = 2;
+	q.offset = 1;
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert_str_eq(sn.titles[0], "t3");
+	ck_assert_str_eq(sn.titles[1], "t2");
+
+	memset(&q, 0, sizeof(q));
+	q.feed_id = a;
+	q.since = NOW - 30;
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert_str_eq(sn.titles[0], "t3");
+
+	memset(&q, 0, sizeof(q));
+	q.flags = STORE_Q_CONTENT;
+	q.feed_id = a;
+	q.limit = 1;
+	q.offset = 2;
+	list(&q, &sn);
+	ck_assert_str_eq(sn.content[0], "body one");
+
+	ck_assert_int_eq(store_mark_story(st, 4, STORE_MARK_STAR), 1);
+	memset(&q, 0, sizeof(q));
+	q.flags = STORE_Q_STARRED;
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_str_eq(sn.titles[0], "t4");
+	ck_assert(sn.starred[0]);
+}
+END_TEST
+
+START_TEST(test_story_get_returns_content_or_enoent)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct seen sn;
+
+	merge1(a, 0, entry("1", "https://a.example/1", "t", "the body", NOW),
+	       NOW);
+	memset(&sn, 0, sizeof(sn));
+	ck_assert_int_eq(store_story_get(st, 1, collect, &sn), 0);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_str_eq(sn.content[0], "the body");
+	ck_assert_str_eq(sn.feed_titles[0][0], "A");
+	ck_assert_int_eq(store_story_get(st, 2, collect, &sn), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_new_cursor_advances_only_when_set)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("1", NULL, "t1", NULL, NOW - 3),
+	        entry("2", NULL, "t2", NULL, NOW - 2),
+	};
+	struct store_query q = {0};
+	struct seen sn;
+	int64_t cur = -1, max = -1;
+
+	ck_assert_int_eq(store_cursor_get(st, &cur), 0);
+	ck_assert_int_eq(cur, 0);
+	merge_n(a, 0, e, 2, NOW);
+	q.min_id = cur;
+	ck_assert_int_eq(list(&q, &sn), 2);
+	/* Listing does not move it. */
+	ck_assert_int_eq(store_cursor_get(st, &cur), 0);
+	ck_assert_int_eq(cur, 0);
+	ck_assert_int_eq(store_max_story_id(st, &max), 0);
+	ck_assert_int_eq(max, 2);
+	ck_assert_int_eq(store_cursor_set(st, max), 0);
+	ck_assert_int_eq(store_cursor_get(st, &cur), 0);
+	ck_assert_int_eq(cur, 2);
+	q.min_id = cur;
+	ck_assert_int_eq(list(&q, &sn), 0);
+	merge1(a, 0, entry("3", NULL, "t3", NULL, NOW - 100), NOW + 60);
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "t3");
+}
+END_TEST
+
+START_TEST(test_story_ids_are_never_reused)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t max = 0;
+
+	merge1(a, 0, entry("1", NULL, "t1", NULL, NOW - 500), NOW);
+	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_purge(st, NOW), 1);
+	merge1(a, 0, entry("2", NULL, "t2", NULL, NOW - 5), NOW);
+	ck_assert_int_eq(store_max_story_id(st, &max), 0);
+	ck_assert_int_eq(max, 2);
+}
+END_TEST
+
+START_TEST(test_search_ranks_title_match)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("1", NULL, "Weather report",
+	              "A long text that mentions an earthquake once among many "
+	              "other words about the weather and the sea.",
+	              NOW - 10),
+	        entry("2", NULL, "Earthquake shakes the coast", "Short text.",
+	              NOW - 20),
+	        entry("3", NULL, "Unrelated", "Nothing to see.", NOW - 5),
+	};
+	struct store_query q = {.search = "earthquake"};
+	struct seen sn;
+
+	merge_n(a, 0, e, 3, NOW);
+	list(&q, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert_str_eq(sn.titles[0], "Earthquake shakes the coast");
+	ck_assert_str_eq(sn.titles[1], "Weather report");
+	ck_assert(sn.rank[0] > sn.rank[1]);
+	ck_assert(sn.rank[1] > 0);
+}
+END_TEST
+
+START_TEST(test_search_takes_punctuation_and_prefixes)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0,
+	       entry("1", NULL, "Sanctions re-imposed", "Talks in Vienna",
+	             NOW - 10),
+	       NOW);
+	q.search = "re-imposed";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	q.search = "\"unbalanced AND (";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	q.search = "vien*";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	q.search = "   ";
+	ck_assert_int_eq(store_stories(st, &q, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_search_index_follows_updates_and_purges)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "alpha", "body", NOW - 500), NOW);
+	merge1(a, 0, entry("1", NULL, "omega", "body", NOW - 500), NOW + 1);
+	q.search = "alpha";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	q.search = "omega";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_purge(st, NOW), 1);
+	ck_assert_int_eq(list(&q, &sn), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
+	                                 " WHERE story_fts MATCH 'omega'"),
+	                 0);
+}
+END_TEST
+
+/* The store's suite: one test case per area. */
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *open_tc = tcase_create("open");
+	TCase *subs = tcase_create("subscriptions");
+	TCase *merge = tcase_create("merge");
+	TCase *ret = tcase_create("retention");
+	TCase *query = tcase_create("queries");
+	TCase *all[] = {open_tc, subs, merge, ret, query};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		tcase_add_checked_fixture(all[i], setup, teardown);
+		suite_add_tcase(s, all[i]);
+	}
+	tcase_add_test(open_tc, test_database_file_is_created_0600);
+	tcase_add_test(open_tc, test_database_uses_wal_and_current_schema);
+	tcase_add_test(open_tc, test_database_newer_than_code_is_refused);
+	tcase_add_test(
+	        open_tc,
+	        test_empty_file_migrates_to_current_and_reopen_is_idempotent);
+	tcase_add_test(open_tc, test_missing_file_without_create_is_enoent);
+	tcase_add_test(open_tc, test_readonly_store_reads_but_cannot_write);
+	tcase_add_test(open_tc, test_close_accepts_null);
+
+	tcase_add_test(subs, test_feed_add_is_idempotent_on_url);
+	tcase_add_test(subs, test_feed_keeps_urls_in_order_with_proxies);
+	tcase_add_test(subs,
+	               test_untitled_feed_shows_parsed_title_then_user_title);
+	tcase_add_test(subs, test_feed_find_by_id_url_and_title_prefix);
+	tcase_add_test(subs, test_mirror_add_remove_and_reorder);
+	tcase_add_test(
+	        subs,
+	        test_url_record_keeps_validators_per_url_and_counts_redirects);
+	tcase_add_test(subs, test_schedule_and_disabled_state_are_saved);
+	tcase_add_test(subs, test_config_sync_adds_updates_removes);
+	tcase_add_test(subs, test_remove_feed_keeps_story_of_other_feed);
+
+	tcase_add_test(merge, test_merge_same_guid_twice_stores_one_story);
+	tcase_add_test(
+	        merge,
+	        test_merge_guid_change_with_same_link_makes_no_duplicate);
+	tcase_add_test(merge, test_merge_via_mirror_host_makes_no_duplicate);
+	tcase_add_test(merge, test_merge_same_link_in_two_feeds_is_one_story);
+	tcase_add_test(
+	        merge,
+	        test_merge_repeated_guid_with_different_links_keeps_both);
+	tcase_add_test(merge,
+	               test_merge_link_shared_by_entries_keeps_them_apart);
+	tcase_add_test(merge,
+	               test_merge_without_guid_or_link_uses_content_hash);
+	tcase_add_test(
+	        merge,
+	        test_merge_changed_title_keeps_read_state_and_flags_updated);
+	tcase_add_test(merge,
+	               test_two_feeds_serving_different_text_do_not_flip_flop);
+	tcase_add_test(merge, test_future_date_is_clamped);
+	tcase_add_test(merge, test_missing_date_takes_first_seen);
+	tcase_add_test(merge, test_merge_unknown_feed_or_url_index_fails);
+	tcase_add_test(merge, test_merge_is_one_transaction);
+
+	tcase_add_test(ret, test_purged_story_does_not_return);
+	tcase_add_test(ret, test_starred_story_is_never_purged);
+	tcase_add_test(ret, test_unread_and_recent_stories_are_not_purged);
+
+	tcase_add_test(query, test_mark_feed_before_date);
+	tcase_add_test(query, test_feed_counts_unread_and_total);
+	tcase_add_test(query,
+	               test_list_filters_newest_first_with_limit_offset_since);
+	tcase_add_test(query, test_story_get_returns_content_or_enoent);
+	tcase_add_test(query, test_new_cursor_advances_only_when_set);
+	tcase_add_test(query, test_story_ids_are_never_reused);
+	tcase_add_test(query, test_search_ranks_title_match);
+	tcase_add_test(query, test_search_takes_punctuation_and_prefixes);
+	tcase_add_test(query, test_search_index_follows_updates_and_purges);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
