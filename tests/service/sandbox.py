@@ -1,0 +1,234 @@
+"""A private systemd service manager for the sandbox test, on a machine
+where systemd is not PID 1 (a container, a CI VM) or is.
+
+The test needs systemd itself to apply the system unit's [Service]
+settings to gazetted. Without a running system manager, it starts
+`systemd --user` as root inside a private mount namespace: a root user
+manager has every privilege, so it applies User=, the namespaces,
+seccomp filters and capability sets as the system manager would, with the
+same code. What differs: *Directory= roots (StateDirectory= and
+ConfigurationDirectory= under $XDG_CONFIG_HOME, RuntimeDirectory= under
+$XDG_RUNTIME_DIR, instead of /var/lib, /etc, /run), and no journal.
+
+The namespace gets what systemd as PID 1 would have made: /run/systemd/system
+(the "booted with systemd" mark), /run/systemd/inaccessible/ (the nodes
+InaccessiblePaths= and ProtectHome= mount over paths), and an /etc/passwd
+and /etc/group with the user of the installed sysusers.d file added (bind
+mounted over the real ones, which stay untouched). The manager runs in a
+cgroup of its own, removed at the end."""
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import common
+
+SYSTEMD_CANDIDATES = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd")
+
+
+def systemd_binary():
+    """The systemd manager binary, or None."""
+    for p in SYSTEMD_CANDIDATES:
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def can_run():
+    """None when a private manager can be started here, else why not."""
+    if os.geteuid() != 0:
+        return "needs root (a private mount namespace, a cgroup, User=)"
+    for tool in ("unshare", "systemctl", "systemd-sysusers"):
+        if shutil.which(tool) is None and not os.access(
+                "/usr/bin/" + tool, os.X_OK):
+            return tool + " is not installed"
+    if systemd_binary() is None:
+        return "no systemd binary in " + " or ".join(SYSTEMD_CANDIDATES)
+    if not os.path.isdir("/sys/fs/cgroup"):
+        return "no /sys/fs/cgroup"
+    r = common.run(["unshare", "-m", "--propagation", "private", "true"])
+    if r.returncode != 0:
+        return "unshare -m does not work here: " + r.stderr.strip()
+    return None
+
+
+def _mount(*args):
+    """mount(8), failing the test on error."""
+    r = common.run(["mount"] + list(args))
+    if r.returncode != 0:
+        common.fail("mount %s: %s" % (" ".join(args), r.stderr.strip()))
+
+
+def _inaccessible_nodes(d):
+    """The nodes systemd (PID 1) creates in /run/systemd/inaccessible."""
+    os.mkdir(d, 0o755)
+    os.mkdir(os.path.join(d, "dir"), 0)
+    os.chmod(os.path.join(d, "dir"), 0)
+    for name, fmt in (("reg", stat.S_IFREG), ("fifo", stat.S_IFIFO),
+                      ("chr", stat.S_IFCHR), ("blk", stat.S_IFBLK)):
+        try:
+            os.mknod(os.path.join(d, name), fmt, os.makedev(0, 0))
+        except OSError:
+            pass  # systemd copes with missing device nodes
+        if os.path.exists(os.path.join(d, name)):
+            os.chmod(os.path.join(d, name), 0)
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(os.path.join(d, "sock"))
+    s.close()
+    os.chmod(os.path.join(d, "sock"), 0)
+
+
+def prepare_namespace(work, sysusers_conf):
+    """Inside `unshare -m`: the /run/systemd marks and a passwd with the
+    sysusers.d user. Returns that user's (uid, gid)."""
+    _mount("-t", "tmpfs", "-o", "mode=0755", "gazette-sandbox",
+           "/run/systemd")
+    os.mkdir("/run/systemd/system", 0o755)
+    _inaccessible_nodes("/run/systemd/inaccessible")
+
+    root = os.path.join(work, "root")
+    os.makedirs(os.path.join(root, "etc"))
+    for f in ("passwd", "group", "shadow", "gshadow"):
+        if os.path.exists("/etc/" + f):
+            shutil.copy2("/etc/" + f, os.path.join(root, "etc", f))
+    r = common.run(["systemd-sysusers", "--root=" + root, sysusers_conf])
+    if r.returncode != 0:
+        common.fail("systemd-sysusers: " + r.stderr)
+    print(r.stderr.strip())
+    for f in ("passwd", "group"):
+        _mount("--bind", os.path.join(root, "etc", f), "/etc/" + f)
+    import pwd  # after the bind mounts, so the lookup sees the new user
+    pw = pwd.getpwnam("gazette")
+    return pw.pw_uid, pw.pw_gid
+
+
+class Manager:
+    """`systemd --user` as root, in a cgroup of its own."""
+
+    def __init__(self, work):
+        self.work = work
+        self.env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                    "/sbin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": os.path.join(work, "home"),
+            "USER": "root",
+            "XDG_RUNTIME_DIR": os.path.join(work, "run"),
+            "XDG_CONFIG_HOME": os.path.join(work, "config"),
+            "XDG_STATE_HOME": os.path.join(work, "state"),
+            "XDG_DATA_HOME": os.path.join(work, "share"),
+            "XDG_CACHE_HOME": os.path.join(work, "cache"),
+        }
+        for k in ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
+                  "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+            os.makedirs(self.env[k], exist_ok=True)
+        # 0755 as /run is: the service's user must reach its
+        # RuntimeDirectory= below it.
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o755, exist_ok=True)
+        os.chmod(self.env["XDG_RUNTIME_DIR"], 0o755)
+        self.unit_dir = os.path.join(self.env["XDG_CONFIG_HOME"], "systemd",
+                                     "user")
+        os.makedirs(self.unit_dir, exist_ok=True)
+        self.cgroups = self._make_cgroups()
+        self.proc = None
+
+    def _make_cgroups(self):
+        """A new cgroup in each hierarchy systemd uses."""
+        name = "gazette-sandbox-%d" % os.getpid()
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            roots = ["/sys/fs/cgroup"]  # unified
+        else:
+            roots = [r for r in ("/sys/fs/cgroup/systemd",
+                                 "/sys/fs/cgroup/unified")
+                     if os.path.isdir(r)]
+        out = []
+        for r in roots:
+            d = os.path.join(r, name)
+            os.mkdir(d)
+            out.append(d)
+        return out
+
+    def start(self):
+        """Start the manager and wait until it runs."""
+        cgroups = self.cgroups
+
+        def enter_cgroup():
+            for d in cgroups:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+
+        log = open(os.path.join(self.work, "manager.log"), "w")
+        self.proc = subprocess.Popen(
+            [systemd_binary(), "--user"], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=enter_cgroup)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = self.systemctl("is-system-running")
+            if r.stdout.strip() in ("running", "degraded"):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        common.fail("systemd --user did not come up (%s)" % (
+            r.stdout.strip() or r.stderr.strip()))
+
+    def systemctl(self, *args, timeout=90):
+        """systemctl --user ARGS against this manager."""
+        return common.run(["systemctl", "--user", "--no-pager"] + list(args),
+                          env=self.env, timeout=timeout)
+
+    def show(self, unit, *props):
+        """Properties of a unit, name -> value."""
+        r = self.systemctl("show", unit, "-p", ",".join(props))
+        out = {}
+        for line in r.stdout.splitlines():
+            k, _, v = line.partition("=")
+            out[k] = v
+        return out
+
+    def stop(self):
+        """Stop the manager and remove its cgroups."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.systemctl("exit", timeout=30)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait()
+        for d in self.cgroups:
+            _remove_cgroup(d)
+
+
+def _remove_cgroup(d):
+    """rmdir a cgroup tree, deepest first, killing what is left in it."""
+    for root, dirs, _ in os.walk(d, topdown=False):
+        for sub in dirs:
+            _remove_cgroup_dir(os.path.join(root, sub))
+    _remove_cgroup_dir(d)
+
+
+def _remove_cgroup_dir(d):
+    """rmdir one cgroup, after SIGKILL to any process still in it."""
+    try:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            for pid in f.read().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    except OSError:
+        pass
+    for _ in range(50):
+        try:
+            os.rmdir(d)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
