@@ -9,6 +9,7 @@
 #include "gazette/log.h"
 #include "gazette/paths.h"
 
+/* The list of commands, for --help and for usage errors. */
 static void
 usage(FILE *f)
 {
@@ -17,29 +18,32 @@ usage(FILE *f)
 	      f);
 	for (size_t i = 0; cmd_table[i]; i++)
 		fprintf(f, "  %-8s %s\n", cmd_table[i]->name,
-			cmd_table[i]->summary);
+		        cmd_table[i]->summary);
 	fputs("\n'gazette COMMAND --help' describes a command.\n", f);
 }
 
+/* Global options, then the command, which gets the rest. */
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"db", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"db", required_argument, NULL, 'd'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {0},
 	};
 	struct cmd_ctx ctx = {0};
 	struct paths paths = {0};
 	const struct cmd_entry *e = NULL;
+	char q[QUOTE_MAX];
 	int c, r;
 
 	setlocale(LC_ALL, "");
 	log_init("gazette", LOG_LVL_WARN);
+	opterr = 0;
 	/* "+": stop at the command name; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+c:d:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:d:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			ctx.config_path = optarg;
@@ -56,6 +60,12 @@ main(int argc, char **argv)
 			puts("gazette " GAZETTE_VERSION);
 			return EXIT_OK;
 		default:
+			if (c == ':')
+				cmd_error("option %s needs a value",
+				          cmd_quote(argv[optind - 1], q));
+			else
+				cmd_error("unknown option %s",
+				          cmd_quote(argv[optind - 1], q));
 			usage(stderr);
 			return EXIT_USAGE;
 		}
@@ -68,7 +78,7 @@ main(int argc, char **argv)
 		if (strcmp(cmd_table[i]->name, argv[optind]) == 0)
 			e = cmd_table[i];
 	if (e == NULL) {
-		cmd_error("unknown command '%s'", argv[optind]);
+		cmd_error("unknown command %s", cmd_quote(argv[optind], q));
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -76,18 +86,18 @@ main(int argc, char **argv)
 	r = paths_default(PATHS_CLI, &paths);
 	if (r < 0 && (!ctx.db_given || !ctx.config_given)) {
 		cmd_error("cannot find the default paths: set HOME or "
-			  "use --config and --db");
+		          "use --config and --db");
 		return EXIT_ERR;
 	}
 	if (!ctx.config_path)
 		ctx.config_path = paths.config;
-	if (!ctx.db_path)
-		ctx.db_path = paths.db;
+	ctx.default_db = paths.db;
 	ctx.socket_path = paths.socket;
 
 	cmd_getopt_reset();
 	r = e->exec(&ctx, argc - optind, argv + optind);
 
+	cmd_ctx_clear(&ctx);
 	paths_clear(&paths);
 	return r;
 }
