@@ -1,0 +1,109 @@
+/*
+ * The fetcher: libcurl's multi interface driven by libevent, the
+ * hiperfifo way. One fetch_xfer per HTTP GET; bytes go to the caller's
+ * data callback as they arrive, then the done callback gets the outcome.
+ */
+#ifndef GAZETTE_DAEMON_FETCH_H
+#define GAZETTE_DAEMON_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct fetch;
+struct fetch_xfer;
+
+/* Limits and manners shared by every transfer. */
+struct fetch_opts {
+	const char *user_agent;
+	int64_t timeout;         /* seconds, whole transfer */
+	int64_t connect_timeout; /* seconds */
+	int64_t low_speed_limit; /* bytes/second ... */
+	int64_t low_speed_time;  /* ... for this many seconds aborts */
+	int64_t max_size;        /* decoded body bytes */
+	int max_connections;     /* curl's own caps, behind the scheduler's */
+	int per_host_connections;
+};
+
+/* One request. */
+struct fetch_req {
+	const char *url;
+	const char *proxy;         /* NULL: none (environment ignored) */
+	const char *etag;          /* If-None-Match, NULL none */
+	const char *last_modified; /* If-Modified-Since, NULL none */
+};
+
+/* How a transfer failed, for failover and backoff decisions. */
+enum fetch_error {
+	FETCH_OK,       /* an HTTP response came (any status) */
+	FETCH_DNS,      /* name resolution (host or proxy) */
+	FETCH_CONNECT,  /* connection refused / unreachable */
+	FETCH_TLS,      /* handshake or certificate */
+	FETCH_TIMEOUT,  /* total timeout or low-speed abort */
+	FETCH_TOO_BIG,  /* body above max_size */
+	FETCH_REDIRECT, /* too many, or to a protocol other than http(s) */
+	FETCH_ABORTED,  /* the data callback said stop */
+	FETCH_OTHER,    /* anything else curl reported (reset, ...) */
+};
+
+struct fetch_result {
+	enum fetch_error error;
+	int status;    /* final HTTP status; 0 when none came */
+	char *message; /* what went wrong, NULL when error is OK */
+	char *etag;    /* validators of the final response */
+	char *last_modified;
+	char *content_type;
+	char *effective_url; /* after redirects */
+	int64_t retry_after; /* absolute time, 0 none */
+	int64_t max_age;     /* Cache-Control max-age, -1 none */
+	int redirect_status; /* the first redirect's status, 0 none */
+	char *redirect_url;  /* ... and its absolute target */
+	int64_t bytes;       /* decoded body bytes delivered */
+};
+
+/*
+ * Body bytes of the final response (never of a redirect), decoded. Return
+ * 0 to go on, non-zero to abort the transfer (FETCH_ABORTED).
+ */
+typedef int (*fetch_data_fn)(struct fetch_xfer *x, const char *buf, size_t len,
+                             void *arg);
+/* The transfer ended; r lives until the callback returns. */
+typedef void (*fetch_done_fn)(struct fetch_xfer *x,
+                              const struct fetch_result *r, void *arg);
+
+/* Whether this libcurl resolves names asynchronously (else we refuse). */
+bool fetch_curl_ok(char **ret_why);
+
+struct fetch *fetch_new(struct event_base *base, const struct fetch_opts *o);
+/* Cancel every transfer (no done callbacks) and free. NULL is fine. */
+void fetch_free(struct fetch *f);
+/* New limits for transfers started from now on. */
+void fetch_set_opts(struct fetch *f, const struct fetch_opts *o);
+
+/* Start a GET. 0 and *ret (owned by f until done/cancel), or -errno. */
+int fetch_start(struct fetch *f, const struct fetch_req *req,
+                fetch_data_fn on_data, fetch_done_fn on_done, void *arg,
+                struct fetch_xfer **ret);
+/* Stop a transfer: no done callback follows. NULL is fine. */
+void fetch_cancel(struct fetch_xfer *x);
+
+/*
+ * During a transfer (from its data callback): the Content-Type of the
+ * response and the URL it came from after redirects; NULL when unknown.
+ */
+const char *fetch_content_type(const struct fetch_xfer *x);
+const char *fetch_url(const struct fetch_xfer *x);
+
+/* Transfers running now. */
+int fetch_running(const struct fetch *f);
+
+/*
+ * Parse a Retry-After value, delta-seconds or an HTTP-date, into an
+ * absolute time. -EINVAL when it is neither.
+ */
+int fetch_parse_retry_after(const char *v, int64_t now, int64_t *ret);
+/* max-age of a Cache-Control value; -ENOENT when absent, -EINVAL bad. */
+int fetch_parse_max_age(const char *v, int64_t *ret);
+
+#endif
