@@ -47,7 +47,7 @@ def main():
             bad.append("unexpected: " + p)
         for p in sorted(want & got):
             mode = os.lstat(common.in_destdir(dest, p)).st_mode
-            exe = p.startswith(dirs["bindir"] + "/")
+            exe = os.path.dirname(p) in (dirs["bindir"], dirs["sbindir"])
             if exe != bool(mode & stat.S_IXUSR):
                 bad.append("mode %o (%s executable): %s"
                            % (stat.S_IMODE(mode),

@@ -2,8 +2,9 @@
 """gazetted speaks systemd's notify protocol as the units expect (Type=notify,
 NotifyAccess=main): started the way each unit starts it, with NOTIFY_SOCKET
 naming a datagram socket this test owns, the main process sends READY=1 once
-its database and control socket are in place, stays up on SIGHUP (the units'
-ExecReload=), and on SIGTERM sends STOPPING=1 and exits with status 0.
+its database and control socket are in place, on SIGHUP (the units'
+ExecReload=) sends RELOADING=1 and READY=1 again and stays up, and on
+SIGTERM sends STOPPING=1 and exits with status 0.
 
 Two starts: as the system unit (STATE_DIRECTORY, RUNTIME_DIRECTORY,
 CONFIGURATION_DIRECTORY as systemd sets them, so the daemon must find
@@ -91,13 +92,14 @@ def run_case(name, gazetted, argv, env, as_user, work, expect):
             if not kind(mode):
                 common.fail("%s: %s is not a %s" % (name, path,
                                                     kind.__name__))
+        # Reload as ExecReload= does: RELOADING=1, then READY=1 again.
         proc.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
-        if proc.poll() is not None:
-            common.fail("%s: gazetted exited with %d on SIGHUP"
-                        % (name, proc.returncode))
-        while select.select([sock], [], [], 0)[0]:
-            lines += [l for l in sock.recv(4096).decode().split("\n") if l]
+        lines, _ = recv_until(sock, proc, "READY=1",
+                              time.monotonic() + TIMEOUT)
+        print("%s: after SIGHUP: %r" % (name, lines))
+        if "RELOADING=1" not in lines:
+            common.fail("%s: no RELOADING=1 before READY=1 on SIGHUP"
+                        % name)
         proc.send_signal(signal.SIGTERM)
         t1 = time.monotonic()
         lines, _ = recv_until(sock, proc, "STOPPING=1", t1 + TIMEOUT)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`systemd-analyze verify` passes, with no warning at all, for both units
 as `meson install` installs them: the system unit, and the user unit with
---user. The installed ExecStart= names bindir/gazetted; verify checks that
+--user. The installed ExecStart= names sbindir/gazetted; verify checks that
 the program exists and is executable, so it is pointed at the copy the same
 install put under DESTDIR, and the man: references of Documentation= are
 looked up in the installed man pages (MANPATH)."""
@@ -19,7 +19,7 @@ def check_unit(analyze, dest, dirs, unitdir, user, work):
     if not os.path.isfile(installed):
         return ["not installed: " + installed]
     argv = common.unit_exec_start(installed)
-    want = os.path.join(dirs["bindir"], "gazetted")
+    want = os.path.join(dirs["sbindir"], "gazetted")
     if argv[0] != want:
         return ["%s: ExecStart= runs %s, not %s" % (installed, argv[0], want)]
     prog = common.in_destdir(dest, want)
