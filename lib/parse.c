@@ -27,6 +27,7 @@
 #include "gazette/date.h"
 #include "gazette/parse.h"
 #include "gazette/url.h"
+#include "parse-html.h"
 
 #define DEFAULT_MAX_ENTRIES 100000
 #define DEFAULT_MAX_FIELD   (1024 * 1024)
@@ -71,6 +72,7 @@ enum kind {
 enum field {
 	F_NONE,
 	F_TITLE,
+	F_TITLE_WEAK, /* media:title: only when there is no title */
 	F_LINK,
 	F_SUMMARY,
 	F_CONTENT,
@@ -121,6 +123,7 @@ struct frame {
 	bool permalink;     /* guid isPermaLink was not "false" */
 	bool base_owned, lang_owned;
 	size_t text_start;
+	char *rel, *type; /* of a link whose href is its text */
 	char *base;
 	char *lang;
 };
@@ -158,6 +161,7 @@ struct gz_parser {
 
 	struct buf text;
 	bool field_truncated;
+	bool atom; /* the root is an Atom feed */
 
 	int64_t sy_period, sy_freq;
 
@@ -797,6 +801,8 @@ content_type_of(struct gz_parser *p, int na, const xmlChar **attrs,
 		} else if (strcasecmp(type, "text") == 0 ||
 		           strncasecmp(type, "text/", 5) == 0) {
 			ct = CT_TEXT;
+		} else if (strchr(type, '/') && !strstr(type, "xml")) {
+			ct = CT_BASE64;
 		}
 	}
 	if (mode) {
@@ -918,81 +924,91 @@ field_of(struct gz_parser *p, enum ns ns, const char *n, bool in_entry,
 {
 	switch (ns) {
 	case NS_CORE:
-		if (!strcmp(n, "title"))
+		if (!strcasecmp(n, "title"))
 			return F_TITLE;
-		if (!strcmp(n, "link") && !has_href)
+		if (!strcasecmp(n, "link") && !has_href)
 			return F_LINK;
-		if (!strcmp(n, "description"))
+		if (!strcasecmp(n, "description"))
 			return in_entry ? F_SUMMARY : F_SUBTITLE;
-		if (!strcmp(n, "summary"))
-			return in_entry ? F_SUMMARY : F_NONE;
-		if (!strcmp(n, "content"))
+		if (!strcasecmp(n, "summary") || !strcasecmp(n, "abstract"))
+			return in_entry ? F_SUMMARY
+			                : (!strcasecmp(n, "abstract")
+			                           ? F_SUBTITLE
+			                           : F_NONE);
+		if (!strcasecmp(n, "content") || !strcasecmp(n, "fullitem"))
 			return in_entry ? F_CONTENT : F_NONE;
-		if (!strcmp(n, "subtitle") || !strcmp(n, "tagline"))
+		if (!strcasecmp(n, "tags"))
+			return in_entry ? F_KEYWORDS : F_NONE;
+		if (!strcasecmp(n, "subtitle") || !strcasecmp(n, "tagline"))
 			return in_entry ? F_NONE : F_SUBTITLE;
-		if (!strcmp(n, "id"))
+		if (!strcasecmp(n, "id"))
 			return F_ID;
-		if (!strcmp(n, "guid"))
+		if (!strcasecmp(n, "guid"))
 			return in_entry ? F_GUID : F_NONE;
-		if (!strcmp(n, "pubDate") || !strcmp(n, "published") ||
-		    !strcmp(n, "issued"))
+		if (!strcasecmp(n, "pubDate") || !strcasecmp(n, "published") ||
+		    !strcasecmp(n, "issued"))
 			return F_PUBLISHED;
-		if (!strcmp(n, "updated") || !strcmp(n, "modified") ||
-		    (!strcmp(n, "lastBuildDate") && !in_entry))
+		if (!strcasecmp(n, "updated") || !strcasecmp(n, "modified") ||
+		    (!strcasecmp(n, "lastBuildDate") && !in_entry))
 			return F_UPDATED;
-		if (!strcmp(n, "managingEditor") && !in_entry)
+		if (!strcasecmp(n, "managingEditor") && !in_entry)
 			return F_AUTHOR;
-		if (!strcmp(n, "category"))
+		if (!strcasecmp(n, "category"))
 			return in_entry ? F_CATEGORY : F_NONE;
-		if (!strcmp(n, "language"))
+		if (!strcasecmp(n, "language"))
 			return in_entry ? F_NONE : F_LANGUAGE;
-		if (!strcmp(n, "generator"))
+		if (!strcasecmp(n, "generator"))
 			return in_entry ? F_NONE : F_GENERATOR;
-		if (!strcmp(n, "ttl"))
+		if (!strcasecmp(n, "ttl"))
 			return in_entry ? F_NONE : F_TTL;
 		return F_NONE;
 	case NS_CONTENT:
-		return in_entry && !strcmp(n, "encoded") ? F_CONTENT : F_NONE;
+		return in_entry && !strcasecmp(n, "encoded") ? F_CONTENT
+		                                             : F_NONE;
 	case NS_DC:
-		if (!strcmp(n, "creator") || !strcmp(n, "author"))
+		if (!strcasecmp(n, "creator") || !strcasecmp(n, "author"))
 			return F_AUTHOR;
-		if (!strcmp(n, "date"))
+		if (!strcasecmp(n, "date"))
 			return F_UPDATED;
-		if (!strcmp(n, "subject"))
+		if (!strcasecmp(n, "subject"))
 			return in_entry ? F_CATEGORY : F_NONE;
-		if (!strcmp(n, "language"))
+		if (!strcasecmp(n, "language"))
 			return in_entry ? F_NONE : F_LANGUAGE;
-		if (!strcmp(n, "title"))
+		if (!strcasecmp(n, "title"))
 			return F_TITLE;
-		if (!strcmp(n, "description"))
+		if (!strcasecmp(n, "description"))
 			return in_entry ? F_SUMMARY : F_SUBTITLE;
 		return F_NONE;
 	case NS_DCTERMS:
-		if (!strcmp(n, "modified"))
+		if (!strcasecmp(n, "modified"))
 			return F_UPDATED;
-		if (!strcmp(n, "issued"))
+		if (!strcasecmp(n, "issued"))
 			return F_PUBLISHED;
 		return F_NONE;
 	case NS_ITUNES:
-		if (!strcmp(n, "author"))
+		if (!strcasecmp(n, "author"))
 			return F_AUTHOR;
-		if (!strcmp(n, "subtitle"))
+		if (!strcasecmp(n, "subtitle"))
 			return in_entry ? F_NONE : F_SUBTITLE;
-		if (!strcmp(n, "summary"))
+		if (!strcasecmp(n, "summary"))
 			return in_entry ? F_SUMMARY : F_SUBTITLE_WEAK;
-		if (!strcmp(n, "keywords"))
+		if (!strcasecmp(n, "keywords"))
 			return in_entry ? F_KEYWORDS : F_NONE;
 		return F_NONE;
 	case NS_MEDIA:
-		if (!strcmp(n, "description"))
+		if (!strcasecmp(n, "description"))
 			return in_entry ? F_SUMMARY : F_NONE;
+		if (!strcasecmp(n, "title"))
+			return in_entry ? F_TITLE_WEAK : F_NONE;
+		if (!strcasecmp(n, "category"))
+			return in_entry ? F_CATEGORY : F_NONE;
 		return F_NONE;
 	case NS_XHTML:
-		return in_entry && !strcmp(n, "body") ? F_CONTENT : F_NONE;
+		return in_entry && !strcasecmp(n, "body") ? F_CONTENT : F_NONE;
 	case NS_SY:
-		if (!strcmp(n, "updatePeriod"))
+		if (!strcasecmp(n, "updatePeriod"))
 			return in_entry ? F_NONE : F_SY_PERIOD;
-		if (!strcmp(n, "updateFrequency"))
+		if (!strcasecmp(n, "updateFrequency"))
 			return in_entry ? F_NONE : F_SY_FREQ;
 		return F_NONE;
 	default:
@@ -1023,11 +1039,59 @@ frame_scope(struct gz_parser *p, struct frame *f, const struct frame *parent,
 			}
 		} else if (!strcmp((const char *)a[0], "lang")) {
 			f->lang = trim(v);
+			for (char *c = v; *c; c++)
+				if (*c == '_')
+					*c = '-';
 			f->lang_owned = true;
 		} else {
 			free(v);
 		}
 	}
+}
+
+/* true when the n bytes at s are all whitespace. */
+static bool
+only_space(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* CDF: href and lastmod attributes of a channel or item. */
+static void
+cdf_attrs(struct gz_parser *p, struct frame *f, int na, const xmlChar **attrs)
+{
+	const xmlChar **a;
+	char *href = NULL, *mod = NULL;
+	int64_t t;
+
+	for (int i = 0; i < na; i++) {
+		a = attrs + i * 5;
+		if (a[2] == NULL && !strcasecmp((const char *)a[0], "href"))
+			href = attr_dup(p, a[3], a[4]);
+		else if (a[2] == NULL &&
+		         !strcasecmp((const char *)a[0], "lastmod"))
+			mod = attr_dup(p, a[3], a[4]);
+	}
+	if (href) {
+		char *r = resolve(f->base, trim(href), false);
+		if (r && p->entry) {
+			entry_add_link(p, strdup(r), "alternate", "text/html");
+			set_str(&p->entry->link, r);
+		} else if (r) {
+			set_str(&p->feed->link, r);
+		}
+	}
+	if (mod && date_parse(mod, &t) == 0) {
+		if (p->entry)
+			p->entry->updated = t;
+		else
+			p->feed->updated = t;
+	}
+	free(href);
+	free(mod);
 }
 
 /* SAX startElementNs: push a frame and decide what the element is. */
@@ -1042,6 +1106,8 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	enum ns ns = ns_of(uri, prefix);
 	bool in_entry;
 
+	if (ns == NS_OTHER && prefix == NULL)
+		ns = NS_CORE;
 	(void)nb_ns;
 	(void)namespaces;
 	(void)nb_defaulted;
@@ -1067,9 +1133,11 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 
 	if (parent == NULL) {
 		f->kind = K_ROOT;
-		p->feed->is_feed = (ns == NS_CORE && (!strcmp(n, "rss") ||
-		                                      !strcmp(n, "feed"))) ||
-		                   (ns == NS_RDF && !strcmp(n, "RDF"));
+		p->atom = ns == NS_CORE && !strcasecmp(n, "feed");
+		p->feed->is_feed =
+		        (ns == NS_CORE &&
+		         (!strcasecmp(n, "rss") || !strcasecmp(n, "feed"))) ||
+		        (ns == NS_RDF && !strcasecmp(n, "RDF"));
 		if (f->lang)
 			p->root_lang = strdup(f->lang);
 		return;
@@ -1079,8 +1147,10 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	if (parent->cap == CAP_TEXT || parent->cap == CAP_XHTML) {
 		f->kind = K_MARKUP;
 		f->cap = parent->cap;
-		if (parent->strip_wrapper && !strcmp(n, "div") &&
-		    p->text.len == parent->text_start) {
+		if (parent->strip_wrapper && !strcasecmp(n, "div") &&
+		    only_space(p->text.s + parent->text_start,
+		               p->text.len - parent->text_start)) {
+			p->text.len = parent->text_start;
 			f->wrapper = true;
 			return;
 		}
@@ -1093,11 +1163,11 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		return;
 	}
 	if (parent->kind == K_AUTHOR) {
-		if (ns == NS_CORE && !strcmp(n, "name")) {
+		if (ns == NS_CORE && !strcasecmp(n, "name")) {
 			f->kind = K_FIELD;
 			f->field = F_AUTHOR_NAME;
 			f->cap = CAP_TEXT;
-		} else if (ns == NS_CORE && !strcmp(n, "email")) {
+		} else if (ns == NS_CORE && !strcasecmp(n, "email")) {
 			f->kind = K_FIELD;
 			f->field = F_AUTHOR_EMAIL;
 			f->cap = CAP_TEXT;
@@ -1110,13 +1180,15 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 
 	in_entry = p->entry != NULL;
 	if (ns == NS_CORE) {
-		if (!strcmp(n, "channel") && !in_entry) {
+		if (!strcasecmp(n, "channel") && !in_entry) {
 			f->kind = K_CHANNEL;
+			cdf_attrs(p, f, na, attrs);
 			if (f->lang && !p->root_lang)
 				p->root_lang = strdup(f->lang);
 			return;
 		}
-		if ((!strcmp(n, "item") || !strcmp(n, "entry")) && !in_entry) {
+		if ((!strcasecmp(n, "item") || !strcasecmp(n, "entry")) &&
+		    !in_entry) {
 			f->kind = K_ENTRY;
 			entry_begin(p);
 			if (p->entry) {
@@ -1129,10 +1201,11 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 						        f->base, trim(v), true);
 					free(v);
 				}
+				cdf_attrs(p, f, na, attrs);
 			}
 			return;
 		}
-		if (!strcmp(n, "image")) {
+		if (!strcasecmp(n, "image")) {
 			f->kind = K_IMAGE;
 			if (!p->image_level)
 				p->image_level = p->depth;
@@ -1144,17 +1217,17 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 				p->textinput_level = p->depth;
 			return;
 		}
-		if (!strcmp(n, "source") && in_entry) {
+		if (!strcasecmp(n, "source") && in_entry) {
 			f->kind = K_SOURCE;
 			p->source_level = p->depth;
 			return;
 		}
-		if (!strcmp(n, "contributor")) {
+		if (!strcasecmp(n, "contributor")) {
 			f->kind = K_IGNORE;
 			p->ignore_level = p->depth;
 			return;
 		}
-		if (!strcmp(n, "author") && !p->image_level &&
+		if (!strcasecmp(n, "author") && !p->image_level &&
 		    !p->textinput_level) {
 			f->kind = K_AUTHOR;
 			f->cap = CAP_OWN;
@@ -1164,7 +1237,7 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 			p->author_name = p->author_email = NULL;
 			return;
 		}
-		if (!strcmp(n, "enclosure") && in_entry) {
+		if (!strcasecmp(n, "enclosure") && in_entry) {
 			char *url = attr_get(p, na, attrs, "url");
 			if (url) {
 				char *r = resolve(f->base, trim(url), false);
@@ -1183,26 +1256,35 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 			free(url);
 			return;
 		}
-		if (!strcmp(n, "link") && attr_find(na, attrs, "href", false)) {
+		if (!strcasecmp(n, "link") &&
+		    attr_find(na, attrs, "href", false)) {
 			if (!p->image_level && !p->textinput_level)
 				atom_link(p, f, na, attrs);
 			return;
 		}
-		if (!strcmp(n, "category") && in_entry) {
+		if (!strcasecmp(n, "category") && in_entry) {
 			char *term = attr_get(p, na, attrs, "term");
 			if (term) {
 				entry_add_category(p, trim(term));
 				return;
 			}
 		}
-		if (!strcmp(n, "url") && p->image_level && !in_entry) {
+		if (!strcasecmp(n, "url") && p->image_level && !in_entry) {
 			f->kind = K_FIELD;
 			f->field = F_IMAGE_URL;
 			f->cap = CAP_TEXT;
 			return;
 		}
 	}
-	if (ns == NS_ITUNES && !strcmp(n, "image") && !in_entry) {
+	if (ns == NS_ITUNES && !strcasecmp(n, "category") && in_entry) {
+		char *t = attr_get(p, na, attrs, "text");
+		if (t && trim(t)[0])
+			entry_add_category(p, t);
+		else
+			free(t);
+		return;
+	}
+	if (ns == NS_ITUNES && !strcasecmp(n, "image") && !in_entry) {
 		char *href = attr_get(p, na, attrs, "href");
 		if (href) {
 			char *r = resolve(f->base, trim(href), false);
@@ -1220,6 +1302,12 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		return;
 	f->kind = K_FIELD;
 	f->cap = CAP_TEXT;
+	if (f->field == F_LINK) {
+		f->rel = attr_get(p, na, attrs, "rel");
+		f->type = attr_get(p, na, attrs, "type");
+		if (f->rel)
+			trim(f->rel);
+	}
 	if (f->field == F_GUID) {
 		char *pl = attr_get(p, na, attrs, "isPermaLink");
 		f->permalink = pl == NULL || strcasecmp(trim(pl), "false");
@@ -1230,13 +1318,18 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	case F_SUBTITLE:
 	case F_SUMMARY:
 	case F_CONTENT:
+		if (f->field == F_SUMMARY && p->entry && p->entry->summary &&
+		    !p->entry->content && ns == NS_CORE)
+			f->field = F_CONTENT; /* a second summary */
 		if (ns == NS_XHTML) {
 			f->ctype = CT_XHTML;
 		} else if (ns == NS_CORE) {
 			bool wrap;
-			enum ctype dflt = (!strcmp(n, "content") ||
-			                   !strcmp(n, "description") ||
-			                   !strcmp(n, "summary"))
+			enum ctype dflt = (!strcasecmp(n, "content") ||
+			                   !strcasecmp(n, "fullitem") ||
+			                   !strcasecmp(n, "abstract") ||
+			                   !strcasecmp(n, "description") ||
+			                   !strcasecmp(n, "summary"))
 			                          ? CT_HTML
 			                          : CT_TEXT;
 			f->ctype = content_type_of(p, na, attrs, dflt, &wrap);
@@ -1299,6 +1392,24 @@ period_seconds(const char *s)
 	return 0;
 }
 
+/* HTML text normalized and its links resolved; plain text as it is. */
+static char *
+html_field(struct gz_parser *p, struct frame *f, char *s)
+{
+	char *r = NULL;
+
+	if (f->ctype == CT_BASE64 ||
+	    (f->ctype == CT_TEXT && (p->atom || !parse_html_looks_like(s))))
+		return s;
+	if (parse_html_normalize(s, f->base, p->opts.max_field, &r) < 0) {
+		free(s);
+		fail(p, -ENOMEM);
+		return NULL;
+	}
+	free(s);
+	return r;
+}
+
 /* Store the text of a finished field where it belongs. Takes s. */
 static void
 field_store(struct gz_parser *p, struct frame *f, char *s)
@@ -1312,13 +1423,39 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 		bozo(p, "content announced as base64 is not");
 	switch (f->field) {
 	case F_TITLE:
+	case F_SUBTITLE:
+	case F_SUMMARY:
+	case F_CONTENT:
+		s = html_field(p, f, s);
+		if (s == NULL)
+			return;
+		break;
+	default:
+		break;
+	}
+	switch (f->field) {
+	case F_TITLE:
 		set_str(e ? &e->title : &fd->title, s);
+		return;
+	case F_TITLE_WEAK:
+		if (e && e->title == NULL)
+			e->title = s;
+		else
+			free(s);
 		return;
 	case F_LINK:
 		r = resolve(f->base, s, false);
 		free(s);
 		if (r == NULL)
 			return;
+		if (e && f->rel && f->rel[0] && strcmp(f->rel, "alternate")) {
+			if (!strcmp(f->rel, "enclosure"))
+				entry_add_enclosure(
+				        p, strdup(r),
+				        f->type ? strdup(f->type) : NULL, NULL);
+			entry_add_link(p, r, f->rel, f->type);
+			return;
+		}
 		if (e) {
 			entry_add_link(p, strdup(r), "alternate", "text/html");
 			set_str(&e->link, r);
@@ -1352,7 +1489,10 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 		return;
 	case F_ID:
 	case F_GUID:
-		r = resolve(f->base, s, true);
+		if (f->field == F_GUID && !f->permalink)
+			r = strdup(s);
+		else
+			r = resolve(f->base, s, true);
 		free(s);
 		if (r == NULL)
 			return;
@@ -1490,6 +1630,8 @@ frame_pop(struct gz_parser *p)
 {
 	struct frame *f = &p->stack[--p->depth];
 
+	free(f->rel);
+	free(f->type);
 	if (f->base_owned)
 		free(f->base);
 	if (f->lang_owned)

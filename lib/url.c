@@ -1,6 +1,7 @@
 /* URLs through curl's URL API: resolve, canonicalize, compare hosts. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -59,24 +60,84 @@ strdup_trim(const char *s)
 	return strndup(s, n);
 }
 
+/*
+ * Copy s with bytes curl refuses (non-ASCII, space) percent-encoded, and
+ * note whether there were any.
+ */
+static char *
+encode_raw(const char *s, bool *had)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	char *out, *o;
+
+	for (const char *p = s; *p; p++)
+		n += ((unsigned char)*p >= 0x80 || *p == ' ') ? 3 : 1;
+	out = malloc(n + 1);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x80 || *p == ' ') {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+			*had = true;
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Undo encode_raw: %XX of non-ASCII bytes and spaces back to bytes. */
+static void
+decode_raw(char *s)
+{
+	char *o = s;
+
+	for (char *p = s; *p; p++) {
+		unsigned v;
+		if (p[0] == '%' && isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2]) &&
+		    sscanf(p + 1, "%2x", &v) == 1 && (v >= 0x80 || v == 0x20)) {
+			*o++ = (char)v;
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
 /* Join ref to base with curl; NULL when curl cannot. */
 static char *
 curl_join(const char *base, const char *ref)
 {
 	CURLU *u = curl_url();
-	char *out = NULL, *ret = NULL;
+	char *out = NULL, *ret = NULL, *b = NULL, *r = NULL;
 	unsigned flags = CURLU_NON_SUPPORT_SCHEME;
+	bool had = false;
 
 	if (u == NULL)
 		return NULL;
-	if (curl_url_set(u, CURLUPART_URL, base, flags) != CURLUE_OK)
+	b = encode_raw(base, &had);
+	r = encode_raw(ref, &had);
+	if (b == NULL || r == NULL)
 		goto out;
-	if (ref[0] && curl_url_set(u, CURLUPART_URL, ref, flags) != CURLUE_OK)
+	if (curl_url_set(u, CURLUPART_URL, b, flags) != CURLUE_OK)
+		goto out;
+	if (r[0] && curl_url_set(u, CURLUPART_URL, r, flags) != CURLUE_OK)
 		goto out;
 	if (curl_url_get(u, CURLUPART_URL, &out, flags) != CURLUE_OK)
 		goto out;
 	ret = strdup(out);
+	if (ret && had)
+		decode_raw(ret);
 out:
+	free(b);
+	free(r);
 	curl_free(out);
 	curl_url_cleanup(u);
 	return ret;

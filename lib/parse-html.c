@@ -1,0 +1,410 @@
+/* HTML fragments in feeds: re-serialized and their URLs resolved. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/HTMLparser.h>
+
+#include "gazette/url.h"
+#include "parse-html.h"
+
+/* Attributes a tag may have that we keep; more are dropped. */
+#define MAX_ATTRS 64
+
+struct out {
+	char *s;
+	size_t len, cap, max;
+	bool oom;
+};
+
+struct attr {
+	const char *name;
+	size_t name_len;
+	char *value; /* decoded, NULL when the attribute had none */
+};
+
+/* Append n bytes, silently cut at the limit. */
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->oom)
+		return;
+	if (o->len + n > o->max)
+		n = o->max > o->len ? o->max - o->len : 0;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 256;
+		char *p;
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		p = realloc(o->s, cap);
+		if (p == NULL) {
+			o->oom = true;
+			return;
+		}
+		o->s = p;
+		o->cap = cap;
+	}
+	memcpy(o->s + o->len, s, n);
+	o->len += n;
+	o->s[o->len] = '\0';
+}
+
+/* Append a NUL-terminated string. */
+static void
+puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* Append s escaped for a double-quoted attribute value. */
+static void
+put_attr_value(struct out *o, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			puts_(o, "&amp;");
+			break;
+		case '"':
+			puts_(o, "&quot;");
+			break;
+		case '<':
+			puts_(o, "&lt;");
+			break;
+		case '>':
+			puts_(o, "&gt;");
+			break;
+		default:
+			put(o, s, 1);
+		}
+	}
+}
+
+/* Length of an entity or character reference at s ("&amp;"), 0 if none. */
+static size_t
+ref_len(const char *s)
+{
+	size_t i = 1;
+
+	if (s[i] == '#') {
+		i++;
+		if (s[i] == 'x' || s[i] == 'X') {
+			i++;
+			if (!isxdigit((unsigned char)s[i]))
+				return 0;
+			while (isxdigit((unsigned char)s[i]))
+				i++;
+		} else {
+			if (!isdigit((unsigned char)s[i]))
+				return 0;
+			while (isdigit((unsigned char)s[i]))
+				i++;
+		}
+	} else {
+		if (!isalpha((unsigned char)s[i]))
+			return 0;
+		while (isalnum((unsigned char)s[i]) && i < 40)
+			i++;
+	}
+	return s[i] == ';' ? i + 1 : 0;
+}
+
+/* Encode code point c as UTF-8 into out; its length. */
+static size_t
+utf8(unsigned long c, char *out)
+{
+	if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		c = 0xFFFD;
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (char)(0xC0 | (c >> 6));
+		out[1] = (char)(0x80 | (c & 0x3F));
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = (char)(0xE0 | (c >> 12));
+		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (c & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (c >> 18));
+	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (c & 0x3F));
+	return 4;
+}
+
+/* Decode the references in an attribute value of n bytes. */
+static char *
+decode_value(const char *s, size_t n)
+{
+	char *out = malloc(n + 1), *o = out;
+	const char *end = s + n;
+
+	if (out == NULL)
+		return NULL;
+	while (s < end) {
+		size_t r = *s == '&' ? ref_len(s) : 0;
+		if (r && s + r <= end) {
+			char name[48], u[8];
+			unsigned long c = 0;
+			bool ok = false;
+			if (s[1] == '#') {
+				c = (s[2] == 'x' || s[2] == 'X')
+				            ? strtoul(s + 3, NULL, 16)
+				            : strtoul(s + 2, NULL, 10);
+				ok = true;
+			} else if (r - 2 < sizeof(name)) {
+				const htmlEntityDesc *h;
+				memcpy(name, s + 1, r - 2);
+				name[r - 2] = '\0';
+				h = htmlEntityLookup((const xmlChar *)name);
+				if (h) {
+					c = h->value;
+					ok = true;
+				}
+			}
+			if (ok) {
+				size_t k = utf8(c, u);
+				/* a reference is never shorter than its UTF-8
+				 */
+				if (k <= r) {
+					memcpy(o, u, k);
+					o += k;
+					s += r;
+					continue;
+				}
+			}
+		}
+		*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* HTML elements that have no end tag. */
+static bool
+is_void(const char *name, size_t n)
+{
+	static const char *const v[] = {
+	        "area",  "base",  "br",       "col",   "embed",   "hr",
+	        "img",   "input", "link",     "meta",  "param",   "source",
+	        "track", "wbr",   "basefont", "frame", "isindex", NULL};
+
+	for (size_t i = 0; v[i]; i++)
+		if (strlen(v[i]) == n && strncasecmp(v[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/* Attributes holding URLs (feedparser's relative_uris list). */
+static bool
+is_url_attr(const char *name, size_t n)
+{
+	static const char *const v[] = {
+	        "href",     "src",    "cite",     "background", "action",
+	        "longdesc", "usemap", "codebase", "data",       "classid",
+	        "profile",  "poster", NULL};
+
+	for (size_t i = 0; v[i]; i++)
+		if (strlen(v[i]) == n && strncasecmp(v[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/* Order attributes by name, as feedparser's serializer does. */
+static int
+attr_cmp(const void *a, const void *b)
+{
+	const struct attr *x = a, *y = b;
+	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+	int c = strncasecmp(x->name, y->name, n);
+
+	if (c)
+		return c;
+	return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+/* Parse a start tag at s (after '<'); the length consumed, 0 if not one. */
+static size_t
+start_tag(struct out *o, const char *s, const char *base)
+{
+	const char *p = s, *name = s;
+	size_t name_len, na = 0;
+	struct attr attrs[MAX_ATTRS];
+
+	while (isalnum((unsigned char)*p) || *p == ':' || *p == '-' ||
+	       *p == '_')
+		p++;
+	name_len = (size_t)(p - name);
+	if (name_len == 0)
+		return 0;
+	for (;;) {
+		const char *an, *v = NULL;
+		size_t anl, vl = 0;
+		while (isspace((unsigned char)*p) || *p == '/')
+			p++;
+		if (*p == '>' || *p == '\0')
+			break;
+		an = p;
+		while (*p && !isspace((unsigned char)*p) && *p != '=' &&
+		       *p != '>' && !(*p == '/' && p[1] == '>'))
+			p++;
+		anl = (size_t)(p - an);
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '=') {
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+			if (*p == '"' || *p == '\'') {
+				char q = *p++;
+				v = p;
+				while (*p && *p != q)
+					p++;
+				vl = (size_t)(p - v);
+				if (*p)
+					p++;
+			} else {
+				v = p;
+				while (*p && !isspace((unsigned char)*p) &&
+				       *p != '>')
+					p++;
+				vl = (size_t)(p - v);
+			}
+		}
+		if (anl == 0) {
+			if (*p)
+				p++;
+			continue;
+		}
+		if (na < MAX_ATTRS) {
+			attrs[na].name = an;
+			attrs[na].name_len = anl;
+			attrs[na].value = v ? decode_value(v, vl) : NULL;
+			if (v && attrs[na].value == NULL)
+				o->oom = true;
+			na++;
+		}
+	}
+	if (*p != '>') {
+		for (size_t i = 0; i < na; i++)
+			free(attrs[i].value);
+		return 0;
+	}
+	p++;
+	qsort(attrs, na, sizeof(attrs[0]), attr_cmp);
+	put(o, "<", 1);
+	put(o, name, name_len);
+	for (size_t i = 0; i < na; i++) {
+		char *val = attrs[i].value;
+		put(o, " ", 1);
+		put(o, attrs[i].name, attrs[i].name_len);
+		put(o, "=\"", 2);
+		if (val && is_url_attr(attrs[i].name, attrs[i].name_len)) {
+			char *r = NULL;
+			if (url_resolve(base, val, &r) == 0) {
+				free(val);
+				val = attrs[i].value = r;
+			}
+		}
+		put_attr_value(o, val ? val : attrs[i].name);
+		put(o, "\"", 1);
+		free(attrs[i].value);
+	}
+	puts_(o, is_void(name, name_len) ? " />" : ">");
+	return (size_t)(p - s);
+}
+
+/* Rewrite an HTML fragment as feedparser's serializer would. */
+int
+parse_html_normalize(const char *in, const char *base, size_t max, char **ret)
+{
+	struct out o = {.max = max};
+	const char *s = in;
+
+	put(&o, "", 0);
+	while (*s && !o.oom) {
+		size_t n = strcspn(s, "<&");
+		put(&o, s, n);
+		s += n;
+		if (*s == '&') {
+			size_t r = ref_len(s);
+			if (r == 0) {
+				puts_(&o, "&amp;");
+				s++;
+			} else if (s[1] == '#' && s[2] == 'X') {
+				puts_(&o, "&#x");
+				put(&o, s + 3, r - 3);
+				s += r;
+			} else {
+				put(&o, s, r);
+				s += r;
+			}
+			continue;
+		}
+		if (*s != '<')
+			break;
+		if (!strncmp(s, "<!--", 4)) {
+			const char *e = strstr(s + 4, "-->");
+			n = e ? (size_t)(e + 3 - s) : strlen(s);
+			put(&o, s, n);
+			s += n;
+		} else if (s[1] == '/' && isalpha((unsigned char)s[2])) {
+			const char *p = s + 2, *name = p;
+			while (isalnum((unsigned char)*p) || *p == ':' ||
+			       *p == '-' || *p == '_')
+				p++;
+			n = (size_t)(p - name);
+			while (*p && *p != '>')
+				p++;
+			if (*p != '>') {
+				puts_(&o, "&lt;");
+				s++;
+				continue;
+			}
+			if (!is_void(name, n)) {
+				put(&o, "</", 2);
+				put(&o, name, n);
+				put(&o, ">", 1);
+			}
+			s = p + 1;
+		} else if (isalpha((unsigned char)s[1]) &&
+		           (n = start_tag(&o, s + 1, base)) > 0) {
+			s += n + 1;
+		} else if (s[1] == '!' && isalpha((unsigned char)s[2])) {
+			const char *e = strchr(s, '>');
+			n = e ? (size_t)(e + 1 - s) : strlen(s);
+			put(&o, s, n);
+			s += n;
+		} else {
+			puts_(&o, "&lt;");
+			s++;
+		}
+	}
+	if (o.oom) {
+		free(o.s);
+		return -ENOMEM;
+	}
+	*ret = o.s;
+	return 0;
+}
+
+/* true when text looks like HTML (a closing tag or an entity reference). */
+int
+parse_html_looks_like(const char *s)
+{
+	for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<'))
+		if (p[1] == '/' && isalpha((unsigned char)p[2]))
+			return 1;
+	for (const char *p = strchr(s, '&'); p; p = strchr(p + 1, '&'))
+		if (ref_len(p))
+			return 1;
+	return 0;
+}

@@ -1,0 +1,19 @@
+/* Private to the parser: HTML fragments normalized as feedparser does. */
+#ifndef GAZETTE_PARSE_HTML_H
+#define GAZETTE_PARSE_HTML_H
+
+#include <stddef.h>
+
+/*
+ * Rewrite an HTML fragment: tags re-serialized with sorted, double-quoted,
+ * escaped attributes, void elements as <x />, stray '<' and '&' escaped,
+ * and URL attributes (href, src, ...) resolved against base (may be NULL).
+ * Output is at most max bytes. 0 and a newly allocated *ret, or -ENOMEM.
+ */
+int parse_html_normalize(const char *in, const char *base, size_t max,
+                         char **ret);
+
+/* true when text looks like HTML (a closing tag or an entity reference). */
+int parse_html_looks_like(const char *s);
+
+#endif
