@@ -1782,8 +1782,10 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 	 * feed that repeats its guids (guid + link tells them apart).
 	 */
 	if (k->guid) {
-		st = prep(s, "SELECT story_id, link_key, chash FROM membership"
-		             " WHERE feed_id = ?1 AND guid_key = ?2");
+		st = prep(s, "SELECT story_id, link_key, chash"
+		             " FROM membership INDEXED BY membership_guid"
+		             " WHERE feed_id = ?1 AND guid_key = ?2"
+		             " AND guid_key IS NOT NULL");
 		if (!st)
 			return -EIO;
 		sqlite3_bind_int64(st, 1, feed);
@@ -1820,8 +1822,10 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		bool ok = false;
 		int n = 0;
 
-		st = prep(s, "SELECT story_id, guid_key, chash FROM membership"
-		             " WHERE feed_id = ?1 AND link_key = ?2 LIMIT 2");
+		st = prep(s, "SELECT story_id, guid_key, chash"
+		             " FROM membership INDEXED BY membership_link"
+		             " WHERE feed_id = ?1 AND link_key = ?2"
+		             " AND link_key IS NOT NULL LIMIT 2");
 		if (!st)
 			return -EIO;
 		sqlite3_bind_int64(st, 1, feed);
@@ -1849,7 +1853,8 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		return 0;
 	}
 	if (!k->guid && !k->link) {
-		st = prep(s, "SELECT story_id, chash FROM membership"
+		st = prep(s, "SELECT story_id, chash"
+		             " FROM membership INDEXED BY membership_hash"
 		             " WHERE feed_id = ?1 AND ident = ?2"
 		             " AND guid_key IS NULL AND link_key IS NULL");
 		if (!st)

@@ -184,7 +184,7 @@ struct store_story {
 	bool read;
 	bool starred;
 	bool changed;	      /* updated since first seen */
-	double rank;	      /* search rank, 0 otherwise */
+	double rank;	      /* search rank (higher: better), 0 otherwise */
 	size_t n_feeds;
 	const int64_t *feed_ids;
 	const char *const *feed_titles;
@@ -205,10 +205,17 @@ struct store_query {
 	int64_t offset;
 };
 
-/* Called per story; the pointers live until it returns. Non-zero stops. */
+/*
+ * Called per story; the pointers live until it returns. Non-zero stops.
+ * It must not call the store: collect ids and mark after the listing
+ * (a write inside a read can meet another process's newer write: -EBUSY).
+ */
 typedef int (*store_story_fn)(const struct store_story *st, void *arg);
 
-/* Newest first (or by rank when searching). Returns the count or -errno. */
+/*
+ * Newest first (or by rank when searching). Returns the count or -errno.
+ * search is words, all required, "word*" a prefix; -EINVAL when empty.
+ */
 int store_stories(struct store *s, const struct store_query *q,
 		  store_story_fn fn, void *arg);
 /* One story, with its content. -ENOENT when there is none. */
