@@ -108,7 +108,7 @@ enum ctype {
 	CT_TEXT,
 	CT_HTML,
 	CT_XHTML,
-	CT_BASE64,
+
 };
 
 struct frame {
@@ -120,7 +120,9 @@ struct frame {
 	                     */
 	bool wrapper;       /* this element is that wrapper div */
 	bool void_elem;     /* serialized as <x />, no end tag */
-	bool permalink;     /* guid isPermaLink was not "false" */
+	bool permalink;
+	bool b64;
+	/* the text is base64 */ /* guid isPermaLink was not "false" */
 	bool base_owned, lang_owned;
 	size_t text_start;
 	char *rel, *type; /* of a link whose href is its text */
@@ -141,6 +143,7 @@ struct gz_parser {
 
 	xmlParserCtxtPtr ctxt;
 	xmlHashTablePtr entities; /* name -> xmlEntityPtr we made */
+	xmlHashTablePtr refused;  /* name -> why it is not expanded */
 	size_t n_declared;
 
 	/* sniffing */
@@ -171,6 +174,7 @@ struct gz_parser {
 };
 
 static const char *const xml_ns = "http://www.w3.org/XML/1998/namespace";
+static const char *const atom10_ns = "http://www.w3.org/2005/Atom";
 
 /* Grow b to hold at least need more bytes; false when out of memory. */
 static bool
@@ -398,6 +402,16 @@ on_get_pentity(void *ctx, const xmlChar *name)
 	return NULL;
 }
 
+/* Remember why a declared entity will not be expanded. */
+static void
+refuse(struct gz_parser *p, const xmlChar *name, const char *why)
+{
+	if (p->n_declared >= MAX_DECLARED)
+		return;
+	if (xmlHashAddEntry(p->refused, name, (void *)why) == 0)
+		p->n_declared++;
+}
+
 /* SAX entityDecl: keep internal entities whose text is plain. */
 static void
 on_entity_decl(void *ctx, const xmlChar *name, int type,
@@ -408,18 +422,16 @@ on_entity_decl(void *ctx, const xmlChar *name, int type,
 	xmlEntityPtr ent;
 
 	(void)public_id;
-	if (type != XML_INTERNAL_GENERAL_ENTITY) {
-		if (system_id)
-			bozo(p, "external entity '%s' not loaded",
-			     (const char *)name);
+	if (type == XML_EXTERNAL_GENERAL_PARSED_ENTITY ||
+	    type == XML_EXTERNAL_GENERAL_UNPARSED_ENTITY) {
+		refuse(p, name, "is external: not loaded");
 		return;
 	}
+	if (type != XML_INTERNAL_GENERAL_ENTITY)
+		return;
 	if (content == NULL || xmlStrchr(content, '&') ||
 	    xmlStrchr(content, '<') || xmlStrlen(content) > MAX_ENTITY_TEXT) {
-		bozo(p,
-		     "entity '%s' not expanded: it holds markup or "
-		     "references",
-		     (const char *)name);
+		refuse(p, name, "holds markup or references: not expanded");
 		return;
 	}
 	if (p->n_declared >= MAX_DECLARED || xmlHashLookup(p->entities, name))
@@ -456,11 +468,23 @@ on_error(void *ctx, xmlErrorPtr err)
 
 	if (err == NULL || err->level < XML_ERR_ERROR)
 		return;
+	/* a parameter entity of the DTD that we never load */
+	if (err->code == XML_WAR_UNDECLARED_ENTITY && err->message &&
+	    !strncmp(err->message, "PEReference", 11))
+		return;
 	if (err->code == XML_ERR_UNDECLARED_ENTITY ||
 	    err->code == XML_WAR_UNDECLARED_ENTITY) {
 		/* the hook decoded it if HTML knows it */
+		const char *why;
 		if (err->str1 && entity_find(p, (const xmlChar *)err->str1))
 			return;
+		why = err->str1 ? xmlHashLookup(p->refused,
+		                                (const xmlChar *)err->str1)
+		                : NULL;
+		if (why) {
+			bozo(p, "entity '%s' %s", err->str1, why);
+			return;
+		}
 	}
 	if (p->feed->bozo_message) {
 		p->feed->bozo = true;
@@ -781,13 +805,14 @@ out:
 /* The content kind an Atom text construct's attributes announce. */
 static enum ctype
 content_type_of(struct gz_parser *p, int na, const xmlChar **attrs,
-                enum ctype dflt, bool *wrapper)
+                enum ctype dflt, bool *wrapper, bool *b64)
 {
 	char *type = attr_get(p, na, attrs, "type");
 	char *mode = attr_get(p, na, attrs, "mode");
 	enum ctype ct = dflt;
 
 	*wrapper = false;
+	*b64 = false;
 	if (type) {
 		trim(type);
 		if (strcasecmp(type, "xhtml") == 0) {
@@ -802,13 +827,14 @@ content_type_of(struct gz_parser *p, int na, const xmlChar **attrs,
 		           strncasecmp(type, "text/", 5) == 0) {
 			ct = CT_TEXT;
 		} else if (strchr(type, '/') && !strstr(type, "xml")) {
-			ct = CT_BASE64;
+			ct = CT_TEXT;
+			*b64 = true;
 		}
 	}
 	if (mode) {
 		trim(mode);
 		if (strcasecmp(mode, "base64") == 0)
-			ct = CT_BASE64;
+			*b64 = true;
 		else if (strcasecmp(mode, "escaped") == 0 && ct == CT_XHTML)
 			ct = CT_HTML;
 		else if (strcasecmp(mode, "xml") == 0)
@@ -936,6 +962,8 @@ field_of(struct gz_parser *p, enum ns ns, const char *n, bool in_entry,
 			                           ? F_SUBTITLE
 			                           : F_NONE);
 		if (!strcasecmp(n, "content") || !strcasecmp(n, "fullitem"))
+			return in_entry ? F_CONTENT : F_NONE;
+		if (!strcasecmp(n, "body"))
 			return in_entry ? F_CONTENT : F_NONE;
 		if (!strcasecmp(n, "tags"))
 			return in_entry ? F_KEYWORDS : F_NONE;
@@ -1140,6 +1168,8 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		        (ns == NS_RDF && !strcasecmp(n, "RDF"));
 		if (f->lang)
 			p->root_lang = strdup(f->lang);
+		if (ns == NS_CORE && !strcasecmp(n, "channel"))
+			cdf_attrs(p, f, na, attrs);
 		return;
 	}
 
@@ -1148,6 +1178,7 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		f->kind = K_MARKUP;
 		f->cap = parent->cap;
 		if (parent->strip_wrapper && !strcasecmp(n, "div") &&
+		    ns == NS_XHTML &&
 		    only_space(p->text.s + parent->text_start,
 		               p->text.len - parent->text_start)) {
 			p->text.len = parent->text_start;
@@ -1284,8 +1315,18 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 			free(t);
 		return;
 	}
-	if (ns == NS_ITUNES && !strcasecmp(n, "image") && !in_entry) {
-		char *href = attr_get(p, na, attrs, "href");
+	if (ns == NS_ITUNES && !in_entry &&
+	    (!strcasecmp(n, "image") || !strcasecmp(n, "link"))) {
+		char *href = attr_get(p, na, attrs, "href"), *rel;
+		if (href == NULL)
+			href = attr_get(p, na, attrs, "url");
+		rel = attr_get(p, na, attrs, "rel");
+		if (!strcasecmp(n, "link") &&
+		    (rel == NULL || strcmp(rel, "image"))) {
+			free(href);
+			href = NULL;
+		}
+		free(rel);
 		if (href) {
 			char *r = resolve(f->base, trim(href), false);
 			if (r)
@@ -1321,10 +1362,10 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		if (f->field == F_SUMMARY && p->entry && p->entry->summary &&
 		    !p->entry->content && ns == NS_CORE)
 			f->field = F_CONTENT; /* a second summary */
-		if (ns == NS_XHTML) {
+		if (ns == NS_XHTML || !strcasecmp(n, "body")) {
 			f->ctype = CT_XHTML;
 		} else if (ns == NS_CORE) {
-			bool wrap;
+			bool wrap, b64;
 			enum ctype dflt = (!strcasecmp(n, "content") ||
 			                   !strcasecmp(n, "fullitem") ||
 			                   !strcasecmp(n, "abstract") ||
@@ -1332,8 +1373,12 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 			                   !strcasecmp(n, "summary"))
 			                          ? CT_HTML
 			                          : CT_TEXT;
-			f->ctype = content_type_of(p, na, attrs, dflt, &wrap);
-			f->strip_wrapper = wrap;
+			f->ctype = content_type_of(p, na, attrs, dflt, &wrap,
+			                           &b64);
+			f->b64 = b64;
+			f->strip_wrapper =
+			        wrap ||
+			        (uri && !strcmp((const char *)uri, atom10_ns));
 		} else {
 			f->ctype = CT_HTML;
 		}
@@ -1398,8 +1443,7 @@ html_field(struct gz_parser *p, struct frame *f, char *s)
 {
 	char *r = NULL;
 
-	if (f->ctype == CT_BASE64 ||
-	    (f->ctype == CT_TEXT && (p->atom || !parse_html_looks_like(s))))
+	if ((f->ctype == CT_TEXT && (p->atom || !parse_html_looks_like(s))))
 		return s;
 	if (parse_html_normalize(s, f->base, p->opts.max_field, &r) < 0) {
 		free(s);
@@ -1419,7 +1463,7 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 	int64_t t;
 	char *r;
 
-	if (f->ctype == CT_BASE64 && !base64_decode(s))
+	if (f->b64 && !base64_decode(s))
 		bozo(p, "content announced as base64 is not");
 	switch (f->field) {
 	case F_TITLE:
@@ -1778,7 +1822,8 @@ gz_parser_new(const struct gz_parser_opts *opts)
 		p->opts.max_field = DEFAULT_MAX_FIELD;
 	p->feed = calloc(1, sizeof(*p->feed));
 	p->entities = xmlHashCreate(64);
-	if (p->feed == NULL || p->entities == NULL)
+	p->refused = xmlHashCreate(16);
+	if (p->feed == NULL || p->entities == NULL || p->refused == NULL)
 		goto fail;
 	p->feed->updated = GZ_NO_DATE;
 	p->feed_published = GZ_NO_DATE;
@@ -2101,6 +2146,7 @@ gz_parser_free(struct gz_parser *p)
 	}
 	gz_feed_free(p->feed);
 	xmlHashFree(p->entities, entity_free);
+	xmlHashFree(p->refused, NULL);
 	free(p->stack);
 	free(p->text.s);
 	free(p->pre.s);
