@@ -9,12 +9,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <wchar.h>
 
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
 
 #include "gazette/html.h"
+#include "gazette/url.h"
 
 /* Deeper trees are cut here (libxml2 limits depth too). */
 #define MAX_DEPTH 256
@@ -809,4 +811,140 @@ html_sanitize(const char *html, size_t len, char **ret)
 			sanitize_node(&b, c, 0);
 	xmlFreeDoc(doc);
 	return buf_take(&b, ret);
+}
+
+/* ---- feed discovery ---- */
+
+/* true when the space-separated rel list holds "alternate". */
+static bool
+rel_alternate(const char *rel)
+{
+	while (rel && *rel) {
+		size_t n;
+
+		rel += strspn(rel, " \t\r\n\f");
+		n = strcspn(rel, " \t\r\n\f");
+		if (n == 9 && strncasecmp(rel, "alternate", 9) == 0)
+			return true;
+		rel += n;
+	}
+	return false;
+}
+
+/* true for a feed type gazette reads. */
+static bool
+feed_type(const char *type)
+{
+	static const char *const types[] = {
+	        "application/rss+xml",
+	        "application/atom+xml",
+	        "application/rdf+xml",
+	        "application/xml",
+	        "text/xml",
+	        NULL,
+	};
+	size_t n = strcspn(type, "; \t");
+
+	for (size_t i = 0; types[i]; i++)
+		if (n == strlen(types[i]) &&
+		    strncasecmp(type, types[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* Collect the <link> elements that announce feeds, depth first. */
+static int
+collect_links(xmlNodePtr n, const char *base, struct html_feed_link *v,
+              size_t *count, int depth)
+{
+	for (; n && *count < HTML_MAX_FEED_LINKS; n = n->next) {
+		xmlChar *rel, *type, *href, *title;
+		char *abs = NULL;
+		bool dup = false;
+		int r = 0;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (depth < MAX_DEPTH && n->children) {
+			r = collect_links(n->children, base, v, count,
+			                  depth + 1);
+			if (r < 0)
+				return r;
+		}
+		if (xmlStrcasecmp(n->name, (const xmlChar *)"link") != 0)
+			continue;
+		rel = xmlGetProp(n, (const xmlChar *)"rel");
+		type = xmlGetProp(n, (const xmlChar *)"type");
+		href = xmlGetProp(n, (const xmlChar *)"href");
+		title = xmlGetProp(n, (const xmlChar *)"title");
+		if (rel && type && href && rel_alternate((const char *)rel) &&
+		    feed_type((const char *)type)) {
+			r = url_resolve(base, (const char *)href, &abs);
+			if (r == 0 && !url_is_http(abs)) {
+				free(abs);
+				abs = NULL;
+			}
+			for (size_t i = 0; abs && i < *count; i++)
+				if (strcmp(v[i].href, abs) == 0)
+					dup = true;
+		}
+		if (abs && !dup) {
+			struct html_feed_link *l = &v[(*count)++];
+
+			l->href = abs;
+			abs = NULL;
+			l->type = strdup((const char *)type);
+			l->title = title ? strdup((const char *)title) : NULL;
+			if (l->type == NULL || (title && l->title == NULL))
+				r = -ENOMEM;
+		}
+		free(abs);
+		xmlFree(rel);
+		xmlFree(type);
+		xmlFree(href);
+		xmlFree(title);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The feeds an HTML page links to. */
+int
+html_feed_links(const char *html, size_t len, const char *base_url,
+                struct html_feed_link **ret, size_t *ret_n)
+{
+	struct html_feed_link *v = calloc(HTML_MAX_FEED_LINKS, sizeof(*v));
+	htmlDocPtr doc = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (v == NULL)
+		return -ENOMEM;
+	if (html && len > 0)
+		doc = parse_html(html, len);
+	if (doc)
+		r = collect_links(doc->children, base_url, v, &n, 0);
+	xmlFreeDoc(doc);
+	if (r < 0) {
+		html_feed_links_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Free what html_feed_links() returned. */
+void
+html_feed_links_free(struct html_feed_link *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].href);
+		free(v[i].type);
+		free(v[i].title);
+	}
+	free(v);
 }

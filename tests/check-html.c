@@ -247,6 +247,51 @@ START_TEST(test_width_and_fit_count_display_columns)
 }
 END_TEST
 
+START_TEST(test_feed_links_are_found_resolved_and_deduplicated)
+{
+	const char *page =
+	        "<html><head><title>Site</title>"
+	        "<link rel=\"stylesheet\" href=\"/s.css\">"
+	        "<link rel=\"alternate\" type=\"application/rss+xml\" "
+	        "title=\"News\" href=\"/rss.xml\">"
+	        "<LINK REL=\"Alternate feed\" TYPE=\"application/atom+xml\" "
+	        "href=\"https://other.example/atom\">"
+	        "<link rel=\"alternate\" type=\"application/rss+xml\" "
+	        "href=\"rss.xml\">"
+	        "<link rel=\"alternate\" type=\"text/html\" href=\"/fr/\">"
+	        "<link rel=\"alternate\" type=\"application/rss+xml\" "
+	        "href=\"javascript:alert(1)\">"
+	        "</head><body><p>hi</p></body></html>";
+	struct html_feed_link *v = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(html_feed_links(page, strlen(page),
+	                                 "https://site.example/", &v, &n),
+	                 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(v[0].href, "https://site.example/rss.xml");
+	ck_assert_str_eq(v[0].title, "News");
+	ck_assert_str_eq(v[0].type, "application/rss+xml");
+	ck_assert_str_eq(v[1].href, "https://other.example/atom");
+	ck_assert_ptr_null(v[1].title);
+	html_feed_links_free(v, n);
+}
+END_TEST
+
+START_TEST(test_page_without_feed_links_gives_none)
+{
+	const char *page = "<html><body><a href=\"/rss\">RSS</a></body></html>";
+	struct html_feed_link *v = NULL;
+	size_t n = 7;
+
+	ck_assert_int_eq(html_feed_links(page, strlen(page),
+	                                 "https://site.example/", &v, &n),
+	                 0);
+	ck_assert_uint_eq(n, 0);
+	html_feed_links_free(v, n);
+}
+END_TEST
+
 /* The html suite. */
 static Suite *
 html_suite(void)
@@ -282,6 +327,11 @@ html_suite(void)
 	               test_sanitize_unwraps_unknown_elements_and_escapes_text);
 	tcase_add_test(tc, test_escape_drops_control_characters_and_fixes_utf8);
 	tcase_add_test(tc, test_width_and_fit_count_display_columns);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("discovery");
+	tcase_add_test(tc, test_feed_links_are_found_resolved_and_deduplicated);
+	tcase_add_test(tc, test_page_without_feed_links_gives_none);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -36,6 +36,26 @@ int html_sanitize(const char *html, size_t len, char **ret);
  */
 int html_escape(FILE *f, const char *s);
 
+/* A feed a web page announces with <link rel="alternate" type=...>. */
+struct html_feed_link {
+	char *href;  /* resolved against the page's URL */
+	char *type;  /* application/rss+xml, application/atom+xml... */
+	char *title; /* NULL when the link has none */
+};
+
+/* Links beyond this many are ignored. */
+#define HTML_MAX_FEED_LINKS 64
+
+/*
+ * The feeds an HTML page links to (RSS, Atom and RDF types; JSON Feed
+ * is not taken: gazette reads XML feeds), in document order, without
+ * repeats, resolved against base_url; only http(s) results. 0 and
+ * *ret / *ret_n (possibly 0), or a negative errno.
+ */
+int html_feed_links(const char *html, size_t len, const char *base_url,
+                    struct html_feed_link **ret, size_t *ret_n);
+void html_feed_links_free(struct html_feed_link *v, size_t n);
+
 /* Display columns of a UTF-8 string (wide characters count 2). */
 size_t html_width(const char *s);
 
