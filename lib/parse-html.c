@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -339,9 +340,22 @@ parse_html_normalize(const char *in, const char *base, size_t max, char **ret)
 			if (r == 0) {
 				puts_(&o, "&amp;");
 				s++;
-			} else if (s[1] == '#' && s[2] == 'X') {
-				puts_(&o, "&#x");
-				put(&o, s + 3, r - 3);
+			} else if (s[1] == '#') {
+				bool hex = s[2] == 'x' || s[2] == 'X';
+				unsigned long c = strtoul(s + (hex ? 3 : 2),
+				                          NULL, hex ? 16 : 10);
+				if (c >= 0x80 && c <= 0x9F) {
+					char ref[16];
+					snprintf(
+					        ref, sizeof(ref), "&#x%x;",
+					        parse_html_cp1252((unsigned)c));
+					puts_(&o, ref);
+				} else if (hex) {
+					puts_(&o, "&#x");
+					put(&o, s + 3, r - 3);
+				} else {
+					put(&o, s, r);
+				}
 				s += r;
 			} else {
 				put(&o, s, r);
@@ -407,4 +421,130 @@ parse_html_looks_like(const char *s)
 		if (ref_len(p))
 			return 1;
 	return 0;
+}
+
+/* The windows-1252 character of a C1 control (0x80-0x9F), else c. */
+unsigned
+parse_html_cp1252(unsigned c)
+{
+	static const unsigned short map[32] = {
+	        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	        0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D,   0x017D, 0x8F,
+	        0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178,
+	};
+
+	return c >= 0x80 && c <= 0x9F ? map[c - 0x80] : c;
+}
+
+/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t
+utf8_valid_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((s[0] == 0xE0 && s[1] < 0xA0) ||
+		    (s[0] == 0xED && s[1] >= 0xA0))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((s[0] == 0xF0 && s[1] < 0x90) ||
+		    (s[0] == 0xF4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * Text as feeds mean it: invalid UTF-8 replaced by U+FFFD, UTF-8 that was
+ * decoded as Latin-1 and encoded again put right, and C1 controls read as
+ * windows-1252. Returns s itself or a new string (s then freed); NULL
+ * when out of memory.
+ */
+char *
+parse_html_fix_text(char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	bool bad = false, c1 = false, latin = true, high = false;
+	size_t n = 0, k;
+	char *out, *o;
+
+	for (size_t i = 0; u[i]; i += k, n++) {
+		k = utf8_valid_len(u + i);
+		if (k == 0) {
+			bad = true;
+			k = 1;
+			continue;
+		}
+		if (k > 2 || (k == 2 && u[i] > 0xC3))
+			latin = false;
+		if (k == 2) {
+			high = true;
+			if (u[i] == 0xC2 && u[i + 1] <= 0x9F)
+				c1 = true;
+		}
+	}
+	if (!bad && !c1 && !(latin && high))
+		return s;
+	out = malloc(strlen(s) * 3 + 1);
+	if (out == NULL) {
+		free(s);
+		return NULL;
+	}
+	o = out;
+	if (!bad && latin && high) {
+		/* the code points, taken as bytes, may be UTF-8 */
+		char *b = malloc(strlen(s) + 1), *bo = b;
+		bool ok = b != NULL;
+		for (size_t i = 0; ok && u[i]; i += k) {
+			k = utf8_valid_len(u + i);
+			*bo++ = (char)(k == 1 ? u[i]
+			                      : ((u[i] & 0x1F) << 6) |
+			                                (u[i + 1] & 0x3F));
+		}
+		if (ok) {
+			*bo = '\0';
+			bool multi = false;
+			for (const unsigned char *x = (unsigned char *)b;
+			     *x && ok; x += k) {
+				k = utf8_valid_len(x);
+				if (k == 0)
+					ok = false;
+				else if (k > 1)
+					multi = true;
+			}
+			if (ok && multi) {
+				free(out);
+				free(s);
+				return b;
+			}
+		}
+		free(b);
+	}
+	for (size_t i = 0; u[i]; i += k) {
+		k = utf8_valid_len(u + i);
+		if (k == 0) {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			k = 1;
+		} else if (k == 2 && u[i] == 0xC2 && u[i + 1] <= 0x9F) {
+			o += utf8(parse_html_cp1252(u[i + 1]), o);
+		} else {
+			memcpy(o, u + i, k);
+			o += k;
+		}
+	}
+	*o = '\0';
+	free(s);
+	return out;
 }

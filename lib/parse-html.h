@@ -16,4 +16,13 @@ int parse_html_normalize(const char *in, const char *base, size_t max,
 /* true when text looks like HTML (a closing tag or an entity reference). */
 int parse_html_looks_like(const char *s);
 
+/* The windows-1252 character of a C1 control (0x80-0x9F), else c. */
+unsigned parse_html_cp1252(unsigned c);
+
+/*
+ * Invalid UTF-8 replaced, double-encoded UTF-8 undone, C1 controls read
+ * as windows-1252. Returns s or a new string (s freed); NULL: no memory.
+ */
+char *parse_html_fix_text(char *s);
+
 #endif

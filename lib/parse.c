@@ -632,6 +632,7 @@ attr_dup(struct gz_parser *p, const xmlChar *v, const xmlChar *end)
 		*o++ = (char)*s++;
 	}
 	*o = '\0';
+	out = parse_html_fix_text(out);
 	return out;
 }
 
@@ -1709,6 +1710,9 @@ take_text(struct gz_parser *p, struct frame *f)
 	} else {
 		memcpy(s, p->text.s + a, b - a);
 		s[b - a] = '\0';
+		s = parse_html_fix_text(s);
+		if (s == NULL)
+			fail(p, -ENOMEM);
 	}
 	p->text.len = f->text_start;
 	return s;
