@@ -10,6 +10,7 @@ libcurl4-openssl-dev libxml2-dev libsqlite3-dev libevent-dev
 libjson-c-dev libinih-dev scdoc"
 # tests: check, and the tools the integration tests drive
 pkgs="$pkgs check python3 sqlite3 procps"
+pkgs="$pkgs systemd man-db" # tests/service: systemd-analyze, systemd --user, man -l
 
 missing=
 for p in $pkgs; do
