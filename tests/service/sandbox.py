@@ -12,7 +12,8 @@ $XDG_RUNTIME_DIR, instead of /var/lib, /etc, /run), and no journal.
 
 The namespace gets what systemd as PID 1 would have made: /run/systemd/system
 (the "booted with systemd" mark), /run/systemd/inaccessible/ (the nodes
-InaccessiblePaths= and ProtectHome= mount over paths), and an /etc/passwd
+InaccessiblePaths= and ProtectHome= mount over paths), a notify socket
+anyone may send to (as PID 1's /run/systemd/notify), and an /etc/passwd
 and /etc/group with the user of the installed sysusers.d file added (bind
 mounted over the real ones, which stay untouched). The manager runs in a
 cgroup of its own, removed at the end."""
@@ -23,6 +24,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 
 import common
@@ -54,6 +56,24 @@ def can_run():
     if r.returncode != 0:
         return "unshare -m does not work here: " + r.stderr.strip()
     return None
+
+
+def workdir():
+    """A new directory for the whole test, mode 0755, where the service's
+    user can reach it and ProtectHome=/PrivateTmp= do not hide it: in the
+    build tree when that qualifies, else in /run."""
+    base = os.path.join(common.BUILD_ROOT, "tests", "service")
+    os.makedirs(base, exist_ok=True)
+    real = os.path.realpath(base)
+    hidden = ("/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/")
+    ok = not any((real + "/").startswith(h) for h in hidden)
+    d = real
+    while ok and d != "/":
+        ok = bool(os.stat(d).st_mode & 0o001)
+        d = os.path.dirname(d)
+    w = tempfile.mkdtemp(prefix="sandbox.", dir=real if ok else "/run")
+    os.chmod(w, 0o755)
+    return w
 
 
 def _mount(*args):
@@ -171,6 +191,11 @@ class Manager:
         while time.monotonic() < deadline:
             r = self.systemctl("is-system-running")
             if r.stdout.strip() in ("running", "degraded"):
+                # A user manager makes its notify socket 0755, for
+                # services of its own uid; PID 1's is 0777, so that
+                # services with User= can send READY=1.
+                os.chmod(os.path.join(self.env["XDG_RUNTIME_DIR"],
+                                      "systemd", "notify"), 0o777)
                 return
             if self.proc.poll() is not None:
                 break
