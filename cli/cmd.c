@@ -20,11 +20,24 @@
 #include "gazette/xalloc.h"
 
 /* Every command, in the order `gazette --help` lists them. */
+/* clang-format off */
 const struct cmd_entry *const cmd_table[] = {
-        &cmd_feeds,  &cmd_remove, &cmd_mirror, &cmd_rename,
-        &cmd_import, &cmd_export, &cmd_list,   &cmd_show,
-        &cmd_mark,   &cmd_search, &cmd_parse,  NULL,
+	&cmd_feeds,
+	&cmd_remove,
+	&cmd_mirror,
+	&cmd_rename,
+	&cmd_import,
+	&cmd_export,
+	&cmd_list,
+	&cmd_show,
+	&cmd_mark,
+	&cmd_search,
+	&cmd_poll,
+	&cmd_status,
+	&cmd_parse,
+	NULL,
 };
+/* clang-format on */
 
 /* Print "gazette: " and the message to stderr. */
 void
