@@ -150,6 +150,12 @@ struct gz_parser {
 	bool started, skipping_junk, skipped_junk;
 	struct buf pre;
 
+	/* the '&' filter: bare ampersands escaped before libxml2 sees them */
+	bool filter;
+	enum { FS_TEXT, FS_COMMENT, FS_CDATA, FS_PI } fs;
+	int fmatch;                 /* bytes of the end marker seen */
+	struct buf hold, fin, fout; /* held-back tail, joined input, output */
+
 	struct gz_feed *feed;
 	int64_t feed_published;
 	struct gz_entry *entry;
@@ -374,6 +380,26 @@ entity_find(struct gz_parser *p, const xmlChar *name)
 	return ent;
 }
 
+/* An unknown entity kept as written ("&name;"), cached like the rest. */
+static xmlEntityPtr
+entity_literal(struct gz_parser *p, const xmlChar *name)
+{
+	char text[64];
+	xmlEntityPtr ent;
+
+	if (xmlStrlen(name) > 40 || xmlHashSize(p->entities) > 4096)
+		return NULL;
+	snprintf(text, sizeof(text), "&%s;", (const char *)name);
+	ent = entity_make(name, text);
+	if (ent == NULL)
+		return NULL;
+	if (xmlHashAddEntry(p->entities, name, ent) != 0) {
+		entity_free(ent, NULL);
+		return NULL;
+	}
+	return ent;
+}
+
 /* SAX getEntity: declared plain-text entities and HTML's named ones. */
 static xmlEntityPtr
 on_get_entity(void *ctx, const xmlChar *name)
@@ -385,6 +411,9 @@ on_get_entity(void *ctx, const xmlChar *name)
 	if (ent)
 		return ent;
 	ent = entity_find(p, name);
+	if (ent == NULL && p->ctxt && p->ctxt->instate == XML_PARSER_CONTENT &&
+	    !xmlHashLookup(p->refused, name))
+		ent = entity_literal(p, name);
 	if (ent == NULL)
 		return NULL;
 	if (ent->_private == NULL /* HTML, not declared */)
@@ -1917,6 +1946,174 @@ decl_encoding(const char *s, size_t n, char out[64])
 	out[len] = '\0';
 }
 
+/* Feed bytes to libxml2 in pieces it accepts (int sizes). */
+static void
+xml_push_raw(struct gz_parser *p, const char *buf, size_t len)
+{
+	while (len > 0 && !p->error) {
+		int n = len > (1 << 30) ? (1 << 30) : (int)len;
+		xmlParseChunk(p->ctxt, buf, n, 0);
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Keep s[i..n) for the next push: a reference or tag cut by the chunk. */
+static void
+filter_hold(struct gz_parser *p, const char *s, size_t i, size_t n)
+{
+	p->hold.len = 0;
+	if (!buf_add(&p->hold, s + i, n - i))
+		fail(p, -ENOMEM);
+}
+
+/* Length of a well-formed reference body after '&' at s[i], or 0; *more
+ * is set when the buffer ends before it could be told. */
+static size_t
+ref_scan(const char *s, size_t i, size_t n, bool *more)
+{
+	size_t j = i + 1;
+
+	*more = false;
+	if (j < n && s[j] == '#') {
+		bool hex;
+		j++;
+		hex = j < n && (s[j] == 'x' || s[j] == 'X');
+		if (hex)
+			j++;
+		size_t d = j;
+		while (j < n && j - i < 40 &&
+		       (hex ? isxdigit((unsigned char)s[j])
+		            : isdigit((unsigned char)s[j])))
+			j++;
+		if (j == n) {
+			*more = j - i < 40;
+			return 0;
+		}
+		return j > d && s[j] == ';' ? j - i : 0;
+	}
+	if (j < n && !(isalpha((unsigned char)s[j]) || s[j] == '_' ||
+	               s[j] == ':' || (unsigned char)s[j] >= 0x80))
+		return 0;
+	while (j < n && j - i < 40 &&
+	       (isalnum((unsigned char)s[j]) || s[j] == '_' || s[j] == ':' ||
+	        s[j] == '.' || s[j] == '-' || (unsigned char)s[j] >= 0x80))
+		j++;
+	if (j == n) {
+		*more = j - i < 40;
+		return 0;
+	}
+	return j > i + 1 && s[j] == ';' ? j - i : 0;
+}
+
+/*
+ * The '&' filter over s[0..n): a '&' that starts no reference becomes
+ * "&amp;", and "&#X" becomes "&#x", outside comments, CDATA and PIs.
+ * Output goes to p->fout; an undecidable tail is held back unless final.
+ */
+static void
+filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
+{
+	size_t i = 0, run = 0;
+
+	while (i < n) {
+		char c = s[i];
+		if (p->fs != FS_TEXT) {
+			char mark = p->fs == FS_COMMENT ? '-'
+			            : p->fs == FS_CDATA ? ']'
+			                                : '?';
+			int need = p->fs == FS_PI ? 1 : 2;
+			i++;
+			if (c == mark)
+				p->fmatch =
+				        p->fmatch < need ? p->fmatch + 1 : need;
+			else if (c == '>' && p->fmatch == need)
+				p->fs = FS_TEXT, p->fmatch = 0;
+			else
+				p->fmatch = 0;
+			continue;
+		}
+		if (c != '&' && c != '<') {
+			i++;
+			continue;
+		}
+		size_t rest = n - i;
+		if (c == '<') {
+			if (rest < 9 && !final) {
+				buf_add(&p->fout, s + run, i - run);
+				filter_hold(p, s, i, n);
+				return;
+			}
+			if (rest >= 4 && !memcmp(s + i, "<!--", 4)) {
+				p->fs = FS_COMMENT;
+				i += 4;
+			} else if (rest >= 9 &&
+			           !memcmp(s + i, "<![CDATA[", 9)) {
+				p->fs = FS_CDATA;
+				i += 9;
+			} else if (rest >= 2 && s[i + 1] == '?') {
+				p->fs = FS_PI;
+				i += 2;
+			} else {
+				i++;
+			}
+			continue;
+		}
+		bool more;
+		size_t r = ref_scan(s, i, n, &more);
+		if (more && !final) {
+			buf_add(&p->fout, s + run, i - run);
+			filter_hold(p, s, i, n);
+			return;
+		}
+		if (r) {
+			if (s[i + 1] == '#' && s[i + 2] == 'X') {
+				buf_add(&p->fout, s + run, i + 2 - run);
+				buf_add(&p->fout, "x", 1);
+				run = i + 3;
+				bozo(p, "a character reference with '&#X'");
+			}
+			i += r + 1;
+			continue;
+		}
+		buf_add(&p->fout, s + run, i - run);
+		buf_add(&p->fout, "&amp;", 5);
+		bozo(p, "an unescaped '&' was read as '&amp;'");
+		run = ++i;
+	}
+	if (!buf_add(&p->fout, s + run, n - run))
+		fail(p, -ENOMEM);
+}
+
+/* Push bytes through the '&' filter (when on) to libxml2. */
+static void
+xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
+{
+	if (!p->filter) {
+		xml_push_raw(p, s, n);
+		return;
+	}
+	if (p->hold.len) {
+		p->fin.len = 0;
+		if (!buf_add(&p->fin, p->hold.s, p->hold.len) ||
+		    !buf_add(&p->fin, s, n)) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		p->hold.len = 0;
+		s = p->fin.s;
+		n = p->fin.len;
+	}
+	p->fout.len = 0;
+	filter_run(p, s, n, final);
+	xml_push_raw(p, p->fout.s, p->fout.len);
+	/* do not keep a large chunk's buffers around */
+	if (p->fin.cap > (1 << 20)) {
+		free(p->fin.s);
+		p->fin = (struct buf){0};
+	}
+}
+
 /* Create the libxml2 context once the first bytes are known. */
 static int
 parser_start(struct gz_parser *p)
@@ -1993,6 +2190,23 @@ parser_start(struct gz_parser *p)
 	sax.entityDecl = on_entity_decl;
 	sax.serror = on_error;
 
+	p->filter = ascii_compat;
+	if (p->filter) {
+		const char *names[] = {enc, p->charset};
+		for (int k = 0; k < 2; k++)
+			if (names[k] && (strstr(names[k], "2022") ||
+			                 strcasestr(names[k], "utf-7")))
+				p->filter = false;
+	}
+	if (p->filter) {
+		p->fout.len = 0;
+		filter_run(p, p->pre.s, p->pre.len, false);
+		s = p->fout.s;
+		n = p->fout.len;
+	} else {
+		s = p->pre.s;
+		n = p->pre.len;
+	}
 	if (force) {
 		p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
 		if (p->ctxt) {
@@ -2002,11 +2216,9 @@ parser_start(struct gz_parser *p)
 			xmlCharEncCloseFunc(force);
 		}
 	} else {
-		p->ctxt = xmlCreatePushParserCtxt(&sax, p, p->pre.s,
+		p->ctxt = xmlCreatePushParserCtxt(&sax, p, s,
 		                                  (int)(n < 4 ? n : 4), NULL);
-		if (p->ctxt)
-			p->ctxt->sax->serror = on_error;
-		s = p->pre.s + (n < 4 ? n : 4);
+		s += n < 4 ? n : 4;
 		n -= n < 4 ? n : 4;
 	}
 	if (p->ctxt == NULL)
@@ -2015,24 +2227,10 @@ parser_start(struct gz_parser *p)
 	p->ctxt->replaceEntities = 0;
 	p->ctxt->loadsubset = 0;
 	p->ctxt->validate = 0;
-	if (force)
-		s = p->pre.s;
 	if (n)
-		xmlParseChunk(p->ctxt, s, (int)n, 0);
+		xml_push_raw(p, s, n);
 	p->pre.len = 0;
 	return p->error;
-}
-
-/* Feed bytes to libxml2 in pieces it accepts (int sizes). */
-static void
-xml_push(struct gz_parser *p, const char *buf, size_t len)
-{
-	while (len > 0 && !p->error) {
-		int n = len > (1 << 30) ? (1 << 30) : (int)len;
-		xmlParseChunk(p->ctxt, buf, n, 0);
-		buf += n;
-		len -= (size_t)n;
-	}
 }
 
 /* Push the next len bytes of the document. */
@@ -2075,7 +2273,7 @@ gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
 			return r;
 	}
 	if (len > 0)
-		xml_push(p, buf, len);
+		xml_push(p, buf, len, false);
 	return p->error;
 }
 
@@ -2103,6 +2301,8 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 		}
 	}
 	if (p->ctxt && !p->error) {
+		if (p->filter && p->hold.len)
+			xml_push(p, "", 0, true);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
 		if (!p->ctxt->wellFormed)
 			p->feed->bozo = true;
@@ -2154,6 +2354,9 @@ gz_parser_free(struct gz_parser *p)
 	free(p->stack);
 	free(p->text.s);
 	free(p->pre.s);
+	free(p->hold.s);
+	free(p->fin.s);
+	free(p->fout.s);
 	free(p->author_name);
 	free(p->author_email);
 	free(p->root_lang);
