@@ -89,7 +89,7 @@ const struct cmd_entry cmd_search = {
                 "  --unread     only unread stories\n"
                 "  --limit N    at most N stories\n"
                 "  --json       one JSON object per line\n"
-                "\nQUERY is SQLite FTS5 syntax: words, \"a phrase\", "
-                "prefix*, AND, OR, NOT.\n",
+                "\nEvery word of QUERY must appear; a trailing * matches a "
+                "prefix.\n",
         .exec = search_exec,
 };
