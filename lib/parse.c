@@ -35,6 +35,8 @@
 #define SNIFF_MAX 1024
 /* Per entry: links, categories and enclosures kept at most. */
 #define MAX_LIST 1024
+/* Deepest element nesting we follow (libxml2's own default limit). */
+#define MAX_DEPTH 256
 /* Entities an internal DTD subset may declare. */
 #define MAX_DECLARED 1024
 /* Longest entity replacement text we accept from a DTD subset. */
@@ -176,6 +178,7 @@ struct gz_parser {
 
 	int error; /* sticky: -E2BIG, -ECANCELED, -ENOMEM */
 	bool finished;
+	bool stopped; /* a limit of the document's shape stopped parsing */
 	char *root_lang;
 };
 
@@ -1159,7 +1162,7 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
          int nb_defaulted, const xmlChar **attrs)
 {
 	struct gz_parser *p = ctx;
-	struct frame *parent = top(p), *f;
+	struct frame *parent, *f;
 	const char *n = (const char *)local;
 	enum ns ns = ns_of(uri, prefix);
 	bool in_entry;
@@ -1173,8 +1176,16 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		p->feed->bozo = true;
 		p->ctxt->wellFormed = 1;
 	}
-	if (p->error)
+	if (p->error || p->stopped)
 		return;
+	if (p->depth >= MAX_DEPTH) {
+		/* libxml2's push parser does not bound nesting itself */
+		bozo(p, "elements nested deeper than %d: parsing stopped",
+		     MAX_DEPTH);
+		p->stopped = true;
+		xmlStopParser(p->ctxt);
+		return;
+	}
 	if (p->depth == p->stack_cap) {
 		size_t cap = p->stack_cap ? p->stack_cap * 2 : 32;
 		f = realloc(p->stack, cap * sizeof(*f));
@@ -1185,6 +1196,7 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		p->stack = f;
 		p->stack_cap = cap;
 	}
+	parent = top(p);
 	f = &p->stack[p->depth++];
 	*f = (struct frame){.kind = K_OTHER, .text_start = p->text.len};
 	frame_scope(p, f, parent, na, attrs);
@@ -1790,7 +1802,7 @@ on_end(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	struct frame *f = top(p);
 
 	(void)uri;
-	if (f == NULL)
+	if (f == NULL || p->stopped)
 		return;
 	switch (f->kind) {
 	case K_MARKUP:
@@ -1837,6 +1849,14 @@ parser_release(struct gz_parser *p)
 	}
 	while (p->depth)
 		frame_pop(p);
+}
+
+/* Where libxml2's context-free messages go: nowhere; lib/ never prints. */
+static void
+silent(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
 }
 
 /* A new parser; opts may be NULL. */
@@ -1911,6 +1931,8 @@ gz_parser_new(const struct gz_parser_opts *opts)
 		}
 	}
 	xmlSetExternalEntityLoader(deny_loader);
+	/* errors without a parser context (encoders) would go to stderr */
+	xmlSetGenericErrorFunc(NULL, silent);
 	return p;
 fail:
 	gz_parser_free(p);
@@ -2241,6 +2263,8 @@ gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
 		return -EINVAL;
 	if (p->error)
 		return p->error;
+	if (p->stopped)
+		return 0;
 	if (p->http_text)
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)buf[i] >= 0x80) {
@@ -2300,7 +2324,7 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 				bozo(p, "no XML in the document");
 		}
 	}
-	if (p->ctxt && !p->error) {
+	if (p->ctxt && !p->error && !p->stopped) {
 		if (p->filter && p->hold.len)
 			xml_push(p, "", 0, true);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
