@@ -1415,6 +1415,10 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 			                   !strcasecmp(n, "summary"))
 			                          ? CT_HTML
 			                          : CT_TEXT;
+			/* Atom's text constructs are text unless they say */
+			if (p->atom && (!strcasecmp(n, "summary") ||
+			                !strcasecmp(n, "content")))
+				dflt = CT_TEXT;
 			f->ctype = content_type_of(p, na, attrs, dflt, &wrap,
 			                           &b64);
 			f->b64 = b64;
