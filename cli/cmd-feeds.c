@@ -136,6 +136,16 @@ feed_text(const struct store_feed *f, int64_t now, bool color)
 	       color ? "\033[2m" : "", f->id, color ? "\033[0m" : "",
 	       color ? "\033[1m" : "", title, color ? "\033[0m" : "", st,
 	       f->unread, f->total);
+	if (f->category || f->interval) {
+		char *cat = cmd_clean(f->category ? f->category : "");
+
+		printf("    %s%s", f->category ? "category " : "", cat);
+		if (f->interval)
+			printf("%sinterval %" PRId64 "s",
+			       f->category ? ", " : "", f->interval);
+		putchar('\n');
+		free(cat);
+	}
 	free(title);
 	free(st);
 	for (size_t i = 0; i < f->n_urls; i++) {

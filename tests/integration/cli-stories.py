@@ -125,6 +125,15 @@ def test_search_is_ranked_full_text(env):
     check(len(objs) == 1 and objs[0]["id"] == 3, "search --json", r)
     r = env.run("search")
     check(r.rc == 2, "search without a query: usage", r)
+    r = env.run("search", "--feed", "World", "rates")
+    check(ids(r.out) == [1], "search --feed keeps a shared story", r)
+    r = env.run("search", "--feed", "Daily", "lava")
+    check(r.out == "", "search --feed excludes other feeds", r)
+    env.run("mark", "read", "1")
+    r = env.run("search", "--unread", "rates")
+    check(r.out == "", "search --unread skips read stories", r)
+    r = env.run("search", "--limit", "1", "the")
+    check(len(r.out.splitlines()) <= 1, "search --limit", r)
 
 
 def test_show_renders_content_as_text(env):
@@ -145,6 +154,10 @@ def test_show_renders_content_as_text(env):
           "unknown story: exit 1", r)
     r = env.run("show", "x")
     check(r.rc == 2, "bad id: usage", r)
+    r = env.run("show", "--width", "20", "2")
+    body = r.out.split("\n\n", 1)[1]
+    check(all(len(line) <= 20 for line in body.splitlines()) and
+          "The harbour reopened" in body, "show --width wraps", r)
 
 
 def test_list_json_is_one_object_a_line(env):
@@ -233,7 +246,14 @@ def test_export_json_csv_atom_html(env):
           parsed["entries"])
 
     r = env.run("export", "--unread", "--feed", "Daily", "json")
-    check(len(r.out.splitlines()) == 3, "export filters", r)
+    check(len(r.out.splitlines()) == 3, "export --unread --feed", r)
+    env.run("mark", "star", "2")
+    r = env.run("export", "--starred", "csv")
+    check([row[0] for row in csv.reader(io.StringIO(r.out))][1:] == ["2"],
+          "export --starred", r)
+    r = env.run("export", "--since", "2024-05-06", "json")
+    check(sorted(json.loads(line)["id"] for line in r.out.splitlines()) ==
+          [1, 4], "export --since", r)
 
 
 class Hunter(html.parser.HTMLParser):
