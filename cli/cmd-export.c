@@ -59,6 +59,10 @@ export_stories(struct store *s, enum export_format fmt,
 	if (r >= 0)
 		r = export_end(e.x);
 	export_free(e.x);
+	if (e.err < 0 && e.err != -EIO) {
+		cmd_error("cannot export: %s", strerror(-e.err));
+		return EXIT_ERR;
+	}
 	if (r < 0 && e.err == 0 && r != -EIO) {
 		cmd_error("cannot read the stories: %s", store_errmsg(s));
 		return EXIT_ERR;

@@ -30,7 +30,14 @@ struct printer {
 	unsigned feed_w; /* columns of the feeds column */
 	int64_t max_id;  /* highest id printed */
 	int err;
+	/* a limited listing is gathered first, to fit the columns to it */
+	bool gather;
+	struct row *rows;
+	size_t n_rows;
 };
+
+/* Listings up to this many stories are fitted to their own rows. */
+#define GATHER_MAX 1000
 
 /* Digits of n. */
 static unsigned
@@ -116,14 +123,31 @@ put_cell(struct printer *p, const char *s, unsigned cols, bool pad)
 			fputc(' ', p->f);
 }
 
+/* What a table row shows of a story, cleaned for the terminal. */
+struct row {
+	int64_t id, published;
+	bool read, starred;
+	char *title, *feeds;
+};
+
+/* The row of a story. */
+static void
+row_make(struct row *r, const struct store_story *st)
+{
+	r->id = st->id;
+	r->published = st->published;
+	r->read = st->read;
+	r->starred = st->starred;
+	r->title =
+	        cmd_clean(st->title && *st->title ? st->title : "(untitled)");
+	r->feeds = feeds_of(st);
+}
+
 /* One story as a table row fitted to the width. */
 static void
-row_table(struct printer *p, const struct store_story *st)
+row_table(struct printer *p, const struct row *st)
 {
 	char date[32];
-	char *title =
-	        cmd_clean(st->title && *st->title ? st->title : "(untitled)");
-	char *feeds = feeds_of(st);
 	unsigned used, rest;
 
 	relative(st->published, p->now, date, sizeof(date));
@@ -138,7 +162,7 @@ row_table(struct printer *p, const struct store_story *st)
 	used = p->id_w + 1 + 2 + 11;
 	if (p->feed_w > 0) {
 		fputs(p->color ? C_CYAN : "", p->f);
-		put_cell(p, feeds, p->feed_w, true);
+		put_cell(p, st->feeds, p->feed_w, true);
 		fputs(p->color ? C_RESET : "", p->f);
 		fputc(' ', p->f);
 		used += p->feed_w + 1;
@@ -146,12 +170,10 @@ row_table(struct printer *p, const struct store_story *st)
 	rest = p->width > used + 10 ? p->width - used : 10;
 	if (p->color && !st->read)
 		fputs(C_BOLD, p->f);
-	put_cell(p, title, rest, false);
+	put_cell(p, st->title, rest, false);
 	if (p->color && !st->read)
 		fputs(C_RESET, p->f);
 	fputc('\n', p->f);
-	free(title);
-	free(feeds);
 }
 
 /* One story as a tab-separated line: id, date, flags, feeds, title, link. */
@@ -192,10 +214,22 @@ print_story(const struct store_story *st, void *arg)
 		p->err = export_story(p->x, st);
 		return p->err;
 	}
-	if (p->table)
-		row_table(p, st);
-	else
+	if (p->table) {
+		struct row r;
+
+		row_make(&r, st);
+		if (p->gather) {
+			p->rows = xreallocarray(p->rows, p->n_rows + 1,
+			                        sizeof(*p->rows));
+			p->rows[p->n_rows++] = r;
+			return 0;
+		}
+		row_table(p, &r);
+		free(r.title);
+		free(r.feeds);
+	} else {
 		row_tsv(p, st);
+	}
 	return ferror(p->f) ? -1 : 0;
 }
 
@@ -242,15 +276,39 @@ list_print(struct cmd_ctx *ctx, struct store *s, const struct store_query *q,
 		int64_t max = 0;
 
 		p.width = cmd_term_width();
-		store_max_story_id(s, &max);
-		p.id_w = digits(max);
-		p.feed_w = feed_column(s, p.width);
+		p.gather = q->limit > 0 && q->limit <= GATHER_MAX;
+		if (!p.gather) {
+			store_max_story_id(s, &max);
+			p.id_w = digits(max);
+			p.feed_w = feed_column(s, p.width);
+		}
 	}
 	if (json && export_begin(stdout, EXPORT_JSON, NULL, p.now, &p.x) < 0) {
 		cmd_error("out of memory");
 		return EXIT_ERR;
 	}
 	r = store_stories(s, q, print_story, &p);
+	if (p.gather) {
+		size_t fw = 0;
+
+		for (size_t i = 0; i < p.n_rows; i++) {
+			size_t w = html_width(p.rows[i].feeds);
+
+			if (w > fw)
+				fw = w;
+			if (digits(p.rows[i].id) > p.id_w)
+				p.id_w = digits(p.rows[i].id);
+		}
+		p.feed_w = (unsigned)(fw < 24 ? fw : 24);
+		if (p.feed_w > p.width / 4)
+			p.feed_w = p.width / 4;
+		for (size_t i = 0; i < p.n_rows; i++) {
+			row_table(&p, &p.rows[i]);
+			free(p.rows[i].title);
+			free(p.rows[i].feeds);
+		}
+		free(p.rows);
+	}
 	if (p.x) {
 		if (export_end(p.x) < 0 && r >= 0)
 			r = -EIO;

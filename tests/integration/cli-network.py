@@ -3,6 +3,7 @@
 loopback test server: poll (in-process when no daemon runs), status,
 and add (feed URLs, web pages linking to feeds, refusals)."""
 
+import json
 import os
 import sys
 
@@ -77,8 +78,79 @@ def test_status_without_daemon_reports_the_database(env):
           "status without daemon", r)
 
 
+def test_add_feed_url_subscribes_and_stores_its_stories(env):
+    url = srv.url("/news.xml")
+    r = env.run("add", url)
+    check(r.rc == 0 and "added feed 1 'Daily News': 3 stories" in r.out,
+          "add a feed URL", r)
+    r = env.run("list")
+    check(len(r.out.splitlines()) == 3, "its stories at once", r)
+    r = env.run("add", url)
+    check(r.rc == 0 and "already subscribed: feed 1" in r.out,
+          "adding it again changes nothing", r)
+
+
+def test_add_with_mirrors_proxy_title_and_interval(env):
+    r = env.run("add", "--mirror", "https://m1.example/rss", "--mirror",
+                "https://m2.example/rss", "--title", "Mine", "--interval",
+                "15m", srv.url("/world.xml"))
+    check(r.rc == 0 and "'Mine'" in r.out, "add with options", r)
+    f = json.loads(env.run("feeds", "--json").out)
+    check(f["title"] == "Mine" and f["interval"] == 900,
+          "title and interval kept", f)
+    check([u["url"] for u in f["urls"]] == [
+        srv.url("/world.xml"), "https://m1.example/rss",
+        "https://m2.example/rss"], "mirrors in order", f)
+    r = env.run("add", "--proxy", "http://127.0.0.1:1", srv.url("/news.xml"))
+    check(r.rc == 1 and "cannot fetch" in r.err,
+          "a dead proxy is used and reported", r)
+    r = env.run("add", "--interval", "soon", srv.url("/news.xml"))
+    check(r.rc == 2, "bad --interval: usage", r)
+
+
+def test_add_web_page_finds_its_feed(env):
+    r = env.run("add", srv.url("/site/"))
+    check(r.rc == 0 and "added feed 1" in r.out, "page with one feed", r)
+    f = json.loads(env.run("feeds", "--json").out)
+    check(f["urls"][0]["url"] == srv.url("/news.xml"),
+          "the linked feed is subscribed", f)
+
+
+def test_add_page_with_several_feeds_needs_pick(env):
+    r = env.run("add", srv.url("/two/"))
+    check(r.rc == 1 and "links to 2 feeds: choose one with --pick N"
+          in r.err, "several feeds: asks", r)
+    check("1  %s  (News)" % srv.url("/news.xml") in r.err and
+          "2  %s  (World)" % srv.url("/world.xml") in r.err,
+          "lists them numbered", r)
+    check(env.run("feeds", "--json").out == "", "nothing added", r)
+    r = env.run("add", "--pick", "2", srv.url("/two/"))
+    check(r.rc == 0, "--pick 2 subscribes", r)
+    f = json.loads(env.run("feeds", "--json").out)
+    check(f["urls"][0]["url"] == srv.url("/world.xml"), "the second", f)
+    r = env.run("add", "--pick", "3", srv.url("/two/"))
+    check(r.rc == 1, "--pick beyond the list: exit 1", r)
+
+
+def test_add_refuses_what_is_not_a_feed(env):
+    r = env.run("add", srv.url("/plain/"))
+    check(r.rc == 1 and "is not a feed, and links to no feed" in r.err,
+          "page without feed refused", r)
+    r = env.run("add", srv.url("/gone"))
+    check(r.rc == 1 and "HTTP status 404" in r.err, "404 refused", r)
+    r = env.run("add", "ftp://x.example/feed")
+    check(r.rc == 1 and "not an http or https URL" in r.err,
+          "non-http refused", r)
+    check(env.run("feeds", "--json").out == "", "nothing added")
+
+
 run_tests([
     test_poll_without_daemon_polls_here_and_says_so,
     test_poll_of_failing_feeds_exits_1,
     test_status_without_daemon_reports_the_database,
+    test_add_feed_url_subscribes_and_stores_its_stories,
+    test_add_with_mirrors_proxy_title_and_interval,
+    test_add_web_page_finds_its_feed,
+    test_add_page_with_several_feeds_needs_pick,
+    test_add_refuses_what_is_not_a_feed,
 ])
