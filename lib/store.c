@@ -611,8 +611,11 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 		r = sql_exec(s, "PRAGMA synchronous = FULL", "");
 	else
 		r = sql_exec(s, "PRAGMA synchronous = NORMAL", "");
+	/* Room for a big merge's pages and the full-text index's. */
+	if (r >= 0)
+		r = sql_exec(s, "PRAGMA cache_size = -16384", "");
 	if (r < 0) {
-		open_error(ret_err, path, "synchronous: %s", s->err);
+		open_error(ret_err, path, "pragmas: %s", s->err);
 		goto fail;
 	}
 	if (v < SCHEMA_VERSION) {
