@@ -12,6 +12,7 @@
 # (libFuzzer's -fork=1 -ignore_crashes=1), for long unattended runs.
 # FUZZ_LSAN_SUPP, FUZZ_UBSAN_SUPP: suppressions of known findings (leaks,
 # undefined behaviour), for long runs while a fix is pending; CI uses none.
+# FUZZ_ARGS_<TARGET>: more libFuzzer options for that target.
 set -u
 
 if [ $# -lt 3 ]; then
@@ -28,8 +29,6 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 if [ -n "${FUZZ_LSAN_SUPP:-}" ]; then
 	export LSAN_OPTIONS=suppressions=$FUZZ_LSAN_SUPP
-	# leaks allocated inside libxml2: unwind through it to our frames
-	ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0
 fi
 if [ -n "${FUZZ_UBSAN_SUPP:-}" ]; then
 	UBSAN_OPTIONS=$UBSAN_OPTIONS:suppressions=$FUZZ_UBSAN_SUPP
@@ -42,6 +41,7 @@ target_opts() {
 	config) echo "-max_len=4096" ;;
 	*) echo "-max_len=1024" ;;
 	esac
+	eval "echo \${FUZZ_ARGS_$1:-}"
 }
 
 # Fuzz one target for secs; the exit status is libFuzzer's.
