@@ -37,7 +37,7 @@ main(int argc, char **argv)
 	struct paths paths = {0};
 	const struct cmd_entry *e = NULL;
 	char q[QUOTE_MAX];
-	int c, r;
+	int c, r, first;
 
 	setlocale(LC_ALL, "");
 	log_init("gazette", LOG_LVL_WARN);
@@ -94,8 +94,9 @@ main(int argc, char **argv)
 	ctx.default_db = paths.db;
 	ctx.socket_path = paths.socket;
 
+	first = optind; /* the command's getopt starts afresh */
 	cmd_getopt_reset();
-	r = e->exec(&ctx, argc - optind, argv + optind);
+	r = e->exec(&ctx, argc - first, argv + first);
 
 	cmd_ctx_clear(&ctx);
 	paths_clear(&paths);
