@@ -2068,7 +2068,7 @@ out:
 
 /* ---- stories ---- */
 
-/* Feed titles by id, loaded once per listing. */
+/* Feed titles by id, looked up as stories need them, sorted by id. */
 struct titles {
 	struct feed_title *v;
 	size_t n;
@@ -2083,56 +2083,58 @@ titles_free(struct titles *t)
 	free(t->v);
 }
 
-/* Load every feed's display title, ordered by id. */
+/* The display title of feed id, from the cache or the database. */
 static int
-titles_load(struct store *s, struct titles *t)
+title_of(struct store *s, struct titles *t, int64_t id, const char **ret)
 {
-	sqlite3_stmt *st = prep(
-	        s, "SELECT f.id, coalesce(f.title, f.parsed_title,"
-	           " (SELECT url FROM feed_url u WHERE u.feed_id = f.id"
-	           "  ORDER BY position LIMIT 1)) FROM feed f ORDER BY f.id");
+	struct feed_title *nv;
+	size_t lo = 0, hi = t->n;
+	sqlite3_stmt *st;
+	char *title = NULL;
 	bool oom = false;
 	int rc, r = 0;
-
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct feed_title *nv = realloc(t->v, (t->n + 1) * sizeof(*nv));
-
-		if (!nv) {
-			oom = true;
-			break;
-		}
-		t->v = nv;
-		t->v[t->n].id = sqlite3_column_int64(st, 0);
-		t->v[t->n].title = col_dup(st, 1, &oom);
-		t->n++;
-	}
-	if (oom)
-		r = -ENOMEM;
-	else if (rc != SQLITE_DONE)
-		r = fail(s, rc);
-	done(st);
-	return r;
-}
-
-/* The title of feed id (binary search), or NULL. */
-static const char *
-title_of(const struct titles *t, int64_t id)
-{
-	size_t lo = 0, hi = t->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (t->v[mid].id == id)
-			return t->v[mid].title;
+		if (t->v[mid].id == id) {
+			*ret = t->v[mid].title;
+			return 0;
+		}
 		if (t->v[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	st = prep(s,
+	          "SELECT coalesce(f.title, f.parsed_title,"
+	          " (SELECT url FROM feed_url u WHERE u.feed_id = f.id"
+	          "  ORDER BY position LIMIT 1)) FROM feed f WHERE f.id = ?1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		title = col_dup(st, 0, &oom);
+	else if (rc != SQLITE_DONE)
+		r = fail(s, rc);
+	done(st);
+	if (r == 0 && oom)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	nv = realloc(t->v, (t->n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(title);
+		return -ENOMEM;
+	}
+	t->v = nv;
+	memmove(&t->v[lo + 1], &t->v[lo], (t->n - lo) * sizeof(*nv));
+	t->v[lo].id = id;
+	t->v[lo].title = title;
+	t->n++;
+	*ret = title;
+	return 0;
 }
 
 /* Growing arrays for one story's feeds, reused across rows. */
@@ -2144,7 +2146,7 @@ struct story_feeds {
 
 /* Fill sf with the feeds of story id. */
 static int
-story_feeds(struct store *s, int64_t id, const struct titles *t,
+story_feeds(struct store *s, int64_t id, struct titles *t,
             struct story_feeds *sf)
 {
 	sqlite3_stmt *st = prep(s, "SELECT feed_id FROM membership"
@@ -2173,12 +2175,14 @@ story_feeds(struct store *s, int64_t id, const struct titles *t,
 			sf->cap = cap;
 		}
 		sf->ids[sf->n] = sqlite3_column_int64(st, 0);
-		sf->titles[sf->n] = title_of(t, sf->ids[sf->n]);
 		sf->n++;
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = fail(s, rc);
 	done(st);
+	/* Titles after the membership statement is done with. */
+	for (size_t i = 0; r == 0 && i < sf->n; i++)
+		r = title_of(s, t, sf->ids[i], &sf->titles[i]);
 	return r;
 }
 
@@ -2207,9 +2211,8 @@ run_stories(struct store *s, sqlite3_stmt *st, bool ranked, store_story_fn fn,
 {
 	struct titles t = {0};
 	struct story_feeds sf = {0};
-	int rc, r, count = 0;
+	int rc = SQLITE_DONE, r = 0, count = 0;
 
-	r = titles_load(s, &t);
 	while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_story story = {0};
 
