@@ -2,11 +2,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gazette/store.h"
@@ -331,6 +333,33 @@ START_TEST(test_readonly_store_reads_but_cannot_write)
 	ck_assert_int_lt(store_feed_add(ro, &spec, &id), 0);
 	ck_assert_int_lt(store_mark_story(ro, 1, STORE_MARK_READ), 0);
 	store_close(ro);
+}
+END_TEST
+
+START_TEST(test_acknowledged_mark_survives_sigkill)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {.flags = STORE_Q_UNREAD};
+	int status;
+	pid_t pid;
+
+	merge1(a, 0, entry("g1", NULL, "t", NULL, NOW - 10), NOW);
+	/* The CLI: open with synchronous=FULL, mark, die at once. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *cli = NULL;
+
+		if (store_open(dbpath, STORE_SYNC_FULL, &cli, NULL) != 0 ||
+		    store_mark_story(cli, 1, STORE_MARK_READ) != 1)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+	ck_assert_int_eq(store_stories(st, &q, NULL, NULL), 0);
 }
 END_TEST
 
@@ -1304,6 +1333,7 @@ store_suite(void)
 	tcase_add_test(open_tc, test_missing_file_without_create_is_enoent);
 	tcase_add_test(open_tc, test_readonly_store_reads_but_cannot_write);
 	tcase_add_test(open_tc, test_close_accepts_null);
+	tcase_add_test(open_tc, test_acknowledged_mark_survives_sigkill);
 
 	tcase_add_test(subs, test_feed_add_is_idempotent_on_url);
 	tcase_add_test(subs, test_feed_keeps_urls_in_order_with_proxies);
