@@ -187,6 +187,35 @@ def test_help_lists_every_command_and_each_has_help(env):
               "%s --help" % n, h)
 
 
+def test_global_config_and_db_options(env):
+    r = env.run("--config", env.path("nope.conf"), "feeds", db=False)
+    check(r.rc == 1 and r.err.startswith("gazette: ") and "nope.conf" in
+          r.err, "missing --config file: exit 1 naming it", r)
+    conf = env.path("gazette.conf")
+    dbp = env.path("from-config/sub/g.db")
+    with open(conf, "w") as f:
+        f.write("[daemon]\ndatabase = %s\n" % dbp)
+    r = env.run("--config", conf, "import", data("subs.opml"), db=False)
+    check(r.rc == 0 and os.path.exists(dbp),
+          "the configuration's database is used and created", r)
+    check(os.stat(dbp).st_mode & 0o777 == 0o600, "database file is 0600")
+    check(os.stat(os.path.dirname(dbp)).st_mode & 0o777 == 0o700,
+          "its new directory is 0700")
+    r = env.run("--config", conf, "--db", env.path("other.db"), "feeds",
+                "--json", db=False)
+    check(r.rc == 0 and r.out == "", "--db wins over the configuration", r)
+    r = env.run("feeds", db=False)
+    check(r.rc == 0 and os.path.exists(os.path.join(
+        env.env["XDG_DATA_HOME"], "gazette", "gazette.db")),
+        "default database under XDG_DATA_HOME", r)
+    bad = env.path("bad.conf")
+    with open(bad, "w") as f:
+        f.write("[daemon]\ninterval = often\n")
+    r = env.run("--config", bad, "feeds", db=False)
+    check(r.rc == 1 and "bad.conf:2" in r.err,
+          "a bad configuration is named with its line", r)
+
+
 run_tests([
     test_import_counts_and_second_import_adds_nothing,
     test_import_reports_non_http_outlines_with_their_line,
@@ -199,4 +228,5 @@ run_tests([
     test_unknown_feeds_and_ambiguous_names_exit_1,
     test_usage_errors_exit_2,
     test_help_lists_every_command_and_each_has_help,
+    test_global_config_and_db_options,
 ])
