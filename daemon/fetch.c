@@ -187,9 +187,9 @@ event_cb(evutil_socket_t fd, short kind, void *arg)
 	if (rc != CURLM_OK)
 		log_warn("curl_multi_socket_action: %s",
 		         curl_multi_strerror(rc));
+	/* No evtimer_del when nothing runs: a done callback may have added
+	 * a transfer whose timeout curl has just armed. */
 	check_multi_info(f);
-	if (f->running <= 0 && evtimer_pending(&f->timer, NULL))
-		evtimer_del(&f->timer);
 }
 
 /* libevent: curl's timeout expired. */
