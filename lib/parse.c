@@ -2195,10 +2195,14 @@ parser_start(struct gz_parser *p)
 			     enc);
 			force = xmlFindCharEncodingHandler("UTF-8");
 		}
-		if (force && i == 3 && p->charset) {
-			/* a UTF-8 BOM wins over the charset */
-			xmlCharEncCloseFunc(force);
-			force = NULL;
+		if (i == 3) {
+			/* a UTF-8 BOM wins over any charset; libxml2 need not
+			 * see it (its push parser trips on it byte by byte) */
+			if (force)
+				xmlCharEncCloseFunc(force);
+			force = xmlFindCharEncodingHandler("UTF-8");
+			memmove(p->pre.s, p->pre.s + 3, n - 3);
+			p->pre.len = n = n - 3;
 		}
 	}
 	if (p->http_nonxml)
@@ -2259,6 +2263,29 @@ parser_start(struct gz_parser *p)
 	return p->error;
 }
 
+/*
+ * true once the held bytes tell the encoding: the whole XML declaration,
+ * or a first tag that is not one. UTF-16/32 wait for SNIFF_MAX bytes.
+ */
+static bool
+sniff_ready(const struct gz_parser *p)
+{
+	const char *s = p->pre.s, *lt;
+	size_t n = p->pre.len, i = 0;
+
+	if (n < 4 || s[0] == 0 || s[1] == 0 || (unsigned char)s[0] == 0xFE ||
+	    (unsigned char)s[0] == 0xFF)
+		return false;
+	if (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+		i = 3;
+	lt = memchr(s + i, '<', n - i);
+	if (lt == NULL || (size_t)(s + n - lt) < 6)
+		return false;
+	if (memcmp(lt, "<?xml", 5) != 0)
+		return true;
+	return memmem(lt, (size_t)(s + n - lt), "?>", 2) != NULL;
+}
+
 /* Push the next len bytes of the document. */
 int
 gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
@@ -2294,7 +2321,7 @@ gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
 			return -ENOMEM;
 		buf += take;
 		len -= take;
-		if (p->pre.len < SNIFF_MAX)
+		if (p->pre.len < SNIFF_MAX && !sniff_ready(p))
 			return 0;
 		int r = parser_start(p);
 		if (r < 0)

@@ -1,0 +1,910 @@
+/* Unit tests for the streaming feed parser (lib/parse.c). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gazette/date.h"
+#include "gazette/parse.h"
+
+static char *
+load(const char *name, size_t *len)
+{
+	const char *dir = getenv("GAZETTE_TESTDATA");
+	char path[4096];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/feeds/%s", dir ? dir : "tests/data",
+	         name);
+	f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Parse buf pushed in chunks of chunk bytes (0: all at once). */
+static struct gz_feed *
+parse_chunked(const char *buf, size_t len, size_t chunk,
+              const struct gz_parser_opts *opts)
+{
+	struct gz_parser *p = gz_parser_new(opts);
+	struct gz_feed *f = NULL;
+
+	ck_assert_ptr_nonnull(p);
+	if (chunk == 0)
+		chunk = len ? len : 1;
+	for (size_t i = 0; i < len; i += chunk) {
+		int r = gz_parser_push(p, buf + i,
+		                       len - i < chunk ? len - i : chunk);
+		if (r < 0)
+			break;
+	}
+	ck_assert_int_eq(gz_parser_finish(p, &f), 0);
+	gz_parser_free(p);
+	ck_assert_ptr_nonnull(f);
+	return f;
+}
+
+static struct gz_feed *
+parse_file(const char *name, const char *base)
+{
+	struct gz_parser_opts o = {.base_url = base};
+	size_t len;
+	char *buf = load(name, &len);
+	struct gz_feed *f = parse_chunked(buf, len, 0, &o);
+
+	free(buf);
+	return f;
+}
+
+static struct gz_feed *
+parse_str(const char *s, const struct gz_parser_opts *o)
+{
+	return parse_chunked(s, strlen(s), 0, o);
+}
+
+static const char *
+or_null(const char *s)
+{
+	return s ? s : "(null)";
+}
+
+/* Everything the parser produced, as text, to compare two parses. */
+static char *
+dump(const struct gz_feed *f)
+{
+	char *out = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&out, &n);
+
+	fprintf(m, "%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%d|%d|%s\n",
+	        or_null(f->title), or_null(f->link), or_null(f->subtitle),
+	        or_null(f->id), or_null(f->language), or_null(f->author),
+	        or_null(f->image), or_null(f->generator), (long long)f->updated,
+	        (long long)f->ttl, (long long)f->update_period, f->is_feed,
+	        f->bozo, or_null(f->bozo_message));
+	for (size_t i = 0; i < f->n_entries; i++) {
+		const struct gz_entry *e = &f->entries[i];
+		fprintf(m, "%s|%s|%s|%s|%s|%s|%lld|%lld\n", or_null(e->id),
+		        or_null(e->title), or_null(e->link),
+		        or_null(e->summary), or_null(e->content),
+		        or_null(e->author), (long long)e->published,
+		        (long long)e->updated);
+		for (size_t j = 0; j < e->n_links; j++)
+			fprintf(m, " L %s %s %s\n", or_null(e->links[j].href),
+			        or_null(e->links[j].rel),
+			        or_null(e->links[j].type));
+		for (size_t j = 0; j < e->n_categories; j++)
+			fprintf(m, " C %s\n", e->categories[j]);
+		for (size_t j = 0; j < e->n_enclosures; j++)
+			fprintf(m, " E %s %s %s\n",
+			        or_null(e->enclosures[j].url),
+			        or_null(e->enclosures[j].type),
+			        or_null(e->enclosures[j].length));
+	}
+	fclose(m);
+	return out;
+}
+
+static int64_t
+when(const char *s)
+{
+	int64_t t;
+
+	ck_assert_int_eq(date_parse(s, &t), 0);
+	return t;
+}
+
+START_TEST(test_rss20_channel_fields_come_from_channel_not_image)
+{
+	struct gz_feed *f = parse_file("rss20.xml", NULL);
+
+	ck_assert(f->is_feed);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "Gazette Test Channel");
+	ck_assert_str_eq(f->link, "http://news.example.org/");
+	ck_assert_str_eq(f->subtitle, "All the news that fits");
+	ck_assert_str_eq(f->language, "en-gb");
+	ck_assert_str_eq(f->author, "editor@example.org (The Editor)");
+	ck_assert_str_eq(f->generator, "hand-written");
+	ck_assert_str_eq(f->image, "/logo.png");
+	/* lastBuildDate, not pubDate */
+	ck_assert_int_eq(f->updated, when("2003-06-10T09:41:01Z"));
+	ck_assert_int_eq(f->ttl, 45 * 60);
+	ck_assert_int_eq(f->update_period, 86400 / 4);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_rss20_item_fields_enclosure_and_categories)
+{
+	struct gz_feed *f =
+	        parse_file("rss20.xml", "http://news.example.org/rss.xml");
+	struct gz_entry *e;
+
+	ck_assert_uint_eq(f->n_entries, 2);
+	e = &f->entries[0];
+	ck_assert_str_eq(e->title, "First story");
+	ck_assert_str_eq(e->id, "story-1");
+	ck_assert_str_eq(e->link, "http://news.example.org/2003/06/first");
+	ck_assert_str_eq(
+	        e->summary,
+	        "<p>Summary with <a href=\"http://news.example.org/rel\">a link</a></p>");
+	ck_assert_str_eq(e->content, "<p>Full <b>content</b> here</p>");
+	ck_assert_str_eq(e->author, "reporter@example.org (A Reporter)");
+	ck_assert_int_eq(e->published, when("2003-06-07T08:30:00Z"));
+	ck_assert_int_eq(e->updated, GZ_NO_DATE);
+	ck_assert_uint_eq(e->n_categories, 2);
+	ck_assert_str_eq(e->categories[0], "World");
+	ck_assert_str_eq(e->categories[1], "Politics");
+	ck_assert_uint_eq(e->n_enclosures, 1);
+	ck_assert_str_eq(e->enclosures[0].url,
+	                 "http://news.example.org/audio/first.mp3");
+	ck_assert_str_eq(e->enclosures[0].type, "audio/mpeg");
+	ck_assert_str_eq(e->enclosures[0].length, "123456");
+	ck_assert_uint_eq(e->n_links, 2);
+	ck_assert_str_eq(e->links[0].rel, "alternate");
+	ck_assert_str_eq(e->links[1].rel, "enclosure");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_rss20_dc_dcterms_media_and_itunes_keywords)
+{
+	struct gz_feed *f = parse_file("rss20.xml", NULL);
+	struct gz_entry *e = &f->entries[1];
+
+	/* a permalink guid is the link too */
+	ck_assert_str_eq(e->id, "http://news.example.org/2003/06/second");
+	ck_assert_str_eq(e->link, "http://news.example.org/2003/06/second");
+	ck_assert_str_eq(e->author, "Second Author");
+	ck_assert_int_eq(e->updated, when("2003-06-08T12:00:00Z"));
+	ck_assert_int_eq(e->published, when("2003-06-08T12:00:00Z"));
+	ck_assert_str_eq(e->summary, "A media description");
+	ck_assert_uint_eq(e->n_categories, 3);
+	ck_assert_str_eq(e->categories[0], "Science");
+	ck_assert_str_eq(e->categories[1], "space");
+	ck_assert_str_eq(e->categories[2], "rockets");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_rss091_with_doctype_and_latin1_declaration)
+{
+	struct gz_feed *f = parse_file("rss091.xml", NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "Old school");
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "Caf\xc3\xa9 opens");
+	ck_assert_str_eq(f->entries[0].link, "http://old.example.com/cafe");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_rdf_item_about_is_entry_id_and_dc_fields_map)
+{
+	struct gz_feed *f = parse_file("rdf.xml", NULL);
+
+	ck_assert(f->is_feed);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "RDF Site");
+	ck_assert_str_eq(f->language, "fr");
+	ck_assert_str_eq(f->author, "Le Auteur");
+	ck_assert_str_eq(f->image, "http://rdf.example.net/img.png");
+	ck_assert_int_eq(f->updated, when("2002-09-05T16:00:00Z"));
+	ck_assert_uint_eq(f->n_entries, 2);
+	ck_assert_str_eq(f->entries[0].id, "http://rdf.example.net/items/1");
+	ck_assert_str_eq(f->entries[0].title, "RDF item one");
+	ck_assert_str_eq(f->entries[0].summary, "First RDF item");
+	ck_assert_str_eq(f->entries[0].content, "<p>Encoded</p>");
+	ck_assert_str_eq(f->entries[0].categories[0], "Tech");
+	ck_assert_str_eq(f->entries[1].id, "http://rdf.example.net/items/2");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_atom10_feed_fields_and_author_name_email)
+{
+	struct gz_feed *f = parse_file("atom10.xml", NULL);
+
+	ck_assert(f->is_feed);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "Atom & Eve");
+	ck_assert_str_eq(f->subtitle, "A <em>subtitle</em>");
+	ck_assert_str_eq(f->link, "http://atom.example.com/blog/");
+	ck_assert_str_eq(f->id, "tag:atom.example.com,2005:blog");
+	ck_assert_str_eq(f->generator, "GenX");
+	ck_assert_str_eq(f->author, "Jane Doe (jane@example.com)");
+	ck_assert_str_eq(f->language, "en-US");
+	ck_assert_ptr_null(f->image); /* atom:logo is not mapped */
+	ck_assert_int_eq(f->updated, when("2005-07-31T12:29:29Z"));
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_atom10_entry_links_xml_base_and_source_ignored)
+{
+	struct gz_feed *f = parse_file("atom10.xml", NULL);
+	struct gz_entry *e = &f->entries[0];
+
+	ck_assert_str_eq(e->id, "tag:atom.example.com,2005:1");
+	ck_assert_str_eq(e->title, "Title <b>bold</b>");
+	ck_assert_str_eq(e->link,
+	                 "http://atom.example.com/blog/posts/2005/first");
+	ck_assert_uint_eq(e->n_links, 3);
+	ck_assert_str_eq(e->links[1].rel, "enclosure");
+	ck_assert_str_eq(e->links[2].rel, "related");
+	ck_assert_uint_eq(e->n_enclosures, 1);
+	ck_assert_str_eq(e->enclosures[0].url,
+	                 "http://atom.example.com/media/first.mp3");
+	ck_assert_str_eq(e->enclosures[0].length, "1337");
+	ck_assert_str_eq(e->author, "John");
+	ck_assert_int_eq(e->published, when("2005-07-30T08:00:00Z"));
+	ck_assert_int_eq(e->updated, when("2005-07-31T12:29:29Z"));
+	ck_assert_uint_eq(e->n_categories, 2);
+	ck_assert_str_eq(e->categories[1], "xml");
+	/* type text: decoded, not markup */
+	ck_assert_str_eq(e->summary, "Plain summary <not a tag>");
+	/* xhtml: the wrapper div goes, relative links use the content's base */
+	ck_assert_str_eq(
+	        e->content,
+	        "<p>Hello <a href=\"http://cdn.example.com/x/page\">link</a> <img src=\"http://cdn.example.com/x/i.png\" /></p>");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(
+        test_atom10_html_content_is_summary_when_none_and_contributor_ignored)
+{
+	struct gz_feed *f = parse_file("atom10.xml", NULL);
+	struct gz_entry *e = &f->entries[1];
+
+	ck_assert_str_eq(e->link, "http://atom.example.com/blog/second");
+	ck_assert_str_eq(
+	        e->content,
+	        "<p>HTML <a href=\"http://atom.example.com/blog/rel/x\">content</a></p>");
+	ck_assert_str_eq(e->summary, e->content);
+	ck_assert_ptr_null(e->author);
+	ck_assert_int_eq(e->published, GZ_NO_DATE);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_atom03_tagline_modified_issued_and_escaped_content)
+{
+	struct gz_feed *f = parse_file("atom03.xml", NULL);
+	struct gz_entry *e = &f->entries[0];
+
+	ck_assert(f->is_feed);
+	ck_assert_str_eq(f->subtitle, "Old Atom");
+	ck_assert_str_eq(f->link, "http://atom03.example.com/");
+	ck_assert_int_eq(f->updated, when("2004-01-01T19:48:21Z"));
+	ck_assert_int_eq(e->published, when("2003-12-31T18:14:55Z"));
+	ck_assert_int_eq(e->updated, when("2004-01-01T00:00:00Z"));
+	ck_assert_str_eq(e->summary, "Atom 0.3 summary");
+	ck_assert_str_eq(e->content, "<p>escaped</p>");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_later_itunes_subtitle_and_summary_replace_description)
+{
+	struct gz_feed *f = parse_file("precedence.xml", NULL);
+
+	ck_assert_str_eq(f->subtitle, "Later subtitle wins");
+	ck_assert_str_eq(f->author, "Pod Author");
+	ck_assert_str_eq(f->image, "http://pod.example.com/art.jpg");
+	ck_assert_str_eq(f->entries[0].summary, "Later summary wins");
+	ck_assert_str_eq(f->entries[0].author, "Episode Author");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_relative_links_resolve_against_document_url)
+{
+	struct gz_feed *f = parse_file(
+	        "rss20.xml", "https://mirror.example.net/feeds/rss.xml");
+
+	ck_assert_str_eq(f->image, "https://mirror.example.net/logo.png");
+	ck_assert_str_eq(f->entries[0].link,
+	                 "https://mirror.example.net/2003/06/first");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_relative_links_without_any_base_stay_as_written)
+{
+	struct gz_feed *f = parse_file("rss20.xml", NULL);
+
+	ck_assert_str_eq(f->entries[0].link, "/2003/06/first");
+	ck_assert_str_eq(f->entries[0].enclosures[0].url, "/audio/first.mp3");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_nested_xml_base_applies_to_its_element)
+{
+	static const char doc[] =
+	        "<feed xmlns='http://www.w3.org/2005/Atom' xml:base='http://a.example/one/'>"
+	        "<entry xml:base='two/'><link href='three'/></entry>"
+	        "<entry xml:base='/root/'><link href='x?y=1'/></entry></feed>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert_str_eq(f->entries[0].link, "http://a.example/one/two/three");
+	ck_assert_str_eq(f->entries[1].link, "http://a.example/root/x?y=1");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_unsafe_link_scheme_becomes_empty)
+{
+	static const char doc[] =
+	        "<rss><channel><item><link>javascript:alert(1)</link>"
+	        "<description>&lt;a href=\"javascript:evil()\"&gt;x&lt;/a&gt;</description>"
+	        "</item></channel></rss>";
+	struct gz_parser_opts o = {.base_url = "http://x.example/"};
+	struct gz_feed *f = parse_str(doc, &o);
+
+	ck_assert_str_eq(f->entries[0].link, "");
+	ck_assert_str_eq(f->entries[0].summary, "<a href=\"\">x</a>");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_guid_not_permalink_is_not_the_link)
+{
+	static const char doc[] =
+	        "<rss><channel><item><guid isPermaLink='false'>http://x.example/1</guid>"
+	        "</item></channel></rss>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert_str_eq(f->entries[0].id, "http://x.example/1");
+	ck_assert_ptr_null(f->entries[0].link);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_atom_link_inside_rss_sets_only_alternate)
+{
+	static const char doc[] =
+	        "<rss xmlns:atom='http://www.w3.org/2005/Atom'><channel>"
+	        "<atom:link rel='self' href='http://x.example/feed'/>"
+	        "<item><atom:link rel='alternate' href='http://x.example/a'/></item>"
+	        "</channel></rss>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert_ptr_null(f->link);
+	ck_assert_str_eq(f->entries[0].link, "http://x.example/a");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_empty_element_gives_empty_string_absent_gives_null)
+{
+	static const char doc[] =
+	        "<rss><channel><title></title><item><title/></item></channel></rss>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert_str_eq(f->title, "");
+	ck_assert_ptr_null(f->link);
+	ck_assert_str_eq(f->entries[0].title, "");
+	ck_assert_ptr_null(f->entries[0].summary);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_cdata_is_unwrapped_and_whitespace_trimmed)
+{
+	static const char doc[] =
+	        "<rss><channel><title>\n  <![CDATA[ A <b> & c ]]>\n</title></channel></rss>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert_str_eq(f->title, "A <b> & c");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_latin1_declared_document_is_decoded)
+{
+	struct gz_feed *f = parse_file("latin1.xml", NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "Caf\xc3\xa9 cr\xc3\xa8me");
+	ck_assert_str_eq(f->entries[0].title, "\xc3\x80 la carte");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_utf16_with_bom_is_decoded)
+{
+	struct gz_feed *f = parse_file("utf16.xml", NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title,
+	                 "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e UTF-16");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_utf8_bom_is_skipped)
+{
+	struct gz_feed *f = parse_file("utf8bom.xml", NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "BOM \xe2\x9c\x93");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_http_charset_overrides_xml_declaration)
+{
+	struct gz_parser_opts o = {.content_type =
+	                                   "text/xml; charset=windows-1252"};
+	size_t len;
+	char *buf = load("cp1252.xml", &len);
+	struct gz_feed *f = parse_chunked(buf, len, 0, &o);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "\xe2\x80\x9cquoted\xe2\x80\x9d");
+	gz_feed_free(f);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_text_content_type_without_charset_and_non_ascii_is_bozo)
+{
+	struct gz_parser_opts o = {.content_type = "text/xml"};
+	size_t len;
+	char *buf = load("utf8bom.xml", &len);
+	struct gz_feed *f = parse_chunked(buf, len, 0, &o);
+
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->title, "BOM \xe2\x9c\x93");
+	gz_feed_free(f);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_bytes_are_replaced_and_bozo)
+{
+	struct gz_feed *f = parse_file("badbytes.xml", NULL);
+
+	ck_assert(f->bozo);
+	ck_assert_ptr_nonnull(f->title);
+	ck_assert_ptr_nonnull(strstr(f->title, "bytes"));
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "still here");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_html_entities_decoded_and_unknown_kept_as_written)
+{
+	struct gz_feed *f = parse_file("broken.xml", NULL);
+
+	ck_assert(f->bozo);
+	ck_assert_ptr_nonnull(f->bozo_message);
+	/* &nbsp; is U+00A0, &mdash; U+2014, the bare & of AT&T kept */
+	ck_assert_str_eq(f->title, "Tom & Jerry \xc2\xa0\xe2\x80\x94 AT&T");
+	ck_assert_str_eq(f->entries[0].title,
+	                 "Caf\xc3\xa9 \xe2\x80\xa6 &unknownentity;");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_unescaped_ampersands_in_links_are_kept)
+{
+	struct gz_feed *f = parse_file("broken.xml", NULL);
+
+	ck_assert_str_eq(f->link, "http://broken.example.com/?a=1&b=2");
+	ck_assert_str_eq(f->entries[0].link,
+	                 "http://broken.example.com/1?x=1&y=2");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_truncated_document_keeps_the_open_entry)
+{
+	struct gz_feed *f = parse_file("broken.xml", NULL);
+
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 2);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_declared_internal_entity_is_expanded_without_bozo)
+{
+	struct gz_feed *f = parse_file("entity-decl.xml", NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "Example Site news");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_junk_before_prolog_is_skipped_and_bozo)
+{
+	struct gz_feed *f = parse_file("junk.xml", NULL);
+
+	ck_assert(f->bozo);
+	ck_assert(f->is_feed);
+	ck_assert_str_eq(f->title, "After junk");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_html_page_is_not_a_feed)
+{
+	struct gz_feed *f = parse_file("captive.html", NULL);
+
+	ck_assert(!f->is_feed);
+	ck_assert_uint_eq(f->n_entries, 0);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_empty_and_text_only_documents_are_bozo)
+{
+	struct gz_feed *f = parse_str("", NULL);
+
+	ck_assert(f->bozo);
+	ck_assert(!f->is_feed);
+	gz_feed_free(f);
+	f = parse_str("no markup here at all", NULL);
+	ck_assert(f->bozo);
+	ck_assert(!f->is_feed);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_language_falls_back_to_xml_lang_then_http)
+{
+	struct gz_parser_opts o = {.content_language = "de"};
+	struct gz_feed *f =
+	        parse_str("<rss xml:lang='pt-BR'><channel/></rss>", &o);
+
+	ck_assert_str_eq(f->language, "pt-BR");
+	gz_feed_free(f);
+	f = parse_str("<rss><channel/></rss>", &o);
+	ck_assert_str_eq(f->language, "de");
+	gz_feed_free(f);
+}
+END_TEST
+
+static const char *const fixtures[] = {
+        "rss20.xml",    "rss091.xml",      "rdf.xml",     "atom10.xml",
+        "atom03.xml",   "latin1.xml",      "utf16.xml",   "utf8bom.xml",
+        "cp1252.xml",   "badbytes.xml",    "broken.xml",  "junk.xml",
+        "captive.html", "entity-decl.xml", "billion.xml", "precedence.xml",
+        NULL,
+};
+
+START_TEST(test_every_fixture_parses_the_same_in_chunks_of_1_7_4096)
+{
+	static const size_t sizes[] = {1, 7, 4096};
+	struct gz_parser_opts o = {.base_url = "http://base.example/d/f.xml"};
+
+	for (size_t i = 0; fixtures[i]; i++) {
+		size_t len;
+		char *buf = load(fixtures[i], &len);
+		struct gz_feed *whole = parse_chunked(buf, len, 0, &o);
+		char *a = dump(whole);
+
+		for (size_t k = 0; k < 3; k++) {
+			struct gz_feed *part =
+			        parse_chunked(buf, len, sizes[k], &o);
+			char *b = dump(part);
+			ck_assert_msg(
+			        strcmp(a, b) == 0,
+			        "%s in chunks of %zu differs:\n%s\n--\n%s",
+			        fixtures[i], sizes[k], a, b);
+			free(b);
+			gz_feed_free(part);
+		}
+		free(a);
+		gz_feed_free(whole);
+		free(buf);
+	}
+}
+END_TEST
+
+struct seen {
+	size_t n;
+	char titles[8][32];
+	size_t stop_after;
+};
+
+static int
+collect(struct gz_entry *e, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8)
+		snprintf(s->titles[s->n], sizeof(s->titles[0]), "%s",
+		         e->title ? e->title : "");
+	s->n++;
+	gz_entry_clear(e);
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+START_TEST(test_callback_gets_entries_in_order_and_feed_keeps_none)
+{
+	struct seen s = {0};
+	struct gz_parser_opts o = {.on_entry = collect, .arg = &s};
+	struct gz_feed *f = parse_file("rdf.xml", NULL);
+
+	gz_feed_free(f);
+	f = parse_str(
+	        "<rss><channel><item><title>a</title></item>"
+	        "<item><title>b</title></item><title>T</title></channel></rss>",
+	        &o);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_str_eq(s.titles[0], "a");
+	ck_assert_str_eq(s.titles[1], "b");
+	ck_assert_uint_eq(f->n_entries, 0);
+	ck_assert_str_eq(f->title, "T");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_callback_can_stop_the_parse)
+{
+	struct seen s = {.stop_after = 1};
+	struct gz_parser_opts o = {.on_entry = collect, .arg = &s};
+	const char *doc = "<rss><channel><item/><item/><item/></channel></rss>";
+	struct gz_parser *p = gz_parser_new(&o);
+
+	ck_assert_int_eq(gz_parser_push(p, doc, strlen(doc)), -ECANCELED);
+	ck_assert_uint_eq(s.n, 1);
+	gz_parser_free(p);
+}
+END_TEST
+
+START_TEST(test_entry_cap_stops_with_e2big_and_bozo)
+{
+	struct gz_parser_opts o = {.max_entries = 3};
+	struct gz_parser *p = gz_parser_new(&o);
+	struct gz_feed *f = NULL;
+	char doc[4096] = "<rss><channel>";
+	int r = 0;
+
+	for (int i = 0; i < 10; i++)
+		strcat(doc, "<item><title>x</title></item>");
+	strcat(doc, "</channel></rss>");
+	r = gz_parser_push(p, doc, strlen(doc));
+	ck_assert_int_eq(r, -E2BIG);
+	ck_assert_int_eq(gz_parser_finish(p, &f), 0);
+	ck_assert_uint_eq(f->n_entries, 3);
+	ck_assert(f->bozo);
+	ck_assert_ptr_nonnull(strstr(f->bozo_message, "entries"));
+	gz_feed_free(f);
+	gz_parser_free(p);
+}
+END_TEST
+
+START_TEST(test_field_cap_truncates_long_text_and_bozo)
+{
+	struct gz_parser_opts o = {.max_field = 100};
+	size_t n = 100000;
+	char *doc = malloc(n + 100);
+	struct gz_feed *f;
+
+	strcpy(doc, "<rss><channel><title>");
+	memset(doc + strlen(doc), 'x', n);
+	strcpy(doc + 21 + n, "</title></channel></rss>");
+	f = parse_str(doc, &o);
+	ck_assert_uint_le(strlen(f->title), 100);
+	ck_assert_uint_ge(strlen(f->title), 90);
+	ck_assert(f->bozo);
+	gz_feed_free(f);
+	free(doc);
+}
+END_TEST
+
+START_TEST(test_billion_laughs_is_bounded_and_bozo)
+{
+	struct gz_feed *f = parse_file("billion.xml", NULL);
+
+	ck_assert(f->bozo);
+	ck_assert_ptr_nonnull(strstr(f->bozo_message, "not expanded"));
+	ck_assert_uint_lt(strlen(f->title), 100);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_uint_lt(strlen(f->entries[0].title), 100);
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_external_entity_file_is_never_read)
+{
+	char path[] = "/tmp/gazette-xxe-XXXXXX", doc[1024];
+	const char *secret = "SECRET-7f3a9c-never-in-output";
+	int fd = mkstemp(path);
+	struct gz_feed *f;
+	char *d;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, secret, strlen(secret)),
+	                 (int)strlen(secret));
+	close(fd);
+	snprintf(doc, sizeof(doc),
+	         "<?xml version='1.0'?>\n<!DOCTYPE rss [\n"
+	         "<!ENTITY xxe SYSTEM 'file://%s'>\n"
+	         "<!ENTITY %% pe SYSTEM 'file://%s'>\n%%pe;\n]>\n"
+	         "<rss><channel><title>a&xxe;b</title><item>"
+	         "<description>&xxe;</description></item></channel></rss>",
+	         path, path);
+	f = parse_str(doc, NULL);
+	d = dump(f);
+	ck_assert_ptr_null(strstr(d, "SECRET"));
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->title, "ab");
+	free(d);
+	gz_feed_free(f);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_deep_nesting_stops_with_bozo)
+{
+	size_t depth = 100000;
+	char *doc = malloc(depth * 7 + 200), *p = doc;
+	struct gz_feed *f;
+
+	p += sprintf(p, "<rss><channel><item><title>before</title></item>");
+	for (size_t i = 0; i < depth; i++)
+		p += sprintf(p, "<x>");
+	for (size_t i = 0; i < depth; i++)
+		p += sprintf(p, "</x>");
+	sprintf(p, "</channel></rss>");
+	f = parse_str(doc, NULL);
+	ck_assert(f->bozo);
+	ck_assert_ptr_nonnull(strstr(f->bozo_message, "nested"));
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "before");
+	gz_feed_free(f);
+	free(doc);
+}
+END_TEST
+
+START_TEST(test_parse_buffer_collects_entries)
+{
+	const char *doc =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>1</id></entry></feed>";
+	struct gz_feed *f = NULL;
+
+	ck_assert_int_eq(gz_parse_buffer(doc, strlen(doc), NULL, &f), 0);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].id, "1");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_free_accepts_null_and_unfinished_parser)
+{
+	struct gz_parser *p = gz_parser_new(NULL);
+
+	gz_feed_free(NULL);
+	gz_entry_clear(NULL);
+	gz_parser_free(NULL);
+	ck_assert_int_eq(gz_parser_push(p, "<rss><channel><item><title>x", 28),
+	                 0);
+	gz_parser_free(p);
+}
+END_TEST
+
+static Suite *
+parse_suite(void)
+{
+	Suite *s = suite_create("parse");
+	TCase *tc = tcase_create("formats");
+	TCase *tb = tcase_create("broken");
+	TCase *th = tcase_create("hostile");
+
+	tcase_add_test(tc,
+	               test_rss20_channel_fields_come_from_channel_not_image);
+	tcase_add_test(tc, test_rss20_item_fields_enclosure_and_categories);
+	tcase_add_test(tc, test_rss20_dc_dcterms_media_and_itunes_keywords);
+	tcase_add_test(tc, test_rss091_with_doctype_and_latin1_declaration);
+	tcase_add_test(tc, test_rdf_item_about_is_entry_id_and_dc_fields_map);
+	tcase_add_test(tc, test_atom10_feed_fields_and_author_name_email);
+	tcase_add_test(tc, test_atom10_entry_links_xml_base_and_source_ignored);
+	tcase_add_test(
+	        tc,
+	        test_atom10_html_content_is_summary_when_none_and_contributor_ignored);
+	tcase_add_test(tc,
+	               test_atom03_tagline_modified_issued_and_escaped_content);
+	tcase_add_test(
+	        tc, test_later_itunes_subtitle_and_summary_replace_description);
+	tcase_add_test(tc, test_relative_links_resolve_against_document_url);
+	tcase_add_test(tc,
+	               test_relative_links_without_any_base_stay_as_written);
+	tcase_add_test(tc, test_nested_xml_base_applies_to_its_element);
+	tcase_add_test(tc, test_unsafe_link_scheme_becomes_empty);
+	tcase_add_test(tc, test_guid_not_permalink_is_not_the_link);
+	tcase_add_test(tc, test_atom_link_inside_rss_sets_only_alternate);
+	tcase_add_test(tc,
+	               test_empty_element_gives_empty_string_absent_gives_null);
+	tcase_add_test(tc, test_cdata_is_unwrapped_and_whitespace_trimmed);
+	tcase_add_test(tc, test_latin1_declared_document_is_decoded);
+	tcase_add_test(tc, test_utf16_with_bom_is_decoded);
+	tcase_add_test(tc, test_utf8_bom_is_skipped);
+	tcase_add_test(tc, test_http_charset_overrides_xml_declaration);
+	tcase_add_test(tc, test_language_falls_back_to_xml_lang_then_http);
+	tcase_add_test(
+	        tc, test_every_fixture_parses_the_same_in_chunks_of_1_7_4096);
+	tcase_add_test(tc,
+	               test_callback_gets_entries_in_order_and_feed_keeps_none);
+	tcase_add_test(tc, test_callback_can_stop_the_parse);
+	tcase_add_test(tc, test_parse_buffer_collects_entries);
+	tcase_add_test(tc, test_free_accepts_null_and_unfinished_parser);
+	suite_add_tcase(s, tc);
+
+	tcase_add_test(
+	        tb,
+	        test_text_content_type_without_charset_and_non_ascii_is_bozo);
+	tcase_add_test(tb, test_invalid_utf8_bytes_are_replaced_and_bozo);
+	tcase_add_test(tb,
+	               test_html_entities_decoded_and_unknown_kept_as_written);
+	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
+	tcase_add_test(tb, test_truncated_document_keeps_the_open_entry);
+	tcase_add_test(tb,
+	               test_declared_internal_entity_is_expanded_without_bozo);
+	tcase_add_test(tb, test_junk_before_prolog_is_skipped_and_bozo);
+	tcase_add_test(tb, test_html_page_is_not_a_feed);
+	tcase_add_test(tb, test_empty_and_text_only_documents_are_bozo);
+	suite_add_tcase(s, tb);
+
+	tcase_add_test(th, test_entry_cap_stops_with_e2big_and_bozo);
+	tcase_add_test(th, test_field_cap_truncates_long_text_and_bozo);
+	tcase_add_test(th, test_billion_laughs_is_bounded_and_bozo);
+	tcase_add_test(th, test_external_entity_file_is_never_read);
+	tcase_add_test(th, test_deep_nesting_stops_with_bozo);
+	suite_add_tcase(s, th);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(parse_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
