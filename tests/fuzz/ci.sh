@@ -28,6 +28,6 @@ fi
 	CC=clang meson setup "$build" -Dfuzz=true -Dbuildtype=debugoptimized
 ninja -C "$build" tests/fuzz/fuzz-parse tests/fuzz/fuzz-opml \
 	tests/fuzz/fuzz-config tests/fuzz/fuzz-date tests/fuzz/fuzz-url \
-	tests/fuzz/fuzz-ctl
+	tests/fuzz/fuzz-ctl tests/fuzz/fuzz-html
 rm -rf "$build/fuzz-out"
 exec tests/fuzz/run.sh "$build" "$secs" "$build/fuzz-out"

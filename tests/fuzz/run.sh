@@ -22,7 +22,7 @@ fi
 build=$1 secs=$2 out=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
-targets=${*:-parse opml config date url ctl}
+targets=${*:-parse opml config date url ctl html}
 jobs=${FUZZ_JOBS:-2}
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
@@ -38,6 +38,7 @@ fi
 target_opts() {
 	case $1 in
 	parse | opml) echo "-max_len=16384 -dict=$here/xml.dict" ;;
+	html) echo "-max_len=8192 -dict=$here/xml.dict" ;;
 	config) echo "-max_len=4096" ;;
 	*) echo "-max_len=1024" ;;
 	esac
