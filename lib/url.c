@@ -128,8 +128,16 @@ curl_join(const char *base, const char *ref)
 		goto out;
 	if (curl_url_set(u, CURLUPART_URL, b, flags) != CURLUE_OK)
 		goto out;
-	if (r[0] && curl_url_set(u, CURLUPART_URL, r, flags) != CURLUE_OK)
+	/* curl resolves "#frag" against the directory; RFC 3986 keeps
+	 * the whole document */
+	if (r[0] == '#') {
+		if (curl_url_set(u, CURLUPART_FRAGMENT, r[1] ? r + 1 : NULL,
+		                 0) != CURLUE_OK)
+			goto out;
+	} else if (r[0] &&
+	           curl_url_set(u, CURLUPART_URL, r, flags) != CURLUE_OK) {
 		goto out;
+	}
 	if (curl_url_get(u, CURLUPART_URL, &out, flags) != CURLUE_OK)
 		goto out;
 	ret = strdup(out);
