@@ -131,11 +131,16 @@ config_parse_duration(const char *s, int64_t *ret)
 		return -EINVAL;
 	while (isspace((unsigned char)*s))
 		s++;
-	if (strcmp(s, "0") == 0) {
-		*ret = 0;
-		return 0;
-	}
 	p = s;
+	if (*p == '0') {
+		for (p++; isspace((unsigned char)*p); p++)
+			;
+		if (*p == '\0') {
+			*ret = 0;
+			return 0;
+		}
+		p = s;
+	}
 	if (*p == '\0')
 		return -EINVAL;
 	while (*p && !isspace((unsigned char)*p)) {

@@ -234,7 +234,8 @@ ctl_request(const char *socket_path, const char *cmd, const char *arg,
 	}
 	deadline = now_ms() + CTL_CLIENT_TIMEOUT_MS;
 	r = io_all(fd, frame, flen, true, deadline);
-	if (r == 0)
+	/* Refused before it read us (another uid): its reply still waits. */
+	if (r == 0 || r == -EPIPE || r == -ECONNRESET)
 		r = io_all(fd, (char *)hdr, CTL_HEADER, false, deadline);
 	if (r < 0) {
 		seterr(ret_err, "talking to gazetted", r);

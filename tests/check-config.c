@@ -1,0 +1,379 @@
+/* Unit tests for gazette.conf: settings, units, feeds, errors. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gazette/config.h"
+#include "gazette/store.h"
+
+/* Parse text, expecting success. */
+static struct config *
+parse_ok(const char *text)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+	int r = config_parse_string(text, "t.conf", PATHS_CLI, &c, &err);
+
+	ck_assert_msg(r == 0, "parse failed: %d %s", r, err ? err : "");
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Parse text, expecting failure; returns the message (caller frees). */
+static char *
+parse_err(const char *text)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+	int r = config_parse_string(text, "t.conf", PATHS_CLI, &c, &err);
+
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(err);
+	return err;
+}
+
+/* The message of a failing parse contains want. */
+static void
+assert_err(const char *text, const char *want)
+{
+	char *err = parse_err(text);
+
+	ck_assert_msg(strstr(err, want) != NULL, "'%s' lacks '%s'", err, want);
+	free(err);
+}
+
+START_TEST(test_empty_file_gives_every_default)
+{
+	struct config *c = parse_ok("");
+
+	ck_assert_int_eq(c->interval, 1800);
+	ck_assert_int_eq(c->min_interval, 300);
+	ck_assert_int_eq(c->max_backoff, 86400);
+	ck_assert_int_eq(c->max_connections, 32);
+	ck_assert_int_eq(c->per_host_connections, 2);
+	ck_assert_int_eq(c->timeout, 30);
+	ck_assert_int_eq(c->connect_timeout, 15);
+	ck_assert_int_eq(c->max_feed_size, 16 * 1024 * 1024);
+	ck_assert_int_eq(c->primary_retry, 3600);
+	ck_assert_int_eq(c->retention, 90 * 86400);
+	ck_assert_int_eq(c->redirect_polls, 3);
+	ck_assert_ptr_nonnull(strstr(c->user_agent, "gazette/"));
+	ck_assert_ptr_nonnull(c->database);
+	ck_assert_ptr_nonnull(strstr(c->database, "gazette.db"));
+	ck_assert_ptr_nonnull(c->socket);
+	ck_assert_uint_eq(c->n_feeds, 0);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_absent_file_gives_defaults_unless_required)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(config_load("/nonexistent/gazette.conf", 0, PATHS_CLI,
+	                             &c, &err),
+	                 0);
+	ck_assert_int_eq(c->interval, 1800);
+	ck_assert_ptr_null(c->path);
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(config_load("/nonexistent/gazette.conf",
+	                             CONFIG_MUST_EXIST, PATHS_CLI, &c, &err),
+	                 -ENOENT);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/gazette.conf"));
+	free(err);
+}
+END_TEST
+
+START_TEST(test_every_daemon_setting_is_read)
+{
+	struct config *c = parse_ok("[daemon]\n"
+	                            "database = /tmp/x.db\n"
+	                            "socket = /tmp/x.sock\n"
+	                            "interval = 15m\n"
+	                            "min-interval = 30s\n"
+	                            "max-backoff = 2h\n"
+	                            "max-connections = 8\n"
+	                            "per-host-connections = 3\n"
+	                            "timeout = 1m\n"
+	                            "connect-timeout = 5s\n"
+	                            "low-speed-limit = 1KiB\n"
+	                            "low-speed-time = 10s\n"
+	                            "max-feed-size = 2MiB\n"
+	                            "primary-retry = 2h\n"
+	                            "retention = 30d\n"
+	                            "redirect-polls = 5\n"
+	                            "user-agent = test/1\n");
+
+	ck_assert_str_eq(c->database, "/tmp/x.db");
+	ck_assert_str_eq(c->socket, "/tmp/x.sock");
+	ck_assert_int_eq(c->interval, 900);
+	ck_assert_int_eq(c->min_interval, 30);
+	ck_assert_int_eq(c->max_backoff, 7200);
+	ck_assert_int_eq(c->max_connections, 8);
+	ck_assert_int_eq(c->per_host_connections, 3);
+	ck_assert_int_eq(c->timeout, 60);
+	ck_assert_int_eq(c->connect_timeout, 5);
+	ck_assert_int_eq(c->low_speed_limit, 1024);
+	ck_assert_int_eq(c->low_speed_time, 10);
+	ck_assert_int_eq(c->max_feed_size, 2 * 1024 * 1024);
+	ck_assert_int_eq(c->primary_retry, 7200);
+	ck_assert_int_eq(c->retention, 30 * 86400);
+	ck_assert_int_eq(c->redirect_polls, 5);
+	ck_assert_str_eq(c->user_agent, "test/1");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_durations_take_units_and_combine)
+{
+	int64_t v;
+
+	ck_assert_int_eq(config_parse_duration("30s", &v), 0);
+	ck_assert_int_eq(v, 30);
+	ck_assert_int_eq(config_parse_duration("15m", &v), 0);
+	ck_assert_int_eq(v, 900);
+	ck_assert_int_eq(config_parse_duration("2h", &v), 0);
+	ck_assert_int_eq(v, 7200);
+	ck_assert_int_eq(config_parse_duration("1d", &v), 0);
+	ck_assert_int_eq(v, 86400);
+	ck_assert_int_eq(config_parse_duration("1w", &v), 0);
+	ck_assert_int_eq(v, 604800);
+	ck_assert_int_eq(config_parse_duration("1h30m", &v), 0);
+	ck_assert_int_eq(v, 5400);
+	ck_assert_int_eq(config_parse_duration(" 0 ", &v), 0);
+	ck_assert_int_eq(v, 0);
+}
+END_TEST
+
+START_TEST(test_bad_durations_are_refused)
+{
+	int64_t v = 42;
+
+	ck_assert_int_eq(config_parse_duration("30", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_duration("", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_duration("m", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_duration("5x", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_duration("-5m", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_duration("5m junk", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_duration("99999999999999999999s", &v),
+	                 -ERANGE);
+	ck_assert_int_eq(config_parse_duration("9999999999999999w", &v),
+	                 -ERANGE);
+	ck_assert_int_eq(v, 42); /* untouched on failure */
+}
+END_TEST
+
+START_TEST(test_sizes_take_binary_units)
+{
+	int64_t v;
+
+	ck_assert_int_eq(config_parse_size("512", &v), 0);
+	ck_assert_int_eq(v, 512);
+	ck_assert_int_eq(config_parse_size("100B", &v), 0);
+	ck_assert_int_eq(v, 100);
+	ck_assert_int_eq(config_parse_size("64KiB", &v), 0);
+	ck_assert_int_eq(v, 65536);
+	ck_assert_int_eq(config_parse_size("16 MiB", &v), 0);
+	ck_assert_int_eq(v, 16 << 20);
+	ck_assert_int_eq(config_parse_size("1GiB", &v), 0);
+	ck_assert_int_eq(v, 1 << 30);
+	ck_assert_int_eq(config_parse_size("1KB", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("MiB", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("99999999999GiB", &v), -ERANGE);
+}
+END_TEST
+
+START_TEST(test_feed_with_repeated_mirrors_keeps_their_order)
+{
+	struct config *c =
+	        parse_ok("[feed \"Press TV\"]\n"
+	                 "url = https://www.presstv.ir/rss.xml\n"
+	                 "mirror = https://www.presstv.co.uk/rss.xml\n"
+	                 "mirror = http://m2.example/rss\n"
+	                 "interval = 15m\n"
+	                 "category = News\n");
+
+	ck_assert_uint_eq(c->n_feeds, 1);
+	ck_assert_str_eq(c->feeds[0].name, "Press TV");
+	ck_assert_uint_eq(c->feeds[0].n_urls, 3);
+	ck_assert_str_eq(c->feeds[0].urls[0].url,
+	                 "https://www.presstv.ir/rss.xml");
+	ck_assert_str_eq(c->feeds[0].urls[1].url,
+	                 "https://www.presstv.co.uk/rss.xml");
+	ck_assert_str_eq(c->feeds[0].urls[2].url, "http://m2.example/rss");
+	ck_assert_int_eq(c->feeds[0].interval, 900);
+	ck_assert_str_eq(c->feeds[0].category, "News");
+	ck_assert_ptr_nonnull(config_feed_find(c, "Press TV"));
+	ck_assert_ptr_null(config_feed_find(c, "Press"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_proxy_applies_to_the_url_line_just_before_it)
+{
+	struct config *c = parse_ok("[feed \"F\"]\n"
+	                            "mirror = http://a.example/\n"
+	                            "proxy = socks5h://127.0.0.1:9050\n"
+	                            "url = http://p.example/\n"
+	                            "mirror = http://b.example/\n"
+	                            "proxy = http://proxy:3128\n");
+	const struct config_feed *f = &c->feeds[0];
+
+	/* The url line is the primary wherever it stands. */
+	ck_assert_uint_eq(f->n_urls, 3);
+	ck_assert_str_eq(f->urls[0].url, "http://p.example/");
+	ck_assert_ptr_null(f->urls[0].proxy);
+	ck_assert_str_eq(f->urls[1].url, "http://a.example/");
+	ck_assert_str_eq(f->urls[1].proxy, "socks5h://127.0.0.1:9050");
+	ck_assert_str_eq(f->urls[2].url, "http://b.example/");
+	ck_assert_str_eq(f->urls[2].proxy, "http://proxy:3128");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_errors_name_file_and_line)
+{
+	assert_err("[daemon]\n\ninterval = soon\n",
+	           "t.conf:3: bad duration 'soon' for interval");
+	assert_err("[daemon]\nfrobs = 1\n", "t.conf:2: unknown key 'frobs'");
+	assert_err("# x\n[feed \"A\"]\ninterval = 5m\n[daemon]\n",
+	           "t.conf:2: feed \"A\" without url");
+	assert_err("[feed \"A\"]\nurl = ftp://x.example/f\n",
+	           "t.conf:2: 'ftp://x.example/f' is not an http");
+	assert_err("[feed \"A\"]\nurl = file:///etc/passwd\n", "t.conf:2:");
+	assert_err("[feed \"A\"]\nurl = http://a/\nmirror = gopher://b/\n",
+	           "t.conf:3:");
+	assert_err("[daemon]\nmax-feed-size = 3 potatoes\n",
+	           "t.conf:2: bad size");
+	assert_err("[feed \"A\"]\nproxy = socks5h://h:1\nurl = http://a/\n",
+	           "t.conf:2: proxy before any url");
+	assert_err("[feed \"A\"]\nurl = http://a/\nproxy = smtp://x\n",
+	           "t.conf:2: bad proxy");
+	assert_err("interval = 5m\n", "t.conf:1: setting 'interval' outside");
+	assert_err("[daemon]\n[feeds]\n", "t.conf:2: unknown section");
+	assert_err("[feed A]\nurl = http://a/\n", "t.conf:1: bad section");
+	assert_err("[feed \"A\"]\nurl = http://a/\n[feed \"A\"]\n"
+	           "url = http://b/\n",
+	           "t.conf:3: feed \"A\" declared twice (first on line 1)");
+	assert_err("[feed \"A\"]\nurl = http://a/\nurl = http://b/\n",
+	           "t.conf:3: second url line");
+	assert_err("[daemon]\njust words\n", "t.conf:2: syntax error");
+	assert_err("[daemon]\nmax-connections = 0\n", "t.conf:2: bad number");
+	assert_err("[daemon]\nmax-connections = 2\n"
+	           "per-host-connections = 4\n",
+	           "per-host-connections is above max-connections");
+}
+END_TEST
+
+START_TEST(test_comments_indentation_and_long_lines_are_fine)
+{
+	char *text, url[400];
+	struct config *c;
+
+	memset(url, 'x', sizeof(url));
+	memcpy(url, "http://long.example/", 20);
+	url[sizeof(url) - 1] = '\0';
+	ck_assert_int_gt(asprintf(&text,
+	                          "; a comment\n"
+	                          "# another\n"
+	                          "[feed \"L\"]\n"
+	                          "\turl = %s\n"
+	                          "  interval = 1h ; trailing comment\n",
+	                          url),
+	                 0);
+	c = parse_ok(text);
+	ck_assert_str_eq(c->feeds[0].urls[0].url, url);
+	ck_assert_int_eq(c->feeds[0].interval, 3600);
+	config_free(c);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_load_reads_a_file)
+{
+	char path[] = "/tmp/check-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct config *c = NULL;
+	char *err = NULL;
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs("[daemon]\ninterval = 1h\n[feed \"X\"]\nurl = http://x/\n", f);
+	fclose(f);
+	ck_assert_int_eq(
+	        config_load(path, CONFIG_MUST_EXIST, PATHS_CLI, &c, &err), 0);
+	ck_assert_str_eq(c->path, path);
+	ck_assert_int_eq(c->interval, 3600);
+	ck_assert_uint_eq(c->n_feeds, 1);
+	config_free(c);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_store_specs_carry_urls_and_proxies)
+{
+	struct config *c =
+	        parse_ok("[feed \"A\"]\nurl = http://a/\n"
+	                 "mirror = http://m/\nproxy = socks5h://t:1\n"
+	                 "interval = 2h\ncategory = C\n"
+	                 "[feed \"B\"]\nurl = https://b/\n");
+	struct store_feed_spec *v = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(config_store_specs(c, &v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(v[0].title, "A");
+	ck_assert_str_eq(v[0].category, "C");
+	ck_assert_int_eq(v[0].interval, 7200);
+	ck_assert(v[0].from_config);
+	ck_assert_uint_eq(v[0].n_urls, 2);
+	ck_assert_str_eq(v[0].urls[1], "http://m/");
+	ck_assert_ptr_null(v[0].proxies[0]);
+	ck_assert_str_eq(v[0].proxies[1], "socks5h://t:1");
+	ck_assert_str_eq(v[1].urls[0], "https://b/");
+	config_store_specs_free(v, n);
+	config_free(c);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_test(tc, test_empty_file_gives_every_default);
+	tcase_add_test(tc, test_absent_file_gives_defaults_unless_required);
+	tcase_add_test(tc, test_every_daemon_setting_is_read);
+	tcase_add_test(tc, test_durations_take_units_and_combine);
+	tcase_add_test(tc, test_bad_durations_are_refused);
+	tcase_add_test(tc, test_sizes_take_binary_units);
+	tcase_add_test(tc, test_feed_with_repeated_mirrors_keeps_their_order);
+	tcase_add_test(tc, test_proxy_applies_to_the_url_line_just_before_it);
+	tcase_add_test(tc, test_errors_name_file_and_line);
+	tcase_add_test(tc, test_comments_indentation_and_long_lines_are_fine);
+	tcase_add_test(tc, test_load_reads_a_file);
+	tcase_add_test(tc, test_store_specs_carry_urls_and_proxies);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
