@@ -1309,3 +1309,128 @@ out:
 	event_base_free(base);
 	return r;
 }
+
+/* What poll_fetch_url collects. */
+struct grab {
+	struct fetch_result res; /* copied out of the done callback */
+	char *body;
+	size_t len, cap;
+	bool done;
+	struct event_base *base;
+};
+
+/* fetch: append body bytes (the fetcher has capped them already). */
+static int
+grab_data(struct fetch_xfer *x, const char *buf, size_t len, void *arg)
+{
+	struct grab *g = arg;
+
+	(void)x;
+	if (g->len + len + 1 > g->cap) {
+		size_t cap = g->cap ? g->cap : 65536;
+
+		while (cap < g->len + len + 1)
+			cap *= 2;
+		g->body = xreallocarray(g->body, cap, 1);
+		g->cap = cap;
+	}
+	memcpy(g->body + g->len, buf, len);
+	g->len += len;
+	g->body[g->len] = '\0';
+	return 0;
+}
+
+/* Duplicate s, or NULL. */
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* fetch: keep what the result says; leave the loop. */
+static void
+grab_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
+{
+	struct grab *g = arg;
+
+	(void)x;
+	g->res.error = r->error;
+	g->res.status = r->status;
+	g->res.message = dup_or_null(r->message);
+	g->res.content_type = dup_or_null(r->content_type);
+	g->res.effective_url = dup_or_null(r->effective_url);
+	g->done = true;
+	event_base_loopexit(g->base, NULL);
+}
+
+/* GET one URL whole, with the configured limits (for `gazette add`). */
+int
+poll_fetch_url(const struct config *cfg, const char *url, const char *proxy,
+               struct poll_fetched *ret, char **ret_err)
+{
+	struct fetch_opts o = fopts(cfg);
+	struct fetch_req req = {.url = url, .proxy = proxy};
+	struct grab g = {0};
+	struct fetch_xfer *x = NULL;
+	struct fetch *f;
+	int r;
+
+	g.base = event_base_new();
+	if (g.base == NULL)
+		return -ENOMEM;
+	f = fetch_new(g.base, &o);
+	if (f == NULL) {
+		event_base_free(g.base);
+		return -ENOMEM;
+	}
+	r = fetch_start(f, &req, grab_data, grab_done, &g, &x);
+	if (r < 0) {
+		if (ret_err)
+			*ret_err = xasprintf("cannot fetch '%s': %s", url,
+			                     strerror(-r));
+		goto out;
+	}
+	event_base_dispatch(g.base);
+	if (!g.done || g.res.error != FETCH_OK) {
+		r = !g.done                        ? -EINTR
+		    : g.res.error == FETCH_TIMEOUT ? -ETIMEDOUT
+		    : g.res.error == FETCH_TOO_BIG ? -EFBIG
+		    : g.res.error == FETCH_DNS     ? -EHOSTUNREACH
+		    : g.res.error == FETCH_CONNECT ? -ECONNREFUSED
+		                                   : -EIO;
+		if (ret_err)
+			*ret_err = xasprintf("cannot fetch '%s': %s", url,
+			                     g.res.message ? g.res.message
+			                                   : "interrupted");
+		goto out;
+	}
+	ret->status = g.res.status;
+	ret->content_type = g.res.content_type;
+	ret->final_url =
+	        g.res.effective_url ? g.res.effective_url : xstrdup(url);
+	ret->body = g.body ? g.body : xstrdup("");
+	ret->len = g.len;
+	g.res.content_type = g.res.effective_url = NULL;
+	g.body = NULL;
+	r = 0;
+out:
+	fetch_free(f);
+	event_base_free(g.base);
+	free(g.body);
+	free(g.res.message);
+	free(g.res.content_type);
+	free(g.res.effective_url);
+	return r;
+}
+
+/* Free what poll_fetch_url gave. */
+void
+poll_fetched_clear(struct poll_fetched *f)
+{
+	if (f == NULL)
+		return;
+	free(f->content_type);
+	free(f->final_url);
+	free(f->body);
+	memset(f, 0, sizeof(*f));
+}
