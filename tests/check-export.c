@@ -146,6 +146,42 @@ START_TEST(test_json_lines_are_one_valid_object_each)
 }
 END_TEST
 
+START_TEST(test_json_escapes_controls_and_replaces_invalid_utf8)
+{
+	struct store_story st = {
+	        .id = 9,
+	        .title = "tab\there \"q\" back\\slash \x01 bell\x07 "
+	                 "bad\xff\xc3 ok\xc3\xa9 \xe6\x97\xa5 /path",
+	        .published = 0,
+	        .updated = GZ_NO_DATE,
+	};
+	struct json_object *o, *v;
+	struct export *x = NULL;
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	ck_assert_int_eq(export_begin(f, EXPORT_JSON, NULL, 0, &x), 0);
+	ck_assert_int_eq(export_story(x, &st), 0);
+	ck_assert_int_eq(export_end(x), 0);
+	export_free(x);
+	fclose(f);
+	o = json_tokener_parse(out);
+	ck_assert_msg(o != NULL, "not JSON: %s", out);
+	ck_assert(json_object_object_get_ex(o, "title", &v));
+	ck_assert_str_eq(json_object_get_string(v),
+	                 "tab\there \"q\" back\\slash \x01 bell\x07 "
+	                 "bad\xef\xbf\xbd\xef\xbf\xbd ok\xc3\xa9 "
+	                 "\xe6\x97\xa5 /path");
+	ck_assert(json_object_object_get_ex(o, "published", &v));
+	ck_assert_str_eq(json_object_get_string(v), "1970-01-01T00:00:00Z");
+	ck_assert(json_object_object_get_ex(o, "guid", &v));
+	ck_assert(v == NULL);
+	json_object_put(o);
+	free(out);
+}
+END_TEST
+
 /*
  * Read one RFC 4180 record from *p into fields (at most max); returns
  * the number of fields, 0 at the end.
@@ -358,6 +394,8 @@ export_suite(void)
 
 	tcase_add_test(tc, test_format_names_parse);
 	tcase_add_test(tc, test_json_lines_are_one_valid_object_each);
+	tcase_add_test(tc,
+	               test_json_escapes_controls_and_replaces_invalid_utf8);
 	tcase_add_test(tc, test_csv_quotes_commas_quotes_and_newlines);
 	tcase_add_test(
 	        tc,

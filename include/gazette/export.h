@@ -1,5 +1,5 @@
 /*
- * Stories out of gazette: JSON Lines (one object a line, json-c), CSV
+ * Stories out of gazette: JSON Lines (one object a line, RFC 8259), CSV
  * (RFC 4180), Atom 1.0 (which gazette's own parser reads back), and one
  * self-contained HTML page with the content sanitized (html.h).
  */
