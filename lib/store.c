@@ -1563,20 +1563,39 @@ store_feed_save_schedule(struct store *s, const struct store_feed *f)
 
 /* ---- merging ---- */
 
-/* FNV-1a over a string, with a marker telling NULL from "". */
+/*
+ * A 64-bit hash of a string, folded into h eight bytes at a time, with
+ * its length mixed in so that NULL, "" and field boundaries differ.
+ * Not cryptographic: it tells text apart, it does not defend against
+ * crafted collisions (a collision only hides one changed text).
+ */
 static uint64_t
 fnv(uint64_t h, const char *t)
 {
+	const uint64_t m = 0x9e3779b97f4a7c15ULL;
+	size_t n, i = 0;
+
 	if (!t) {
-		h ^= 0xff;
-		return h * 0x100000001b3ULL;
+		h = (h ^ 0xff) * m;
+		return h ^ (h >> 29);
 	}
-	for (; *t; t++) {
-		h ^= (unsigned char)*t;
-		h *= 0x100000001b3ULL;
+	n = strlen(t);
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, t + i, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
 	}
-	h ^= 0xfe; /* field separator */
-	return h * 0x100000001b3ULL;
+	if (i < n) {
+		uint64_t w = 0;
+
+		memcpy(&w, t + i, n - i);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	h = (h ^ (uint64_t)n ^ 0xfe00) * m;
+	return h ^ (h >> 32);
 }
 
 #define FNV_SEED 0xcbf29ce484222325ULL
@@ -1723,10 +1742,16 @@ entry_keys(const struct gz_entry *e, const struct feed_hosts *h,
 	uint64_t c;
 
 	memset(k, 0, sizeof(*k));
-	if (e->id && *e->id)
-		k->guid = identity(e->id, h, &oom);
 	if (e->link && *e->link)
 		k->link = identity(e->link, h, &oom);
+	/* A permalink guid is the link: canonicalize once. */
+	if (e->id && *e->id && k->link && e->link && !strcmp(e->id, e->link)) {
+		k->guid = strdup(k->link);
+		if (!k->guid)
+			oom = true;
+	} else if (e->id && *e->id) {
+		k->guid = identity(e->id, h, &oom);
+	}
 	c = fnv(fnv(fnv(FNV_SEED, e->title), e->summary), e->content);
 	k->chash = (int64_t)c;
 	if (oom)
