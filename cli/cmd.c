@@ -23,6 +23,7 @@
 /* clang-format off */
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_feeds,
+	&cmd_add,
 	&cmd_remove,
 	&cmd_mirror,
 	&cmd_rename,

@@ -148,4 +148,9 @@ run_tests([
     test_poll_without_daemon_polls_here_and_says_so,
     test_poll_of_failing_feeds_exits_1,
     test_status_without_daemon_reports_the_database,
+    test_add_feed_url_subscribes_and_stores_its_stories,
+    test_add_with_mirrors_proxy_title_and_interval,
+    test_add_web_page_finds_its_feed,
+    test_add_page_with_several_feeds_needs_pick,
+    test_add_refuses_what_is_not_a_feed,
 ])

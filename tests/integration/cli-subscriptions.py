@@ -178,7 +178,7 @@ def test_usage_errors_exit_2(env):
 def test_help_lists_every_command_and_each_has_help(env):
     r = env.run("--help", db=False)
     check(r.rc == 0, "gazette --help exits 0", r)
-    names = ["feeds", "remove", "mirror", "rename", "import",
+    names = ["feeds", "add", "remove", "mirror", "rename", "import",
              "export", "list", "show", "mark", "search", "poll", "status"]
     for n in names:
         check(("  %s " % n) in r.out, "--help lists %s" % n, r)
