@@ -5,7 +5,9 @@ and add (feed URLs, web pages linking to feeds, refusals)."""
 
 import json
 import os
+import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -144,6 +146,47 @@ def test_add_refuses_what_is_not_a_feed(env):
     check(env.run("feeds", "--json").out == "", "nothing added")
 
 
+def test_poll_and_status_go_through_the_running_daemon(env):
+    gazetted = os.environ.get("GAZETTED")
+    check(gazetted is not None and os.path.exists(gazetted),
+          "GAZETTED names the daemon", gazetted)
+    sock = env.path("run/control.sock")
+    conf = env.path("gazette.conf")
+    with open(conf, "w") as f:
+        f.write("[daemon]\ndatabase = %s\nsocket = %s\ninterval = 1h\n"
+                "[feed \"Daily News\"]\nurl = %s\n"
+                % (env.db, sock, srv.url("/news.xml")))
+    log = open(env.path("gazetted.log"), "w")
+    proc = subprocess.Popen([gazetted, "-f", "-c", conf], stderr=log,
+                            env=env.env)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.05)
+        check(os.path.exists(sock), "gazetted listens")
+        r = env.run("--config", conf, "status", db=False)
+        check(r.rc == 0 and "not running" not in r.out and
+              "feeds: 1" in r.out, "status comes from the daemon", r)
+        r = env.run("--config", conf, "poll", db=False)
+        check(r.rc == 0 and "polling here" not in r.out and
+              "polled" in r.out, "poll goes through the daemon", r)
+        r = env.run("--config", conf, "poll", "no such feed", db=False)
+        check(r.rc == 1 and r.err.startswith("gazette: "),
+              "the daemon's refusal is an error", r)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = env.run("--config", conf, "list", db=False)
+            if len(r.out.splitlines()) == 3:
+                break
+            time.sleep(0.1)
+        check(len(r.out.splitlines()) == 3, "the daemon's stories listed",
+              r)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
 run_tests([
     test_poll_without_daemon_polls_here_and_says_so,
     test_poll_of_failing_feeds_exits_1,
@@ -153,4 +196,5 @@ run_tests([
     test_add_web_page_finds_its_feed,
     test_add_page_with_several_feeds_needs_pick,
     test_add_refuses_what_is_not_a_feed,
+    test_poll_and_status_go_through_the_running_daemon,
 ])
