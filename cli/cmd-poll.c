@@ -115,8 +115,7 @@ poll_exec(struct cmd_ctx *ctx, int argc, char **argv)
 const struct cmd_entry cmd_poll = {
         .name = "poll",
         .usage = "[FEED]",
-        .summary = "poll every feed (or one) now: through gazetted, or here "
-                   "when it is not running",
+        .summary = "poll now, through gazetted or here when it is not running",
         .help = "FEED is a feed's id, one of its URLs, or a unique prefix of "
                 "its title.\nWith no daemon, polls in this process and "
                 "says so; exits 1 when every feed polled failed.\n",
@@ -187,8 +186,7 @@ status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 const struct cmd_entry cmd_status = {
         .name = "status",
         .usage = "",
-        .summary = "what gazetted is doing (or, when it is not running, what "
-                   "the database says)",
+        .summary = "what gazetted is doing, or what the database says",
         .help = "",
         .exec = status_exec,
 };

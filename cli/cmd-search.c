@@ -83,8 +83,7 @@ search_exec(struct cmd_ctx *ctx, int argc, char **argv)
 const struct cmd_entry cmd_search = {
         .name = "search",
         .usage = "[--feed FEED] [--unread] [--limit N] [--json] QUERY...",
-        .summary = "full-text search of titles, summaries and content, "
-                   "best matches first",
+        .summary = "full-text search, best matches first",
         .help = "  --feed FEED  only this feed\n"
                 "  --unread     only unread stories\n"
                 "  --limit N    at most N stories\n"
