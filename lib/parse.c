@@ -1753,7 +1753,8 @@ take_text(struct gz_parser *p, struct frame *f)
 	if (s == NULL) {
 		fail(p, -ENOMEM);
 	} else {
-		memcpy(s, p->text.s + a, b - a);
+		if (b > a)
+			memcpy(s, p->text.s + a, b - a);
 		s[b - a] = '\0';
 		s = parse_html_fix_text(s);
 		if (s == NULL)
@@ -1848,6 +1849,10 @@ static void
 parser_release(struct gz_parser *p)
 {
 	if (p->ctxt) {
+		/* libxml2 keeps a DTD's entities in a document of its own */
+		if (p->ctxt->myDoc)
+			xmlFreeDoc(p->ctxt->myDoc);
+		p->ctxt->myDoc = NULL;
 		xmlFreeParserCtxt(p->ctxt);
 		p->ctxt = NULL;
 	}
@@ -1951,7 +1956,7 @@ decl_encoding(const char *s, size_t n, char out[64])
 	size_t len;
 
 	out[0] = '\0';
-	if (n < 6 || memcmp(s, "<?xml", 5) != 0)
+	if (s == NULL || n < 6 || memcmp(s, "<?xml", 5) != 0)
 		return;
 	end = memmem(s, n, "?>", 2);
 	if (end == NULL)
@@ -2190,10 +2195,19 @@ parser_start(struct gz_parser *p)
 				bozo(p, "unknown charset '%s' in Content-Type",
 				     p->charset);
 			}
-		} else if (enc[0] && xmlFindCharEncodingHandler(enc) == NULL) {
-			bozo(p, "unknown encoding '%s' in the XML declaration",
-			     enc);
-			force = xmlFindCharEncodingHandler("UTF-8");
+		} else if (enc[0]) {
+			xmlCharEncodingHandlerPtr h =
+			        xmlFindCharEncodingHandler(enc);
+			if (h == NULL) {
+				bozo(p,
+				     "unknown encoding '%s' in the XML "
+				     "declaration",
+				     enc);
+				force = xmlFindCharEncodingHandler("UTF-8");
+			} else {
+				/* iconv handlers are made afresh each time */
+				xmlCharEncCloseFunc(h);
+			}
 		}
 		if (i == 3) {
 			/* a UTF-8 BOM wins over any charset; libxml2 need not
