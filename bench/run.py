@@ -38,20 +38,27 @@ def free_port():
 
 
 def run(argv, env=None, cwd=None):
-    """Run argv; return (wall s, cpu s, peak RSS KiB) of it and its children."""
+    """Run argv; return (wall s, cpu s, peak RSS KiB, exit status, stderr).
+
+    GNU time does the measuring: a child forked from this Python process
+    would start with Python's own RSS as its high-water mark, so the
+    small `time` process forks and execs the tool instead. CPU is user +
+    sys of the tool and every child it waited for (sfeed_update's curl and
+    sfeed processes); peak RSS is the largest single process.
+    """
+    fd, stats = tempfile.mkstemp(prefix="time-")
+    os.close(fd)
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-q", "-o", stats, "-f",
+                        "%U %S %M"] + argv, env=env, cwd=cwd,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.monotonic() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    # wait4 reports the child itself; its own children (sfeed_update's
-    # curl and sfeed processes) are in RUSAGE_CHILDREN of the child, which
-    # the child's rusage already includes once they were waited for.
-    cpu = ru.ru_utime + ru.ru_stime
-    return wall, cpu, ru.ru_maxrss, p.returncode, err
+    with open(stats) as f:
+        fields = f.read().split()
+    os.unlink(stats)
+    user, sys_, rss = float(fields[-3]), float(fields[-2]), int(fields[-1])
+    return (wall, user + sys_, rss, p.returncode,
+            p.stderr.decode(errors="replace"))
 
 
 class Tool:
@@ -174,10 +181,11 @@ def main():
     for need in (gen, serve):
         if not os.path.exists(need):
             sys.exit("bench: %s is missing (--shared DIR)" % need)
-    for exe in ("newsboat", "sfeed_update", "sfeed", "lighttpd", "sqlite3"):
+    for exe in ("newsboat", "sfeed_update", "sfeed", "lighttpd", "sqlite3",
+                "time"):
         if not shutil.which(exe, path=os.environ["PATH"] + ":/usr/sbin"):
             sys.exit("bench: %s is not installed (apt-get install newsboat "
-                     "sfeed lighttpd sqlite3)" % exe)
+                     "sfeed lighttpd sqlite3 time)" % exe)
     os.makedirs(a.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="gazette-bench-")
     docroot = os.path.join(work, "docroot")
