@@ -901,7 +901,7 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 		n->last_served = sf->last_served;
 		n->primary_probe = sf->primary_probe;
 		store_feed_free(sf);
-		pf->sf = n;
+		pf->sf = sf = n;
 		pf->pending_sf = NULL;
 	}
 	sum_add(&p->totals, &d);

@@ -103,7 +103,7 @@ class Server:
         class Handler(_Handler):
             server_obj = srv
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.request_queue_size = 1024
         self.port = self.httpd.server_address[1]
@@ -143,6 +143,16 @@ class Server:
     def leave(self, host):
         with self.lock:
             self.inflight[host] -= 1
+
+
+class _Quiet(ThreadingHTTPServer):
+    """Clients that hang up (as gazetted does when it cuts a transfer)
+    are normal here, not worth a traceback."""
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

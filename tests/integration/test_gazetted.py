@@ -476,8 +476,10 @@ class TestDaemon(Base):
         ok, text = ctl(self.env.sock, "status")
         self.assertTrue(ok)
         self.assertIn("feeds: 1", text)
+        # Wait for the poll at start to end (a "poll" during it joins it).
         deadline = time.time() + 10
-        while not self.srv.hits("/c") and time.time() < deadline:
+        while "polls: 1\n" not in ctl(self.env.sock, "status")[1] and \
+                time.time() < deadline:
             time.sleep(0.05)
         ok, text = ctl(self.env.sock, "poll", "1")
         self.assertTrue(ok, text)
