@@ -37,6 +37,7 @@ struct client {
 	char *out; /* the framed reply being written */
 	size_t out_len, out_done;
 	bool waiting; /* for polls to finish */
+	bool refused; /* another uid: read its request, answer no */
 	struct client *next;
 };
 
@@ -241,6 +242,15 @@ client_read(evutil_socket_t fd, short what, void *arg)
 			return;
 	}
 	event_del(cl->ev);
+	/*
+	 * A refused client is answered only after its request is read:
+	 * closing with unread bytes would reset the connection before it
+	 * could read why.
+	 */
+	if (cl->refused) {
+		client_reply(cl, false, "permission denied");
+		return;
+	}
 	r = ctl_request_decode(cl->buf, cl->need, &cmd, &carg);
 	if (r < 0) {
 		client_reply(cl, false, "malformed request");
@@ -282,8 +292,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	    (cred.uid != getuid() && cred.uid != 0)) {
 		log_warn("control: client of uid %ld refused",
 		         len == sizeof(cred) ? (long)cred.uid : -1L);
-		client_reply(cl, false, "permission denied");
-		return;
+		cl->refused = true;
 	}
 	cl->ev = event_new(c->base, fd, EV_READ | EV_PERSIST, client_read, cl);
 	event_add(cl->ev, &tv);
