@@ -43,16 +43,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def rss(title, items, extra=""):
-    """An RSS 2.0 document: items is a list of (guid, title) pairs."""
+def rss(title, items, extra="", link_base="http://example.org/",
+        guids=True):
+    """An RSS 2.0 document: items is a list of (guid, title) pairs; each
+    item links to link_base + guid, and has a <guid> when guids."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0">'
-           '<channel><title>%s</title><link>http://example.org/</link>'
-           '<description>test</description>%s' % (title, extra)]
+           '<channel><title>%s</title><link>%s</link>'
+           '<description>test</description>%s' % (title, link_base, extra)]
     for guid, t in items:
-        out.append('<item><guid>%s</guid><title>%s</title>'
-                   '<link>http://example.org/%s</link>'
+        out.append('<item>%s<title>%s</title>'
+                   '<link>%s%s</link>'
                    '<pubDate>Mon, 02 Jan 2006 15:04:05 GMT</pubDate>'
-                   '</item>' % (guid, t, guid))
+                   '</item>' % ("<guid>%s</guid>" % guid if guids else "",
+                                t, link_base, guid))
     out.append('</channel></rss>\n')
     return "".join(out).encode()
 

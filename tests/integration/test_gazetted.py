@@ -279,6 +279,27 @@ class TestFailover(Base):
         # Same stories from either address: no duplicates.
         self.assertEqual(self.env.stories(), 3)
 
+    def test_switching_to_a_mirror_creates_no_duplicates(self):
+        # No guids: identity is the link, and the mirror's links name the
+        # mirror's host; they are the primary's stories all the same.
+        port = self.srv.port
+        self.srv.set("/feed", {"body": httpd.rss(
+            "P", ITEMS, link_base="http://primary.localhost:%d/" % port,
+            guids=False)}, host="primary.localhost")
+        self.srv.set("/feed", {"body": httpd.rss(
+            "M", ITEMS, link_base="http://mirror.localhost:%d/" % port,
+            guids=False)}, host="mirror.localhost")
+        p = self.srv.url("/feed", "primary.localhost")
+        m = self.srv.url("/feed", "mirror.localhost")
+        self.env.config([("F", [p, m], {})])
+        self.env.once()
+        self.assertEqual(self.env.stories(), 3)
+        self.srv.set("/feed", {"status": 500}, host="primary.localhost")
+        self.env.once()
+        self.assertEqual(self.env.feed(1, "last_served"), 1)
+        self.assertEqual(len(self.srv.hits(host="mirror.localhost")), 1)
+        self.assertEqual(self.env.stories(), 3)
+
     def test_all_urls_failing_counts_one_failure(self):
         self.srv.set("/p", {"status": 500})
         self.srv.set("/m", {"status": 502})
@@ -593,6 +614,44 @@ class TestDaemon(Base):
         self.assertLess(time.time() - t, 2.0)
         self.assertEqual(self.env.q1("PRAGMA integrity_check"), "ok")
         self.assertFalse(os.path.exists(self.env.sock))
+
+    def test_gazette_poll_and_status_use_the_daemon(self):
+        gazette = os.environ.get("GAZETTE")
+        if not gazette or not os.path.exists(gazette):
+            self.skipTest("GAZETTE (the CLI) not given")
+        self.feed_route("/g")
+        self.env.config([("G", [self.srv.url("/g")], {"interval": "1h"})])
+        self.env.start()
+        deadline = time.time() + 10
+        while "polls: 1\n" not in ctl(self.env.sock, "status")[1] and \
+                time.time() < deadline:
+            time.sleep(0.05)
+        cli = [gazette, "--config", self.env.conf]
+        p = subprocess.run(cli + ["status"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("1", p.stdout)
+        p = subprocess.run(cli + ["poll"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # The daemon polled (the server saw it), not the CLI in-process:
+        # the daemon's status counts two polls now.
+        self.assertEqual(len(self.srv.hits("/g")), 2)
+        self.assertIn("polls: 2\n", ctl(self.env.sock, "status")[1])
+
+    def test_ready_is_notified_on_an_abstract_notify_socket(self):
+        self.env.config([])
+        name = "gazette-test-%d-%d" % (os.getpid(), time.time_ns())
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind("\0" + name)
+        ns.settimeout(10)
+        env = dict(os.environ, NOTIFY_SOCKET="@" + name)
+        logf = open(self.env.log, "w")
+        self.env.proc = subprocess.Popen(
+            [GAZETTED, "-f", "-c", self.env.conf], stderr=logf, env=env)
+        logf.close()
+        self.assertIn("READY=1", ns.recv(4096).decode())
+        ns.close()
 
     def test_ready_is_notified_after_the_socket_listens(self):
         self.env.config([])
