@@ -21,11 +21,12 @@
 #include "gazette/store.h"
 #include "gazette/url.h"
 
-#define BUSY_TIMEOUT_MS 5000
-#define STMT_CACHE      256    /* slots; a power of two above the count */
-#define MAX_URLS        64     /* URLs (primary + mirrors) per feed */
-#define MAX_ENTRIES     200000 /* entries accepted in one merge */
-#define NESTED_SP       "store_nested"
+#define BUSY_TIMEOUT_MS   5000
+#define STMT_CACHE        256    /* slots; a power of two above the count */
+#define MAX_URLS          64     /* URLs (primary + mirrors) per feed */
+#define MAX_ENTRIES       200000 /* entries accepted in one merge */
+#define NESTED_SP         "store_nested"
+#define SEARCH_CANDIDATES "5000" /* the newest matches a search ranks */
 
 struct stmt_slot {
 	const char *sql;
@@ -2345,13 +2346,43 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		if (!match)
 			return failf(s, -EINVAL, "empty search");
 		ranked = true;
-		st = prep(s, STORY_COLUMNS
-		          ", bm25(story_fts, 10.0, 3.0, 1.0)"
-		          " FROM story_fts JOIN story s"
-		          " ON s.id = story_fts.rowid"
-		          " WHERE story_fts MATCH ?2" STORY_FILTERS
-		          " ORDER BY bm25(story_fts, 10.0, 3.0, 1.0),"
-		          " s.published DESC LIMIT ?8 OFFSET ?9");
+		/*
+		 * Ranked among the newest SEARCH_CANDIDATES matches that
+		 * pass the filters: bm25 costs per match, so a common word
+		 * in a million stories would otherwise rank them all.
+		 */
+		if (!(q->flags & (STORE_Q_UNREAD | STORE_Q_STARRED)) &&
+		    !q->feed_id && !q->since && !q->min_id)
+			/* No filters: the stories joined only for the page. */
+			st = prep(s, STORY_COLUMNS
+			          ", c.score FROM"
+			          " (SELECT id, score FROM"
+			          "  (SELECT rowid AS id,"
+			          "   bm25(story_fts, 10.0, 3.0, 1.0) AS score"
+			          "   FROM story_fts WHERE story_fts MATCH ?2"
+			          "   ORDER BY rowid DESC"
+			          "   LIMIT " SEARCH_CANDIDATES ")"
+			          "  ORDER BY score, id DESC"
+			          "  LIMIT ?8 OFFSET ?9) c"
+			          " JOIN story s ON s.id = c.id"
+			          " ORDER BY c.score, c.id DESC");
+		else
+			st = prep(
+			        s, STORY_COLUMNS
+			        ", c.score FROM"
+			        " (SELECT id, score, published FROM"
+			        "  (SELECT story_fts.rowid AS id,"
+			        "   bm25(story_fts, 10.0, 3.0, 1.0) AS score,"
+			        "   s.published AS published"
+			        "   FROM story_fts JOIN story s"
+			        "   ON s.id = story_fts.rowid"
+			        "   WHERE story_fts MATCH ?2" STORY_FILTERS
+			        "   ORDER BY story_fts.rowid DESC"
+			        "   LIMIT " SEARCH_CANDIDATES ")"
+			        "  ORDER BY score, published DESC, id DESC"
+			        "  LIMIT ?8 OFFSET ?9) c"
+			        " JOIN story s ON s.id = c.id"
+			        " ORDER BY c.score, c.published DESC, c.id DESC");
 	} else if (q->feed_id) {
 		/* Driven by the feed's memberships: a small feed is quick. */
 		st = prep(s, STORY_COLUMNS

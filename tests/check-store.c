@@ -1266,6 +1266,35 @@ START_TEST(test_search_ranks_title_match)
 }
 END_TEST
 
+START_TEST(test_search_with_filters_keeps_to_feed_and_unread)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct store_query q = {.search = "harvest"};
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "Harvest in A", "x", NOW - 10), NOW);
+	merge1(a, 0, entry("2", NULL, "Old harvest in A", "x", NOW - 20), NOW);
+	merge1(b, 0, entry("3", NULL, "Harvest in B", "x", NOW - 5), NOW);
+	ck_assert_int_eq(list(&q, &sn), 3);
+	q.feed_id = a;
+	ck_assert_int_eq(list(&q, &sn), 2);
+	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_READ), 1);
+	q.flags = STORE_Q_UNREAD;
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "Old harvest in A");
+	ck_assert(sn.rank[0] > 0);
+	q.feed_id = 0;
+	q.flags = 0;
+	q.since = NOW - 10;
+	ck_assert_int_eq(list(&q, &sn), 2);
+	q.since = 0;
+	q.limit = 1;
+	q.offset = 1;
+	ck_assert_int_eq(list(&q, &sn), 1);
+}
+END_TEST
+
 START_TEST(test_search_takes_punctuation_and_prefixes)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -1384,6 +1413,8 @@ store_suite(void)
 	tcase_add_test(query, test_story_ids_are_never_reused);
 	tcase_add_test(query, test_search_ranks_title_match);
 	tcase_add_test(query, test_search_takes_punctuation_and_prefixes);
+	tcase_add_test(query,
+	               test_search_with_filters_keeps_to_feed_and_unread);
 	tcase_add_test(query, test_search_index_follows_updates_and_purges);
 	return s;
 }
