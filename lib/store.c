@@ -90,21 +90,25 @@ static const char *const migrations[] = {
         ");"
         "CREATE INDEX feed_url_feed ON feed_url(feed_id, position);"
         /* AUTOINCREMENT: ids never come back, so the "new" cursor holds. */
+        /*
+         * The small columns first: reading read/starred must not walk
+         * through a long content's overflow pages.
+         */
         "CREATE TABLE story ("
         "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  read INTEGER NOT NULL DEFAULT 0,"
+        "  starred INTEGER NOT NULL DEFAULT 0,"
+        "  changed INTEGER NOT NULL DEFAULT 0,"
+        "  published INTEGER NOT NULL,"
+        "  updated INTEGER,"
+        "  first_seen INTEGER NOT NULL,"
         "  link_key TEXT," /* canonical link, the identity across feeds */
         "  guid TEXT,"
         "  title TEXT,"
         "  link TEXT," /* as served */
         "  author TEXT,"
         "  summary TEXT,"
-        "  content TEXT,"
-        "  published INTEGER NOT NULL,"
-        "  updated INTEGER,"
-        "  first_seen INTEGER NOT NULL,"
-        "  read INTEGER NOT NULL DEFAULT 0,"
-        "  starred INTEGER NOT NULL DEFAULT 0,"
-        "  changed INTEGER NOT NULL DEFAULT 0"
+        "  content TEXT"
         ");"
         "CREATE INDEX story_link ON story(link_key) WHERE link_key IS NOT NULL;"
         "CREATE INDEX story_published ON story(published, id);"
