@@ -94,8 +94,9 @@ int store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n);
 int store_feed_get(struct store *s, int64_t id, struct store_feed **ret);
 
 /*
- * FEED as the user names it: a numeric id, or a unique case-insensitive
- * prefix of a title. -ENOENT none, -EEXIST ambiguous.
+ * FEED as the user names it: a numeric id, one of its URLs exactly, or a
+ * unique case-insensitive prefix of a title (an exact title wins over
+ * the longer titles it begins). -ENOENT none, -EEXIST ambiguous.
  */
 int store_feed_find(struct store *s, const char *name, int64_t *ret_id);
 
@@ -215,6 +216,8 @@ typedef int (*store_story_fn)(const struct store_story *st, void *arg);
 /*
  * Newest first (or by rank when searching). Returns the count or -errno.
  * search is words, all required, "word*" a prefix; -EINVAL when empty.
+ * A search ranks the newest 5,000 matching stories that pass the other
+ * filters (bm25, title weighted above summary above content).
  */
 int store_stories(struct store *s, const struct store_query *q,
 		  store_story_fn fn, void *arg);
