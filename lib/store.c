@@ -2527,20 +2527,36 @@ store_mark_feed(struct store *s, int64_t feed_id, int64_t before,
 	}
 	if (r < 0)
 		return tx_end(s, r);
-	if (m == STORE_MARK_READ || m == STORE_MARK_UNREAD)
+	/* Each case its statement, so that an index drives it. */
+	if (feed_id && (m == STORE_MARK_READ || m == STORE_MARK_UNREAD))
+		r = sql_exec(
+		        s,
+		        "UPDATE story SET read = ?1 WHERE id IN"
+		        " (SELECT story_id FROM membership WHERE feed_id = ?2)"
+		        " AND read <> ?1 AND (?3 = 0 OR published < ?3)",
+		        "iII", m == STORE_MARK_READ, feed_id, before);
+	else if (feed_id)
+		r = sql_exec(
+		        s,
+		        "UPDATE story SET starred = ?1 WHERE id IN"
+		        " (SELECT story_id FROM membership WHERE feed_id = ?2)"
+		        " AND starred <> ?1 AND (?3 = 0 OR published < ?3)",
+		        "iII", m == STORE_MARK_STAR, feed_id, before);
+	else if (m == STORE_MARK_READ)
 		r = sql_exec(s,
-		             "UPDATE story SET read = ?1 WHERE read <> ?1"
-		             " AND (?2 = 0 OR id IN (SELECT story_id"
-		             "  FROM membership WHERE feed_id = ?2))"
-		             " AND (?3 = 0 OR published < ?3)",
-		             "iII", m == STORE_MARK_READ, feed_id, before);
+		             "UPDATE story SET read = 1 WHERE read = 0"
+		             " AND (?1 = 0 OR published < ?1)",
+		             "I", before);
+	else if (m == STORE_MARK_UNREAD)
+		r = sql_exec(s,
+		             "UPDATE story SET read = 0 WHERE read = 1"
+		             " AND (?1 = 0 OR published < ?1)",
+		             "I", before);
 	else
 		r = sql_exec(s,
 		             "UPDATE story SET starred = ?1 WHERE starred <> ?1"
-		             " AND (?2 = 0 OR id IN (SELECT story_id"
-		             "  FROM membership WHERE feed_id = ?2))"
-		             " AND (?3 = 0 OR published < ?3)",
-		             "iII", m == STORE_MARK_STAR, feed_id, before);
+		             " AND (?2 = 0 OR published < ?2)",
+		             "iI", m == STORE_MARK_STAR, before);
 	return tx_end(s, r);
 }
 
