@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,34 +190,53 @@ decode_value(const char *s, size_t n)
 	return out;
 }
 
+struct word {
+	const char *s;
+	size_t n;
+};
+
+#define W(x)                                                                   \
+	{                                                                      \
+		x, sizeof(x) - 1                                               \
+	}
+
+/* true when name (n bytes) is one of words, case aside. */
+static bool
+in_words(const struct word *words, const char *name, size_t n)
+{
+	for (; words->s; words++)
+		if (words->n == n && (words->s[0] | 0x20) == (name[0] | 0x20) &&
+		    strncasecmp(words->s, name, n) == 0)
+			return true;
+	return false;
+}
+
 /* HTML elements that have no end tag. */
 static bool
 is_void(const char *name, size_t n)
 {
-	static const char *const v[] = {
-	        "area",  "base",  "br",       "col",   "embed",   "hr",
-	        "img",   "input", "link",     "meta",  "param",   "source",
-	        "track", "wbr",   "basefont", "frame", "isindex", NULL};
+	static const struct word v[] = {
+	        W("area"),  W("base"),    W("br"),    W("col"),  W("embed"),
+	        W("hr"),    W("img"),     W("input"), W("link"), W("meta"),
+	        W("param"), W("source"),  W("track"), W("wbr"),  W("basefont"),
+	        W("frame"), W("isindex"), {NULL, 0},
+	};
 
-	for (size_t i = 0; v[i]; i++)
-		if (strlen(v[i]) == n && strncasecmp(v[i], name, n) == 0)
-			return true;
-	return false;
+	return in_words(v, name, n);
 }
 
 /* Attributes holding URLs (feedparser's relative_uris list). */
 static bool
 is_url_attr(const char *name, size_t n)
 {
-	static const char *const v[] = {
-	        "href",     "src",    "cite",     "background", "action",
-	        "longdesc", "usemap", "codebase", "data",       "classid",
-	        "profile",  "poster", NULL};
+	static const struct word v[] = {
+	        W("href"),   W("src"),      W("cite"),    W("background"),
+	        W("action"), W("longdesc"), W("usemap"),  W("codebase"),
+	        W("data"),   W("classid"),  W("profile"), W("poster"),
+	        {NULL, 0},
+	};
 
-	for (size_t i = 0; v[i]; i++)
-		if (strlen(v[i]) == n && strncasecmp(v[i], name, n) == 0)
-			return true;
-	return false;
+	return in_words(v, name, n);
 }
 
 /* Order attributes by name, as feedparser's serializer does. */
@@ -476,10 +496,22 @@ parse_html_fix_text(char *s)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	bool bad = false, c1 = false, latin = true, high = false;
-	size_t n = 0, k;
+	size_t len = strlen(s), k;
 	char *out, *o;
 
-	for (size_t i = 0; u[i]; i += k, n++) {
+	for (size_t i = 0; i < len; i += k) {
+		if (u[i] < 0x80) {
+			/* ASCII runs, eight bytes at a time */
+			k = 1;
+			while (i + k + 8 <= len) {
+				uint64_t w;
+				memcpy(&w, u + i + k, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+				k += 8;
+			}
+			continue;
+		}
 		k = utf8_valid_len(u + i);
 		if (k == 0) {
 			bad = true;
@@ -489,7 +521,13 @@ parse_html_fix_text(char *s)
 		if (k > 2 || (k == 2 && u[i] > 0xC3))
 			latin = false;
 		if (k == 2) {
-			high = true;
+			unsigned cp =
+			        ((u[i] & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
+			/* a lead byte then a continuation byte, as characters
+			 */
+			if (cp <= 0xBF && i >= 2 && u[i - 2] == 0xC3 &&
+			    u[i - 1] >= 0x82 && u[i - 1] <= 0xB4)
+				high = true;
 			if (u[i] == 0xC2 && u[i + 1] <= 0x9F)
 				c1 = true;
 		}

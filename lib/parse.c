@@ -2045,29 +2045,53 @@ ref_scan(const char *s, size_t i, size_t n, bool *more)
 static void
 filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 {
-	size_t i = 0, run = 0;
+	size_t i = 0, run = 0, next_amp = 0, next_lt = 0;
+	bool amp_known = false, lt_known = false;
 
 	while (i < n) {
-		char c = s[i];
+		char c;
 		if (p->fs != FS_TEXT) {
 			char mark = p->fs == FS_COMMENT ? '-'
 			            : p->fs == FS_CDATA ? ']'
 			                                : '?';
-			int need = p->fs == FS_PI ? 1 : 2;
-			i++;
-			if (c == mark)
-				p->fmatch =
-				        p->fmatch < need ? p->fmatch + 1 : need;
-			else if (c == '>' && p->fmatch == need)
-				p->fs = FS_TEXT, p->fmatch = 0;
-			else
-				p->fmatch = 0;
+			size_t need = p->fs == FS_PI ? 1 : 2, m = 0, end;
+			const char *gt = memchr(s + i, '>', n - i);
+			end = gt ? (size_t)(gt - s) : n;
+			/* the marks just before '>', with those carried over
+			 * from the last chunk when the run reaches back */
+			while (m < need && end - m > i &&
+			       s[end - m - 1] == mark)
+				m++;
+			if (end - m == i)
+				m += (size_t)p->fmatch;
+			if (m > need)
+				m = need;
+			if (gt == NULL) {
+				p->fmatch = (int)m;
+				i = n;
+				continue;
+			}
+			i = end + 1;
+			p->fmatch = 0;
+			if (m == need)
+				p->fs = FS_TEXT;
 			continue;
 		}
-		if (c != '&' && c != '<') {
-			i++;
-			continue;
+		/* the next '&' and '<', each searched once per position */
+		if (!amp_known || next_amp < i) {
+			const char *a = memchr(s + i, '&', n - i);
+			next_amp = a ? (size_t)(a - s) : n;
+			amp_known = true;
 		}
+		if (!lt_known || next_lt < i) {
+			const char *l = memchr(s + i, '<', n - i);
+			next_lt = l ? (size_t)(l - s) : n;
+			lt_known = true;
+		}
+		i = next_amp < next_lt ? next_amp : next_lt;
+		if (i >= n)
+			break;
+		c = s[i];
 		size_t rest = n - i;
 		if (c == '<') {
 			if (rest < 9 && !final) {
