@@ -102,14 +102,17 @@ def _inaccessible_nodes(d):
     os.chmod(os.path.join(d, "sock"), 0)
 
 
-def prepare_namespace(work, sysusers_conf):
+def prepare_namespace(work, sysusers_conf, extra_users=()):
     """Inside `unshare -m`: the /run/systemd marks and a passwd with the
-    sysusers.d user. Returns that user's (uid, gid)."""
+    sysusers.d user (when sysusers_conf is not None), and extra_users
+    (sysusers.d lines). Returns the gazette user's (uid, gid), or None."""
     _mount("-t", "tmpfs", "-o", "mode=0755", "gazette-sandbox",
            "/run/systemd")
     os.mkdir("/run/systemd/system", 0o755)
     _inaccessible_nodes("/run/systemd/inaccessible")
 
+    if sysusers_conf is None:
+        return None
     root = os.path.join(work, "root")
     os.makedirs(os.path.join(root, "etc"))
     for f in ("passwd", "group", "shadow", "gshadow"):
@@ -119,6 +122,11 @@ def prepare_namespace(work, sysusers_conf):
     if r.returncode != 0:
         common.fail("systemd-sysusers: " + r.stderr)
     print(r.stderr.strip())
+    for line in extra_users:
+        r = common.run(["systemd-sysusers", "--root=" + root, "--inline",
+                        line])
+        if r.returncode != 0:
+            common.fail("systemd-sysusers --inline %r: %s" % (line, r.stderr))
     for f in ("passwd", "group"):
         _mount("--bind", os.path.join(root, "etc", f), "/etc/" + f)
     import pwd  # after the bind mounts, so the lookup sees the new user
@@ -127,49 +135,70 @@ def prepare_namespace(work, sysusers_conf):
 
 
 class Manager:
-    """`systemd --user` as root, in a cgroup of its own."""
+    """`systemd --user` in a cgroup of its own: as root standing in for
+    the system manager (user None), or as a real user's manager (user: a
+    pwd entry), with its home and XDG_RUNTIME_DIR as a login gives them."""
 
-    def __init__(self, work):
+    def __init__(self, work, user=None):
         self.work = work
-        self.env = {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                    "/sbin:/bin",
-            "LANG": "C.UTF-8",
-            "HOME": os.path.join(work, "home"),
-            "USER": "root",
-            "XDG_RUNTIME_DIR": os.path.join(work, "run"),
-            "XDG_CONFIG_HOME": os.path.join(work, "config"),
-            "XDG_STATE_HOME": os.path.join(work, "state"),
-            "XDG_DATA_HOME": os.path.join(work, "share"),
-            "XDG_CACHE_HOME": os.path.join(work, "cache"),
-        }
-        for k in ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
-                  "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-            os.makedirs(self.env[k], exist_ok=True)
-        # 0755 as /run is: the service's user must reach its
-        # RuntimeDirectory= below it.
-        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o755, exist_ok=True)
-        os.chmod(self.env["XDG_RUNTIME_DIR"], 0o755)
-        self.unit_dir = os.path.join(self.env["XDG_CONFIG_HOME"], "systemd",
-                                     "user")
+        self.user = user
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        if user is None:
+            self.env = {
+                "PATH": path,
+                "LANG": "C.UTF-8",
+                "HOME": os.path.join(work, "home"),
+                "USER": "root",
+                "XDG_RUNTIME_DIR": os.path.join(work, "run"),
+                "XDG_CONFIG_HOME": os.path.join(work, "config"),
+                "XDG_STATE_HOME": os.path.join(work, "state"),
+                "XDG_DATA_HOME": os.path.join(work, "share"),
+                "XDG_CACHE_HOME": os.path.join(work, "cache"),
+            }
+            for k in ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
+                      "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+                os.makedirs(self.env[k], exist_ok=True)
+            # 0755 as /run is: the service's user must reach its
+            # RuntimeDirectory= below it.
+            os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o755,
+                        exist_ok=True)
+            os.chmod(self.env["XDG_RUNTIME_DIR"], 0o755)
+            self.unit_dir = os.path.join(self.env["XDG_CONFIG_HOME"],
+                                         "systemd", "user")
+        else:
+            self.env = {
+                "PATH": path,
+                "LANG": "C.UTF-8",
+                "HOME": user.pw_dir,
+                "USER": user.pw_name,
+                "LOGNAME": user.pw_name,
+                "SHELL": user.pw_shell,
+                "XDG_RUNTIME_DIR": os.path.join(work, "run-%d" % user.pw_uid),
+            }
+            os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
+            os.chown(self.env["XDG_RUNTIME_DIR"], user.pw_uid, user.pw_gid)
+            self.unit_dir = os.path.join(user.pw_dir, ".config", "systemd",
+                                         "user")
         os.makedirs(self.unit_dir, exist_ok=True)
         self.cgroups = self._make_cgroups()
         self.proc = None
 
+    def as_user(self, cmd):
+        """cmd run as the manager's user (unchanged for root)."""
+        if self.user is None:
+            return cmd
+        return ["setpriv", "--reuid=%d" % self.user.pw_uid,
+                "--regid=%d" % self.user.pw_gid, "--init-groups", "--"] + cmd
+
     def _make_cgroups(self):
         """A new cgroup in each hierarchy systemd uses."""
-        name = "gazette-sandbox-%d" % os.getpid()
-        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-            roots = ["/sys/fs/cgroup"]  # unified
-        else:
-            roots = [r for r in ("/sys/fs/cgroup/systemd",
-                                 "/sys/fs/cgroup/unified")
-                     if os.path.isdir(r)]
         out = []
-        for r in roots:
-            d = os.path.join(r, name)
+        for d in cgroup_dirs(self.work):
             os.mkdir(d)
             out.append(d)
+            if self.user is not None:  # delegated, as logind does
+                for f in [d] + [os.path.join(d, x) for x in os.listdir(d)]:
+                    os.chown(f, self.user.pw_uid, self.user.pw_gid)
         return out
 
     def start(self):
@@ -183,7 +212,8 @@ class Manager:
 
         log = open(os.path.join(self.work, "manager.log"), "w")
         self.proc = subprocess.Popen(
-            [systemd_binary(), "--user"], env=self.env, stdout=log,
+            self.as_user([systemd_binary(), "--user"]), env=self.env,
+            stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=enter_cgroup)
         log.close()
@@ -191,11 +221,12 @@ class Manager:
         while time.monotonic() < deadline:
             r = self.systemctl("is-system-running")
             if r.stdout.strip() in ("running", "degraded"):
-                # A user manager makes its notify socket 0755, for
-                # services of its own uid; PID 1's is 0777, so that
-                # services with User= can send READY=1.
-                os.chmod(os.path.join(self.env["XDG_RUNTIME_DIR"],
-                                      "systemd", "notify"), 0o777)
+                if self.user is None:
+                    # A user manager makes its notify socket 0755, for
+                    # services of its own uid; PID 1's is 0777, so that
+                    # services with User= can send READY=1.
+                    os.chmod(os.path.join(self.env["XDG_RUNTIME_DIR"],
+                                          "systemd", "notify"), 0o777)
                 return
             if self.proc.poll() is not None:
                 break
@@ -205,7 +236,8 @@ class Manager:
 
     def systemctl(self, *args, timeout=90):
         """systemctl --user ARGS against this manager."""
-        return common.run(["systemctl", "--user", "--no-pager"] + list(args),
+        return common.run(self.as_user(["systemctl", "--user", "--no-pager"]
+                                       + list(args)),
                           env=self.env, timeout=timeout)
 
     def show(self, unit, *props):
@@ -227,6 +259,26 @@ class Manager:
                 self.proc.send_signal(signal.SIGKILL)
                 self.proc.wait()
         for d in self.cgroups:
+            _remove_cgroup(d)
+
+
+def cgroup_dirs(work):
+    """The cgroups of the manager of work, one per hierarchy systemd
+    uses (unified, or name=systemd and unified of the hybrid layout)."""
+    name = "gazette-sandbox-" + os.path.basename(work)
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        roots = ["/sys/fs/cgroup"]
+    else:
+        roots = [r for r in ("/sys/fs/cgroup/systemd",
+                             "/sys/fs/cgroup/unified") if os.path.isdir(r)]
+    return [os.path.join(r, name) for r in roots]
+
+
+def remove_cgroups(work):
+    """Remove what is left of the cgroups of work's manager, killing any
+    process still in them (after a test timed out, say)."""
+    for d in cgroup_dirs(work):
+        if os.path.isdir(d):
             _remove_cgroup(d)
 
 

@@ -135,6 +135,7 @@ def outside(group_cli):
                            check=False, timeout=600)
         return r.returncode
     finally:
+        sandbox.remove_cgroups(work)
         common.cleanup(work)
 
 
