@@ -1885,7 +1885,9 @@ gz_parser_new(const struct gz_parser_opts *opts)
 	p->feed = calloc(1, sizeof(*p->feed));
 	p->entities = xmlHashCreate(64);
 	p->refused = xmlHashCreate(16);
-	if (p->feed == NULL || p->entities == NULL || p->refused == NULL)
+	/* the text buffer always exists: offsets into it are never on NULL */
+	if (p->feed == NULL || p->entities == NULL || p->refused == NULL ||
+	    !buf_reserve(&p->text, 256))
 		goto fail;
 	p->feed->updated = GZ_NO_DATE;
 	p->feed_published = GZ_NO_DATE;
