@@ -21,8 +21,8 @@ gazette CLI from the state directory.
 Skipped (status 77) where no private manager can run: not root, no systemd
 binary, no mount namespaces."""
 
-import os
 import json
+import os
 import subprocess
 import sys
 import time
@@ -40,7 +40,8 @@ STORIES = {p: [("%s-%d" % (p[1:4], i), "Story %d of %s" % (i, p[1:4]))
 
 
 def write_config(path, feeds):
-    """gazette.conf with a short interval and the given (name, url)."""
+    """gazette.conf declaring the given (name, url) feeds; new feeds are
+    polled at once, and not again during the test."""
     with open(path, "w", encoding="utf-8") as f:
         f.write("[daemon]\ninterval = 1h\nmin-interval = 1m\n")
         for name, url in feeds:
@@ -48,7 +49,7 @@ def write_config(path, feeds):
 
 
 def cli(db, uid, gid, groups, *args):
-    """The installed-to-be gazette CLI on db, as uid:gid with groups."""
+    """The built gazette CLI on db, as uid:gid with groups."""
     cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
            "--groups=" + ",".join(str(g) for g in groups) if groups
            else "--clear-groups", "--", os.environ["GAZETTE"],
