@@ -9,6 +9,8 @@ with the user the installed sysusers.d file creates. Then:
   active, running as user gazette, with no capabilities, no_new_privs,
   a seccomp filter, and the directories systemd made for it;
 - it polls a feed from the loopback test server and stores its stories;
+- `gazette status` and `gazette poll FEED` (as user gazette) are answered
+  through the control socket in its RuntimeDirectory=;
 - `systemctl reload` (ExecReload=, SIGHUP) picks up a feed added to the
   configuration file and polls it too, with the same main process;
 - `systemctl stop` ends it with result success and exit status 0.
@@ -208,6 +210,8 @@ def inside(work, group_cli):
         if one != want:
             common.fail("stored %s, served %s" % (sorted(one), sorted(want)))
 
+        check_control_socket(db, sock, uid, gid, server, work)
+
         # Reload (ExecReload=: SIGHUP) with a second feed in the file.
         write_config(conf, [("Loopback One", server.url("/one.xml")),
                             ("Loopback Two", server.url("/two.xml"))])
@@ -241,6 +245,31 @@ def inside(work, group_cli):
                 with open(p, encoding="utf-8", errors="replace") as f:
                     print("--- %s\n%s" % (name, f.read()))
     return 0
+
+
+def check_control_socket(db, sock, uid, gid, server, work):
+    """`gazette status` and `gazette poll FEED`, run as the gazette user,
+    are answered by the sandboxed daemon through its control socket (the
+    daemon checks its clients' credentials, which PrivateUsers= maps)."""
+    conf = os.path.join(work, "cli.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write("[daemon]\nsocket = %s\n" % sock)
+    os.chmod(conf, 0o644)
+    r = cli(db, uid, gid, [], "--config", conf, "status")
+    print("gazette status: exit %d\n%s" % (r.returncode, r.stdout.strip()))
+    if r.returncode != 0 or "not running" in r.stdout:
+        common.fail("gazette status did not reach the daemon: %s"
+                    % r.stderr.strip())
+    before = len(server.hits("/one.xml"))
+    r = cli(db, uid, gid, [], "--config", conf, "poll", "Loopback One")
+    after = len(server.hits("/one.xml"))
+    print("gazette poll 'Loopback One': exit %d, %s; requests for "
+          "/one.xml: %d -> %d" % (r.returncode, r.stdout.strip(), before,
+                                  after))
+    if r.returncode != 0 or "no daemon running" in r.stdout or \
+            after != before + 1:
+        common.fail("gazette poll did not make the daemon poll: %s"
+                    % r.stderr.strip())
 
 
 def check_group_member_cli(db, gid):
