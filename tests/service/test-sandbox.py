@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """gazetted does its job under the system unit's sandbox, applied by systemd
 itself: the installed gazetted.service (only ExecStart= pointed at the
-installed program under DESTDIR, and its output sent to a file since no
-journal runs) is started by a private systemd manager (see sandbox.py)
+installed program under DESTDIR; a drop-in sends its output to a file,
+since no journal runs, and records how it ended) is started by a private systemd manager (see sandbox.py)
 with the user the installed sysusers.d file creates. Then:
 
 - `systemctl start` returns once gazetted sent READY=1, and the unit is
@@ -13,7 +13,8 @@ with the user the installed sysusers.d file creates. Then:
   through the control socket in its RuntimeDirectory=;
 - `systemctl reload` (ExecReload=, SIGHUP) picks up a feed added to the
   configuration file and polls it too, with the same main process;
-- `systemctl stop` ends it with result success and exit status 0.
+- `systemctl stop` ends it: the main process exits by itself with status 0
+  (as ExecStopPost= sees it: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS).
 
 With --group-cli (the test service-sandbox-group-cli), the same run also
 checks what StateDirectoryMode=2770 and UMask=0007 are for: a member of
@@ -175,6 +176,9 @@ def inside(work, group_cli):
                   encoding="utf-8") as f:
             f.write("[Service]\nStandardOutput=append:%s\n"
                     "StandardError=append:%s\n" % (log, log))
+            # How the main process ended, kept where the service may write.
+            f.write("ExecStopPost=/bin/sh -c 'echo \"$SERVICE_RESULT "
+                    "$EXIT_CODE $EXIT_STATUS\" > \"$STATE_DIRECTORY/exit\"'\n")
 
         # ConfigurationDirectory=gazette: $XDG_CONFIG_HOME/gazette here.
         confdir = os.path.join(mgr.env["XDG_CONFIG_HOME"], "gazette")
@@ -229,12 +233,13 @@ def inside(work, group_cli):
             check_group_member_cli(db, gid)
 
         r = mgr.systemctl("stop", "gazetted.service")
-        props = mgr.show("gazetted.service", "ActiveState", "Result",
-                         "ExecMainCode", "ExecMainStatus", "NRestarts")
-        print("systemctl stop: exit %d; %s" % (r.returncode, props))
-        if r.returncode != 0 or props.get("Result") != "success" or \
-                props.get("ExecMainStatus") != "0":
-            common.fail("stop: %s %s" % (r.stderr.strip(), props))
+        with open(os.path.join(state, "exit"), encoding="utf-8") as f:
+            ended = f.read().split()
+        print("systemctl stop: exit %d; the service: %s" % (r.returncode,
+                                                          ended))
+        if r.returncode != 0 or ended != ["success", "exited", "0"]:
+            common.fail("stop: %s; result, code, status: %s"
+                        % (r.stderr.strip(), ended))
         print("requests served: %s" % [(h["path"]) for h in server.hits()])
     finally:
         mgr.stop()

@@ -3,8 +3,8 @@
 ~/.config/gazette/gazette.conf, `systemctl --user enable --now gazetted` is
 all it takes. A real user (not root) runs their own systemd user manager
 (see sandbox.py); the installed user unit sits in ~/.config/systemd/user
-(ExecStart= pointed at the installed program under DESTDIR, its output sent
-to a file). Then:
+(ExecStart= pointed at the installed program under DESTDIR; a drop-in
+sends its output to a file and records how it ended). Then:
 
 - `systemctl --user enable --now gazetted` succeeds: the unit is enabled
   (wanted by default.target) and active once gazetted sent READY=1, with
@@ -13,7 +13,7 @@ to a file). Then:
   server; the gazette CLI of the same user, given no --db or --config,
   finds the same database and lists the stories;
 - `systemctl --user reload` keeps the same main process; `systemctl --user
-  stop` ends it with result success and exit status 0.
+  stop` ends it, the main process exiting by itself with status 0.
 
 Skipped (status 77) where no private manager can run."""
 
@@ -110,6 +110,9 @@ def inside(work):
                   encoding="utf-8") as f:
             f.write("[Service]\nStandardOutput=append:%s\n"
                     "StandardError=append:%s\n" % (log, log))
+            # How the main process ended.
+            f.write("ExecStopPost=/bin/sh -c 'echo \"$SERVICE_RESULT "
+                    "$EXIT_CODE $EXIT_STATUS\" > %s/exit'\n" % home)
         open(log, "w").close()
         os.chown(log, user.pw_uid, user.pw_gid)
 
@@ -181,13 +184,13 @@ def inside(work):
             common.fail("reload: %s %s" % (r.stderr.strip(), props))
 
         r = mgr.systemctl("stop", "gazetted")
-        props = mgr.show("gazetted.service", "ActiveState", "Result",
-                         "ExecMainStatus")
-        print("systemctl --user stop gazetted: exit %d; %s"
-              % (r.returncode, props))
-        if r.returncode != 0 or props.get("Result") != "success" or \
-                props.get("ExecMainStatus") != "0":
-            common.fail("stop: %s %s" % (r.stderr.strip(), props))
+        with open(os.path.join(home, "exit"), encoding="utf-8") as f:
+            ended = f.read().split()
+        print("systemctl --user stop gazetted: exit %d; the service: %s"
+              % (r.returncode, ended))
+        if r.returncode != 0 or ended != ["success", "exited", "0"]:
+            common.fail("stop: %s; result, code, status: %s"
+                        % (r.stderr.strip(), ended))
     finally:
         mgr.stop()
         server.stop()
