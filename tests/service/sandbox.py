@@ -10,7 +10,8 @@ same code. What differs: *Directory= roots (StateDirectory= and
 ConfigurationDirectory= under $XDG_CONFIG_HOME, RuntimeDirectory= under
 $XDG_RUNTIME_DIR, instead of /var/lib, /etc, /run), and no journal.
 
-The namespace gets what systemd as PID 1 would have made: /run/systemd/system
+The namespace gets an /etc/hosts naming the loopback address
+feeds.gazette.test (TEST_HOST), and what systemd as PID 1 would have made: /run/systemd/system
 (the "booted with systemd" mark), /run/systemd/inaccessible/ (the nodes
 InaccessiblePaths= and ProtectHome= mount over paths), a notify socket
 anyone may send to (as PID 1's /run/systemd/notify), and an /etc/passwd
@@ -30,6 +31,8 @@ import time
 import common
 
 SYSTEMD_CANDIDATES = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd")
+# Resolves to 127.0.0.1 inside the namespace (a .test name: RFC 6761).
+TEST_HOST = "feeds.gazette.test"
 
 
 def systemd_binary():
@@ -110,6 +113,16 @@ def prepare_namespace(work, sysusers_conf, extra_users=()):
            "/run/systemd")
     os.mkdir("/run/systemd/system", 0o755)
     _inaccessible_nodes("/run/systemd/inaccessible")
+
+    # A host name for the loopback test server, so that a feed's URL goes
+    # through the resolver (getaddrinfo, NSS) inside the sandbox.
+    hosts = os.path.join(work, "hosts")
+    with open("/etc/hosts", encoding="utf-8") as f:
+        text = f.read()
+    with open(hosts, "w", encoding="utf-8") as f:
+        f.write(text.rstrip("\n") + "\n127.0.0.1 %s\n" % TEST_HOST)
+    os.chmod(hosts, 0o644)
+    _mount("--bind", hosts, "/etc/hosts")
 
     if sysusers_conf is None:
         return None

@@ -12,7 +12,9 @@ with the user the installed sysusers.d file creates. Then:
 - `gazette status` and `gazette poll FEED` (as user gazette) are answered
   through the control socket in its RuntimeDirectory=;
 - `systemctl reload` (ExecReload=, SIGHUP) picks up a feed added to the
-  configuration file and polls it too, with the same main process;
+  configuration file and polls it too, with the same main process; its
+  URL names the server by a host name, resolved through NSS in the
+  sandbox;
 - `systemctl stop` ends it: the main process exits by itself with status 0
   (as ExecStopPost= sees it: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS).
 
@@ -218,7 +220,8 @@ def inside(work, group_cli):
 
         # Reload (ExecReload=: SIGHUP) with a second feed in the file.
         write_config(conf, [("Loopback One", server.url("/one.xml")),
-                            ("Loopback Two", server.url("/two.xml"))])
+                            ("Loopback Two", server.url(
+                                "/two.xml", host=sandbox.TEST_HOST))])
         r = mgr.systemctl("reload", "gazetted.service")
         props = mgr.show("gazetted.service", "ActiveState", "MainPID")
         print("systemctl reload: exit %d; %s" % (r.returncode, props))
@@ -240,7 +243,8 @@ def inside(work, group_cli):
         if r.returncode != 0 or ended != ["success", "exited", "0"]:
             common.fail("stop: %s; result, code, status: %s"
                         % (r.stderr.strip(), ended))
-        print("requests served: %s" % [(h["path"]) for h in server.hits()])
+        print("requests served: %s" % [(h["host"], h["path"])
+                                       for h in server.hits()])
     finally:
         mgr.stop()
         server.stop()
