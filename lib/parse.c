@@ -144,8 +144,9 @@ struct gz_parser {
 	bool http_nonxml;
 
 	xmlParserCtxtPtr ctxt;
-	xmlHashTablePtr entities; /* name -> xmlEntityPtr we made */
-	xmlHashTablePtr refused;  /* name -> why it is not expanded */
+	xmlHashTablePtr entities;    /* name -> xmlEntityPtr we made */
+	xmlHashTablePtr refused;     /* name -> why it is not expanded */
+	xmlHashTablePtr external_pe; /* external parameter entities */
 	size_t n_declared;
 
 	/* sniffing */
@@ -172,7 +173,8 @@ struct gz_parser {
 
 	struct buf text;
 	bool field_truncated;
-	bool atom; /* the root is an Atom feed */
+	bool atom;       /* the root is an Atom feed */
+	bool wf_ignored; /* the last error was one we forgive */
 
 	int64_t sy_period, sy_freq;
 
@@ -459,6 +461,13 @@ on_entity_decl(void *ctx, const xmlChar *name, int type,
 		refuse(p, name, "is external: not loaded");
 		return;
 	}
+	if (type == XML_EXTERNAL_PARAMETER_ENTITY) {
+		/* a non-validating parser may leave it unread */
+		if (p->n_declared < MAX_DECLARED &&
+		    xmlHashAddEntry(p->external_pe, name, p) == 0)
+			p->n_declared++;
+		return;
+	}
 	if (type != XML_INTERNAL_GENERAL_ENTITY)
 		return;
 	if (content == NULL || xmlStrchr(content, '&') ||
@@ -501,9 +510,13 @@ on_error(void *ctx, xmlErrorPtr err)
 	if (err == NULL || err->level < XML_ERR_ERROR)
 		return;
 	/* a parameter entity of the DTD that we never load */
-	if (err->code == XML_WAR_UNDECLARED_ENTITY && err->message &&
-	    !strncmp(err->message, "PEReference", 11))
+	if ((err->code == XML_WAR_UNDECLARED_ENTITY ||
+	     (err->code == XML_ERR_UNDECLARED_ENTITY && err->str1 &&
+	      xmlHashLookup(p->external_pe, (const xmlChar *)err->str1))) &&
+	    err->message && !strncmp(err->message, "PEReference", 11)) {
+		p->wf_ignored = true;
 		return;
+	}
 	if (err->code == XML_ERR_UNDECLARED_ENTITY ||
 	    err->code == XML_WAR_UNDECLARED_ENTITY) {
 		/* the hook decoded it if HTML knows it */
@@ -601,6 +614,20 @@ text_add(struct gz_parser *p, const char *s, size_t n, bool escape)
 	}
 }
 
+/*
+ * libxml2 drops every entity reference once a document is found not
+ * well-formed; the error made it bozo already (unless it was one we
+ * forgive), so let the parse go on as if it were well-formed.
+ */
+static void
+wf_reset(struct gz_parser *p)
+{
+	if (!p->wf_ignored)
+		p->feed->bozo = true;
+	p->wf_ignored = false;
+	p->ctxt->wellFormed = 1;
+}
+
 /* SAX characters and CDATA: text of the captured field, if any. */
 static void
 on_chars(void *ctx, const xmlChar *ch, int len)
@@ -608,14 +635,8 @@ on_chars(void *ctx, const xmlChar *ch, int len)
 	struct gz_parser *p = ctx;
 	struct frame *f = top(p);
 
-	/*
-	 * libxml2 drops every entity reference once a document is found
-	 * not well-formed; we already noted it as bozo, so let it go on.
-	 */
-	if (!p->ctxt->wellFormed) {
-		p->feed->bozo = true;
-		p->ctxt->wellFormed = 1;
-	}
+	if (!p->ctxt->wellFormed)
+		wf_reset(p);
 	if (f == NULL || f->cap == CAP_NONE || len <= 0)
 		return;
 	text_add(p, (const char *)ch, (size_t)len, f->cap == CAP_XHTML);
@@ -1172,10 +1193,8 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	(void)nb_ns;
 	(void)namespaces;
 	(void)nb_defaulted;
-	if (!p->ctxt->wellFormed) {
-		p->feed->bozo = true;
-		p->ctxt->wellFormed = 1;
-	}
+	if (!p->ctxt->wellFormed)
+		wf_reset(p);
 	if (p->error || p->stopped)
 		return;
 	if (p->depth >= MAX_DEPTH) {
@@ -1885,9 +1904,10 @@ gz_parser_new(const struct gz_parser_opts *opts)
 	p->feed = calloc(1, sizeof(*p->feed));
 	p->entities = xmlHashCreate(64);
 	p->refused = xmlHashCreate(16);
+	p->external_pe = xmlHashCreate(4);
 	/* the text buffer always exists: offsets into it are never on NULL */
 	if (p->feed == NULL || p->entities == NULL || p->refused == NULL ||
-	    !buf_reserve(&p->text, 256))
+	    p->external_pe == NULL || !buf_reserve(&p->text, 256))
 		goto fail;
 	p->feed->updated = GZ_NO_DATE;
 	p->feed_published = GZ_NO_DATE;
@@ -2399,7 +2419,7 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 		if (p->filter && p->hold.len)
 			xml_push(p, "", 0, true);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
-		if (!p->ctxt->wellFormed)
+		if (!p->ctxt->wellFormed && !p->wf_ignored)
 			p->feed->bozo = true;
 	}
 	p->finished = true;
@@ -2446,6 +2466,7 @@ gz_parser_free(struct gz_parser *p)
 	gz_feed_free(p->feed);
 	xmlHashFree(p->entities, entity_free);
 	xmlHashFree(p->refused, NULL);
+	xmlHashFree(p->external_pe, NULL);
 	free(p->stack);
 	free(p->text.s);
 	free(p->pre.s);
