@@ -109,6 +109,7 @@ def prepare_namespace(work, sysusers_conf, extra_users=()):
     """Inside `unshare -m`: the /run/systemd marks and a passwd with the
     sysusers.d user (when sysusers_conf is not None), and extra_users
     (sysusers.d lines). Returns the gazette user's (uid, gid), or None."""
+    os.makedirs("/run/systemd", mode=0o755, exist_ok=True)
     _mount("-t", "tmpfs", "-o", "mode=0755", "gazette-sandbox",
            "/run/systemd")
     os.mkdir("/run/systemd/system", 0o755)
