@@ -10,14 +10,14 @@ same code. What differs: *Directory= roots (StateDirectory= and
 ConfigurationDirectory= under $XDG_CONFIG_HOME, RuntimeDirectory= under
 $XDG_RUNTIME_DIR, instead of /var/lib, /etc, /run), and no journal.
 
-The namespace gets an /etc/hosts naming the loopback address
-feeds.gazette.test (TEST_HOST), and what systemd as PID 1 would have made: /run/systemd/system
+The namespace gets what systemd as PID 1 would have made: /run/systemd/system
 (the "booted with systemd" mark), /run/systemd/inaccessible/ (the nodes
-InaccessiblePaths= and ProtectHome= mount over paths), a notify socket
-anyone may send to (as PID 1's /run/systemd/notify), and an /etc/passwd
-and /etc/group with the user of the installed sysusers.d file added (bind
-mounted over the real ones, which stay untouched). The manager runs in a
-cgroup of its own, removed at the end."""
+InaccessiblePaths= and ProtectHome= mount over paths), and a notify socket
+anyone may send to (as PID 1's /run/systemd/notify). It also gets an
+/etc/passwd and /etc/group with the user of the installed sysusers.d file
+added, and an /etc/hosts naming the loopback address feeds.gazette.test
+(TEST_HOST), bind mounted over the real files, which stay untouched. The
+manager runs in a cgroup of its own, removed at the end."""
 
 import os
 import shutil
