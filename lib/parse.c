@@ -228,6 +228,9 @@ fail(struct gz_parser *p, int err)
 		xmlStopParser(p->ctxt);
 }
 
+static void bozo(struct gz_parser *p, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
 /* Mark the document bozo; the first message is kept. */
 static void
 bozo(struct gz_parser *p, const char *fmt, ...)
@@ -1116,10 +1119,15 @@ frame_scope(struct gz_parser *p, struct frame *f, const struct frame *parent,
 			char *r = resolve(f->base, trim(v), true);
 			free(v);
 			if (r) {
+				/* a broken document may repeat the attribute */
+				if (f->base_owned)
+					free(f->base);
 				f->base = r;
 				f->base_owned = true;
 			}
 		} else if (!strcmp((const char *)a[0], "lang")) {
+			if (f->lang_owned)
+				free(f->lang);
 			f->lang = trim(v);
 			for (char *c = v; *c; c++)
 				if (*c == '_')

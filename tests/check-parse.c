@@ -369,6 +369,21 @@ START_TEST(test_nested_xml_base_applies_to_its_element)
 }
 END_TEST
 
+START_TEST(test_repeated_xml_base_and_lang_keep_the_last)
+{
+	static const char doc[] =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'>"
+	        "<entry xml:base='http://a.example/' xml:base='http://b.example/'"
+	        " xml:lang='en' xml:lang='fr'><link href='x'/></entry></feed>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_ptr_nonnull(f->entries[0].link);
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_unsafe_link_scheme_becomes_empty)
 {
 	static const char doc[] =
@@ -854,6 +869,7 @@ parse_suite(void)
 	               test_relative_links_without_any_base_stay_as_written);
 	tcase_add_test(tc, test_nested_xml_base_applies_to_its_element);
 	tcase_add_test(tc, test_unsafe_link_scheme_becomes_empty);
+	tcase_add_test(tb, test_repeated_xml_base_and_lang_keep_the_last);
 	tcase_add_test(tc, test_guid_not_permalink_is_not_the_link);
 	tcase_add_test(tc, test_atom_link_inside_rss_sets_only_alternate);
 	tcase_add_test(tc,
