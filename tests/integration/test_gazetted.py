@@ -639,6 +639,33 @@ class TestDaemon(Base):
         self.assertEqual(len(self.srv.hits("/g")), 2)
         self.assertIn("polls: 2\n", ctl(self.env.sock, "status")[1])
 
+    def test_reload_command_with_a_broken_file_says_why(self):
+        self.env.config([])
+        self.env.start()
+        with open(self.env.conf, "a") as f:
+            f.write("\n[feed \"X\"]\nurl = gopher://x/\n")
+        ok, text = ctl(self.env.sock, "reload")
+        self.assertFalse(ok)
+        self.assertIn("gazette.conf:", text)
+        self.assertIn("not an http", text)
+        self.assertIn("running configuration stays", text)
+        self.assertIsNone(self.env.proc.poll())
+
+    def test_feed_added_by_the_cli_is_polled_on_request(self):
+        gazette = os.environ.get("GAZETTE")
+        if not gazette or not os.path.exists(gazette):
+            self.skipTest("GAZETTE (the CLI) not given")
+        u = self.feed_route("/added")
+        self.env.config([])
+        self.env.start()
+        p = subprocess.run([gazette, "--config", self.env.conf, "add", u],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ok, text = ctl(self.env.sock, "poll")
+        self.assertTrue(ok, text)
+        self.assertIn("polled: 1", text)
+        self.assertEqual(self.env.stories(), 3)
+
     def test_ready_is_notified_on_an_abstract_notify_socket(self):
         self.env.config([])
         name = "gazette-test-%d-%d" % (os.getpid(), time.time_ns())
