@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -194,6 +195,25 @@ json_classes(void)
 }
 
 /*
+ * true when none of the 8 bytes at p needs a look: no control character,
+ * quote, backslash or byte of a multi-byte character (bit tricks on one
+ * 64-bit word: a byte below n shows as a high bit of v - n * 0x01..).
+ */
+static bool
+plain8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+	uint64_t v, q, b;
+
+	memcpy(&v, p, sizeof(v));
+	q = v ^ (ones * '"');
+	b = v ^ (ones * '\\');
+	return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+	         ((b - ones) & ~b)) &
+	        high) == 0;
+}
+
+/*
  * A JSON string (RFC 8259), or null. Written directly, in runs: the
  * export of a million stories spends its time here. Invalid UTF-8
  * becomes U+FFFD, so that every line is valid JSON.
@@ -202,7 +222,7 @@ static void
 json_string(FILE *f, const char *str)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str, *run;
+	const unsigned char *s = (const unsigned char *)str, *run, *end8;
 
 	if (str == NULL) {
 		fputs_unlocked("null", f);
@@ -210,10 +230,14 @@ json_string(FILE *f, const char *str)
 	}
 	putc_unlocked('"', f);
 	run = s;
+	end8 = s + strlen(str);
+	end8 = end8 - s >= 8 ? end8 - 8 : s;
 	for (;;) {
 		unsigned char c;
 		size_t k;
 
+		while (s < end8 && plain8(s))
+			s += 8;
 		while (json_class[*s] == 0)
 			s++;
 		c = *s;

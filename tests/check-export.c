@@ -182,6 +182,49 @@ START_TEST(test_json_escapes_controls_and_replaces_invalid_utf8)
 }
 END_TEST
 
+#define A40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+START_TEST(test_json_escapes_specials_at_every_offset_of_long_strings)
+{
+	static const char *const specials[] = {"\"",   "\\",       "\n",
+	                                       "\x1f", "\xc3\xa9", "\xff"};
+
+	for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+		for (size_t at = 0; at < 40; at++) {
+			char title[128], want[128];
+			struct store_story st = {.id = 1,
+			                         .title = title,
+			                         .published = GZ_NO_DATE,
+			                         .updated = GZ_NO_DATE};
+			struct json_object *o, *v;
+			struct export *x = NULL;
+			char *out = NULL;
+			size_t n = 0;
+			FILE *f = open_memstream(&out, &n);
+
+			snprintf(title, sizeof(title), "%.*s%s%.*s", (int)at,
+			         A40, specials[k], (int)(40 - at), A40);
+			/* an invalid byte comes back as U+FFFD */
+			snprintf(want, sizeof(want), "%.*s%s%.*s", (int)at, A40,
+			         k == 5 ? "\xef\xbf\xbd" : specials[k],
+			         (int)(40 - at), A40);
+			ck_assert_int_eq(
+			        export_begin(f, EXPORT_JSON, NULL, 0, &x), 0);
+			ck_assert_int_eq(export_story(x, &st), 0);
+			ck_assert_int_eq(export_end(x), 0);
+			export_free(x);
+			fclose(f);
+			o = json_tokener_parse(out);
+			ck_assert_msg(o != NULL, "not JSON: %s", out);
+			ck_assert(json_object_object_get_ex(o, "title", &v));
+			ck_assert_str_eq(json_object_get_string(v), want);
+			json_object_put(o);
+			free(out);
+		}
+	}
+}
+END_TEST
+
 /*
  * Read one RFC 4180 record from *p into fields (at most max); returns
  * the number of fields, 0 at the end.
@@ -396,6 +439,8 @@ export_suite(void)
 	tcase_add_test(tc, test_json_lines_are_one_valid_object_each);
 	tcase_add_test(tc,
 	               test_json_escapes_controls_and_replaces_invalid_utf8);
+	tcase_add_test(
+	        tc, test_json_escapes_specials_at_every_offset_of_long_strings);
 	tcase_add_test(tc, test_csv_quotes_commas_quotes_and_newlines);
 	tcase_add_test(
 	        tc,
