@@ -64,7 +64,10 @@ def can_run():
 def workdir():
     """A new directory for the whole test, mode 0755, where the service's
     user can reach it and ProtectHome=/PrivateTmp= do not hide it: in the
-    build tree when that qualifies, else in /run."""
+    build tree when that qualifies, else in /var/lib (not /run: the API
+    file systems that ProtectKernelTunables= and the like mount leave a
+    program below /run out of reach where /run is no file system of its
+    own)."""
     base = os.path.join(common.BUILD_ROOT, "tests", "service")
     os.makedirs(base, exist_ok=True)
     real = os.path.realpath(base)
@@ -74,7 +77,10 @@ def workdir():
     while ok and d != "/":
         ok = bool(os.stat(d).st_mode & 0o001)
         d = os.path.dirname(d)
-    w = tempfile.mkdtemp(prefix="sandbox.", dir=real if ok else "/run")
+    if ok:
+        w = tempfile.mkdtemp(prefix="sandbox.", dir=real)
+    else:
+        w = tempfile.mkdtemp(prefix="gazette-test-sandbox.", dir="/var/lib")
     os.chmod(w, 0o755)
     return w
 

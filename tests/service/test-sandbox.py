@@ -193,7 +193,8 @@ def inside(work, group_cli):
         t0 = time.monotonic()
         r = mgr.systemctl("start", "gazetted.service")
         props = mgr.show("gazetted.service", "ActiveState", "SubState",
-                         "MainPID", "Result", "StatusText")
+                         "MainPID", "Result", "StatusText", "ExecMainCode",
+                         "ExecMainStatus")
         print("systemctl start: exit %d after %.2fs; %s"
               % (r.returncode, time.monotonic() - t0, props))
         if r.returncode != 0 or props.get("ActiveState") != "active":

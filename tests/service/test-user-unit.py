@@ -128,7 +128,8 @@ def inside(work):
         t0 = time.monotonic()
         r = mgr.systemctl("enable", "--now", "gazetted")
         props = mgr.show("gazetted.service", "ActiveState", "SubState",
-                         "MainPID", "UnitFileState", "StatusText")
+                         "MainPID", "UnitFileState", "StatusText",
+                         "ExecMainCode", "ExecMainStatus")
         print("systemctl --user enable --now gazetted: exit %d after %.2fs;"
               " %s" % (r.returncode, time.monotonic() - t0, props))
         if r.returncode != 0 or props.get("ActiveState") != "active":
