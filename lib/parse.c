@@ -2400,6 +2400,38 @@ gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
 	return p->error;
 }
 
+/* Close every open element as if the document had closed them. */
+static void
+unwind(struct gz_parser *p)
+{
+	bool in_entry = p->entry != NULL;
+
+	while (p->depth && !p->error) {
+		struct frame *f = top(p);
+		char *s;
+
+		switch (f->kind) {
+		case K_FIELD:
+			s = take_text(p, f);
+			if (s)
+				field_store(p, f, s);
+			break;
+		case K_AUTHOR:
+			author_end(p, f);
+			break;
+		case K_ENTRY:
+			frame_pop(p);
+			entry_end(p);
+			continue;
+		default:
+			break;
+		}
+		frame_pop(p);
+	}
+	if (in_entry)
+		bozo(p, "the document ends inside an entry");
+}
+
 /* End of document: finish parsing and hand over the feed. */
 int
 gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
@@ -2433,11 +2465,9 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 	p->finished = true;
 	if (p->error == -ENOMEM)
 		return -ENOMEM;
-	/* a truncated document: keep the entry that was open */
-	if (p->entry && !p->error) {
-		bozo(p, "the document ends inside an entry");
-		entry_end(p);
-	}
+	/* a truncated document: close what was open, keeping its text */
+	if (p->depth && !p->error)
+		unwind(p);
 	if (p->field_truncated)
 		bozo(p, "a field longer than %zu bytes was cut",
 		     p->opts.max_field);

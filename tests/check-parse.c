@@ -551,12 +551,13 @@ START_TEST(test_unescaped_ampersands_in_links_are_kept)
 }
 END_TEST
 
-START_TEST(test_truncated_document_keeps_the_open_entry)
+START_TEST(test_truncated_document_keeps_the_open_entry_and_its_text)
 {
 	struct gz_feed *f = parse_file("broken.xml", NULL);
 
 	ck_assert(f->bozo);
 	ck_assert_uint_eq(f->n_entries, 2);
+	ck_assert_str_eq(f->entries[1].title, "Second is cut");
 	gz_feed_free(f);
 }
 END_TEST
@@ -896,7 +897,8 @@ parse_suite(void)
 	tcase_add_test(tb,
 	               test_html_entities_decoded_and_unknown_kept_as_written);
 	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
-	tcase_add_test(tb, test_truncated_document_keeps_the_open_entry);
+	tcase_add_test(
+	        tb, test_truncated_document_keeps_the_open_entry_and_its_text);
 	tcase_add_test(tb,
 	               test_declared_internal_entity_is_expanded_without_bozo);
 	tcase_add_test(tb, test_junk_before_prolog_is_skipped_and_bozo);
