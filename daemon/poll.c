@@ -556,7 +556,10 @@ on_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
 		a->last_modified =
 		        r->last_modified ? xstrdup(r->last_modified) : NULL;
 	}
-	if ((r->redirect_status == 301 || r->redirect_status == 308) &&
+	/* A permanent redirect counts only when its target served: a URL
+	 * is never moved to one that fails (or to itself, in a loop). */
+	if (served &&
+	    (r->redirect_status == 301 || r->redirect_status == 308) &&
 	    http_target(r->redirect_url))
 		a->redirect = xstrdup(r->redirect_url);
 	if ((r->status == 429 || r->status == 503) && r->retry_after > 0 &&

@@ -415,6 +415,38 @@ class TestRedirects(Base):
         self.assertEqual(self.env.url(1, 0, "url"), old)
         self.assertEqual(self.env.stories(), 3)
 
+    def test_308_on_two_polls_updates_a_mirror_url(self):
+        self.srv.set("/p", {"status": 500})
+        new = self.feed_route("/m-new")
+        self.srv.set("/m-old", {"status": 308, "location": new})
+        p, old = self.srv.url("/p"), self.srv.url("/m-old")
+        self.env.config([("F", [p, old], {})])
+        self.env.once()
+        self.env.once()
+        self.assertEqual(self.env.url(1, 0, "url"), p)
+        self.assertEqual(self.env.url(1, 1, "url"), new)
+        self.assertEqual(self.env.url(1, 1, "moved_from"), old)
+
+    def test_307_is_followed_but_never_stored(self):
+        self.feed_route("/new")
+        self.srv.set("/old", {"status": 307, "location": "/new"})
+        old = self.srv.url("/old")
+        self.env.config([("F", [old], {})])
+        for _ in range(3):
+            self.env.once()
+        self.assertEqual(self.env.url(1, 0, "url"), old)
+        self.assertIsNone(self.env.url(1, 0, "redirect"))
+
+    def test_redirect_loop_fails_over_to_the_mirror(self):
+        self.srv.set("/loop", {"status": 301, "location": "/loop"})
+        m = self.feed_route("/m")
+        self.env.config([("F", [self.srv.url("/loop"), m], {})])
+        self.env.once()
+        self.assertIn("redirect", self.env.url(1, 0, "last_error").lower())
+        # curl's limit: the first request and 5 redirects.
+        self.assertEqual(len(self.srv.hits("/loop")), 6)
+        self.assertEqual(self.env.feed(1, "last_served"), 1)
+
     def test_redirect_to_file_url_is_refused(self):
         self.srv.set("/evil", {"status": 301,
                                "location": "file:///etc/passwd"})
