@@ -79,7 +79,8 @@ struct pfeed {
 	size_t n_attempts;
 	int64_t retry_after;
 	int64_t max_age;
-	bool gone; /* a 410 came */
+	bool gone;   /* a 410 came */
+	char *title; /* the title the document gave, saved with the poll */
 };
 
 /* A poller_poll_now() caller waiting for its feeds. */
@@ -253,6 +254,8 @@ poll_reset(struct pfeed *pf)
 	pf->host = NULL;
 	gz_parser_free(pf->parser);
 	pf->parser = NULL;
+	free(pf->title);
+	pf->title = NULL;
 	for (i = 0; i < pf->n_attempts; i++)
 		attempt_clear(&pf->attempts[i]);
 	free(pf->attempts);
@@ -746,6 +749,8 @@ save_poll(struct pfeed *pf)
 			}
 		}
 	}
+	if (r >= 0 && pf->title)
+		r = store_feed_set_parsed_title(s, pf->sf->id, pf->title);
 	if (r >= 0)
 		r = store_feed_save_schedule(s, pf->sf);
 	if (r >= 0)
@@ -790,11 +795,8 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 			d.new_stories = m.new_stories;
 			d.updated_stories = m.updated;
 		}
-		if (feed->title && feed->title[0] &&
-		    store_feed_set_parsed_title(p->store, sf->id, feed->title) <
-		            0)
-			log_debug("feed %lld: title not saved",
-			          (long long)sf->id);
+		if (feed->title && feed->title[0])
+			pf->title = xstrdup(feed->title);
 		sf->hint = feed->ttl > feed->update_period
 		                   ? feed->ttl
 		                   : feed->update_period;
