@@ -144,9 +144,10 @@ struct gz_parser {
 	bool http_nonxml;
 
 	xmlParserCtxtPtr ctxt;
-	xmlHashTablePtr entities;    /* name -> xmlEntityPtr we made */
-	xmlHashTablePtr refused;     /* name -> why it is not expanded */
-	xmlHashTablePtr external_pe; /* external parameter entities */
+	xmlHashTablePtr entities;      /* name -> xmlEntityPtr we made */
+	xmlHashTablePtr refused;       /* name -> why it is not expanded */
+	xmlHashTablePtr external_pe;   /* external parameter entities */
+	xmlHashTablePtr attr_entities; /* their twins for attribute values */
 	size_t n_declared;
 
 	/* sniffing */
@@ -408,6 +409,30 @@ entity_literal(struct gz_parser *p, const xmlChar *name)
 	return ent;
 }
 
+/*
+ * In an attribute value libxml2 copies only the first byte of a
+ * predefined entity; a general one it leaves as "&name;", which
+ * attr_dup() then decodes. So attributes get a general twin.
+ */
+static xmlEntityPtr
+attr_entity(struct gz_parser *p, xmlEntityPtr ent)
+{
+	xmlEntityPtr twin = xmlHashLookup(p->attr_entities, ent->name);
+
+	if (twin)
+		return twin;
+	twin = entity_make(ent->name, (const char *)ent->content);
+	if (twin == NULL)
+		return NULL;
+	twin->etype = XML_INTERNAL_GENERAL_ENTITY;
+	twin->_private = ent->_private;
+	if (xmlHashAddEntry(p->attr_entities, ent->name, twin) != 0) {
+		entity_free(twin, NULL);
+		return NULL;
+	}
+	return twin;
+}
+
 /* SAX getEntity: declared plain-text entities and HTML's named ones. */
 static xmlEntityPtr
 on_get_entity(void *ctx, const xmlChar *name)
@@ -427,6 +452,8 @@ on_get_entity(void *ctx, const xmlChar *name)
 	if (ent->_private == NULL /* HTML, not declared */)
 		bozo(p, "undeclared entity '&%s;' decoded as HTML",
 		     (const char *)name);
+	if (p->ctxt && p->ctxt->instate == XML_PARSER_ATTRIBUTE_VALUE)
+		return attr_entity(p, ent);
 	return ent;
 }
 
@@ -1913,9 +1940,11 @@ gz_parser_new(const struct gz_parser_opts *opts)
 	p->entities = xmlHashCreate(64);
 	p->refused = xmlHashCreate(16);
 	p->external_pe = xmlHashCreate(4);
+	p->attr_entities = xmlHashCreate(16);
 	/* the text buffer always exists: offsets into it are never on NULL */
 	if (p->feed == NULL || p->entities == NULL || p->refused == NULL ||
-	    p->external_pe == NULL || !buf_reserve(&p->text, 256))
+	    p->external_pe == NULL || p->attr_entities == NULL ||
+	    !buf_reserve(&p->text, 256))
 		goto fail;
 	p->feed->updated = GZ_NO_DATE;
 	p->feed_published = GZ_NO_DATE;
@@ -2505,6 +2534,7 @@ gz_parser_free(struct gz_parser *p)
 	xmlHashFree(p->entities, entity_free);
 	xmlHashFree(p->refused, NULL);
 	xmlHashFree(p->external_pe, NULL);
+	xmlHashFree(p->attr_entities, entity_free);
 	free(p->stack);
 	free(p->text.s);
 	free(p->pre.s);

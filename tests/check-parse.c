@@ -540,6 +540,21 @@ START_TEST(test_html_entities_decoded_and_unknown_kept_as_written)
 }
 END_TEST
 
+START_TEST(test_html_entities_in_attributes_are_decoded_whole)
+{
+	static const char doc[] =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'><entry>"
+	        "<link href='http://x.example/caf&eacute;?a=1&amp;b=&mdash;'/>"
+	        "</entry></feed>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->entries[0].link,
+	                 "http://x.example/caf\xc3\xa9?a=1&b=\xe2\x80\x94");
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_unescaped_ampersands_in_links_are_kept)
 {
 	struct gz_feed *f = parse_file("broken.xml", NULL);
@@ -897,6 +912,7 @@ parse_suite(void)
 	tcase_add_test(tb,
 	               test_html_entities_decoded_and_unknown_kept_as_written);
 	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
+	tcase_add_test(tb, test_html_entities_in_attributes_are_decoded_whole);
 	tcase_add_test(
 	        tb, test_truncated_document_keeps_the_open_entry_and_its_text);
 	tcase_add_test(tb,
