@@ -173,11 +173,12 @@ size_t
 html_fit(const char *s, size_t cols)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), w = 0, k, off = 0;
+	size_t w = 0, k, off = 0;
 	uint32_t cp;
 
-	while (off < n) {
-		k = utf8_next(p + off, n - off, &cp);
+	/* no strlen: the cost is that of the prefix, not of the string */
+	while (p[off]) {
+		k = utf8_next(p + off, strnlen(s + off, 4), &cp);
 		if (w + (size_t)char_width(cp) > cols)
 			break;
 		w += (size_t)char_width(cp);
@@ -339,7 +340,7 @@ wrap_line(struct render *r, const char *s, size_t n, const char **lead,
 	avail = r->width > pw + 10 ? r->width - pw : 10;
 	while (i < n) {
 		size_t j = i, ww;
-		char *word;
+		char *word, *rest_of;
 
 		while (j < n && s[j] != ' ')
 			j++;
@@ -355,22 +356,27 @@ wrap_line(struct render *r, const char *s, size_t n, const char **lead,
 			line.len = 0;
 			lw = 0;
 		}
-		/* a word longer than a line is cut */
+		/* a word longer than a line is cut, in one pass over it */
+		rest_of = word;
 		while (ww > avail && lw == 0) {
-			size_t k = html_fit(word, avail);
+			size_t k = html_fit(rest_of, avail);
+			char keep;
 
 			if (k == 0)
 				k = 1;
-			emit_line(r, *lead, word, k);
+			emit_line(r, *lead, rest_of, k);
 			*lead = rest;
-			memmove(word, word + k, strlen(word + k) + 1);
-			ww = html_width(word);
+			keep = rest_of[k];
+			rest_of[k] = '\0';
+			ww -= html_width(rest_of);
+			rest_of[k] = keep;
+			rest_of += k;
 		}
 		if (lw > 0) {
 			buf_add(&line, " ", 1);
 			lw++;
 		}
-		buf_puts(&line, word);
+		buf_puts(&line, rest_of);
 		lw += ww;
 		free(word);
 		i = j < n ? j + 1 : j;

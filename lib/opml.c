@@ -104,8 +104,10 @@ trim(char *s)
 
 	if (s == NULL)
 		return NULL;
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		memmove(s, s + 1, strlen(s));
+	/* one move, however many blanks lead */
+	e = s + strspn(s, " \t\n\r");
+	if (e > s)
+		memmove(s, e, strlen(e) + 1);
 	e = s + strlen(s);
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
 	                 e[-1] == '\r'))
@@ -250,7 +252,8 @@ outline_feed(struct opml_state *st, xmlNodePtr n, char *url,
 		r = -ENOMEM;
 		goto out;
 	}
-	f.urls[f.n_urls] = url;
+	/* counted at once, so that feed_clear() frees it on any error */
+	f.urls[f.n_urls++] = url;
 	url = NULL;
 	if (gz_proxy && *gz_proxy) {
 		if (!proxy_url(gz_proxy)) {
@@ -258,10 +261,9 @@ outline_feed(struct opml_state *st, xmlNodePtr n, char *url,
 			         "gazette:proxy is not a proxy URL");
 			goto out;
 		}
-		f.proxies[f.n_urls] = gz_proxy;
+		f.proxies[0] = gz_proxy;
 		gz_proxy = NULL;
 	}
-	f.n_urls++;
 	for (i = 0; i < nm; i++) {
 		if (!http_url(mirrors[i])) {
 			r = add_skip(st, mirrors[i],
@@ -271,7 +273,7 @@ outline_feed(struct opml_state *st, xmlNodePtr n, char *url,
 				goto out;
 			continue;
 		}
-		f.urls[f.n_urls] = mirrors[i];
+		f.urls[f.n_urls++] = mirrors[i];
 		mirrors[i] = NULL;
 		if (i < np && strcmp(mproxies[i], "-") != 0) {
 			if (!proxy_url(mproxies[i])) {
@@ -280,10 +282,9 @@ outline_feed(struct opml_state *st, xmlNodePtr n, char *url,
 				         "that is not a proxy URL");
 				goto out;
 			}
-			f.proxies[f.n_urls] = mproxies[i];
+			f.proxies[f.n_urls - 1] = mproxies[i];
 			mproxies[i] = NULL;
 		}
-		f.n_urls++;
 	}
 	if (gz_interval && *gz_interval) {
 		char *end;

@@ -184,6 +184,45 @@ START_TEST(test_folder_outlines_without_children_are_ignored)
 }
 END_TEST
 
+START_TEST(test_bad_proxy_is_an_error_naming_the_line)
+{
+	const char *s = "<opml version=\"2.0\" xmlns:gazette=\"" OPML_NS "\">"
+	                "<body>\n"
+	                "<outline text=\"P\" xmlUrl=\"https://p.example/rss\" "
+	                "gazette:mirrors=\"https://m.example/rss\" "
+	                "gazette:mirror-proxies=\"socks0h://x\"/>\n"
+	                "</body></opml>";
+	struct opml_doc *d = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(opml_parse(s, strlen(s), &d, &err), -EINVAL);
+	ck_assert_ptr_null(d);
+	ck_assert_msg(strncmp(err, "line 2: ", 8) == 0 &&
+	                      strstr(err, "mirror-proxies"),
+	              "err: %s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_blanks_around_attributes_are_trimmed)
+{
+	size_t pad = 200000;
+	char *s = malloc(pad + 200), *p = s;
+	struct opml_doc *d;
+
+	p += sprintf(p, "<opml version=\"2.0\"><body><outline text=\"");
+	memset(p, ' ', pad);
+	p += pad;
+	sprintf(p, "Title \" xmlUrl=\"  https://a.example/rss \"/>"
+	           "</body></opml>");
+	d = parse_ok(s);
+	ck_assert_str_eq(d->feeds[0].title, "Title");
+	ck_assert_str_eq(d->feeds[0].urls[0], "https://a.example/rss");
+	opml_doc_free(d);
+	free(s);
+}
+END_TEST
+
 /* A feed as the store would hand it over. */
 static void
 make_feed(struct store_feed *f, struct store_url *u, int64_t id,
@@ -299,6 +338,8 @@ opml_suite(void)
 	tcase_add_test(tc, test_external_entities_are_refused_and_never_loaded);
 	tcase_add_test(tc, test_folder_outlines_without_children_are_ignored);
 	tcase_add_test(tc, test_ten_thousand_outlines_parse);
+	tcase_add_test(tc, test_bad_proxy_is_an_error_naming_the_line);
+	tcase_add_test(tc, test_blanks_around_attributes_are_trimmed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("write");
 	tcase_add_test(tc,
