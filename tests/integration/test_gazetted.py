@@ -547,6 +547,48 @@ class TestLimits(Base):
         self.assertLess(beside, alone * 1.2 + 0.1, (alone, beside))
 
 
+class TestCommandLine(Base):
+    def test_bad_configuration_at_start_exits_1_naming_file_and_line(self):
+        self.env.config([], extra="max-feed-size = lots")
+        p = subprocess.run([GAZETTED, "-c", self.env.conf, "--once"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(self.env.conf + ":", p.stderr)
+        self.assertIn("bad size 'lots'", p.stderr)
+
+    def test_missing_configuration_given_with_c_is_an_error(self):
+        p = subprocess.run([GAZETTED, "-c", "/nonexistent/g.conf", "--once"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/g.conf", p.stderr)
+
+    def test_usage_version_and_help(self):
+        p = subprocess.run([GAZETTED, "--frobnicate"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("usage: gazetted", p.stderr)
+        p = subprocess.run([GAZETTED, "--version"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(p.stdout.startswith("gazetted "))
+        p = subprocess.run([GAZETTED, "--help"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--once", p.stdout)
+
+    def test_db_option_overrides_the_configured_database(self):
+        self.feed_route("/d")
+        self.env.config([("D", [self.srv.url("/d")], {})])
+        other = os.path.join(self.env.dir, "other.db")
+        p = subprocess.run([GAZETTED, "-c", self.env.conf, "--db", other,
+                            "--once"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(other))
+        self.assertFalse(os.path.exists(self.env.db))
+        self.assertEqual(os.stat(other).st_mode & 0o777, 0o600)
+
+
 class TestDaemon(Base):
     def test_control_socket_status_and_poll(self):
         self.feed_route("/c")
