@@ -11,6 +11,7 @@ libjson-c-dev libinih-dev scdoc"
 # tests: check, and the tools the integration tests drive
 pkgs="$pkgs check python3 sqlite3 procps"
 pkgs="$pkgs systemd man-db" # tests/service: systemd-analyze, systemd --user, man -l
+pkgs="$pkgs bash-completion" # tests/integration/cli-completion.py
 
 missing=
 for p in $pkgs; do

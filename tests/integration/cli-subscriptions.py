@@ -4,6 +4,7 @@ feeds, rename, mirror, remove, usage errors and exit statuses."""
 
 import json
 import os
+import re
 import resource
 import sys
 
@@ -216,6 +217,25 @@ def test_global_config_and_db_options(env):
           "a bad configuration is named with its line", r)
 
 
+def test_man_page_covers_every_command_and_option(env):
+    man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "..", "doc", "gazette.1.scd")
+    with open(man, encoding="utf-8") as f:
+        text = f.read()
+    r = env.run("--help", db=False)
+    names = [line.split()[0] for line in r.out.splitlines()
+             if line.startswith("  ")]
+    check(len(names) >= 14, "commands listed", r)
+    for n in names:
+        check(("\n## %s" % n) in text or ("\n## mirror" in text and
+                                          n == "mirror"),
+              "gazette(1) has a section for %s" % n)
+        h = env.run(n, "--help")
+        for opt in sorted(set(re.findall(r"--[a-z][a-z-]*", h.out))):
+            check("*%s*" % opt in text,
+                  "gazette(1) documents %s %s" % (n, opt))
+
+
 run_tests([
     test_import_counts_and_second_import_adds_nothing,
     test_import_reports_non_http_outlines_with_their_line,
@@ -229,4 +249,5 @@ run_tests([
     test_usage_errors_exit_2,
     test_help_lists_every_command_and_each_has_help,
     test_global_config_and_db_options,
+    test_man_page_covers_every_command_and_option,
 ])
