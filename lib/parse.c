@@ -588,19 +588,16 @@ top(struct gz_parser *p)
 static void
 text_add(struct gz_parser *p, const char *s, size_t n, bool escape)
 {
-	struct frame *f = top(p);
 	size_t room, start = 0;
 
-	/* the outermost capturing frame bounds the field */
+	/* the field (not the markup inside it) bounds the text */
 	for (size_t i = p->depth; i > 0; i--) {
 		if (p->stack[i - 1].cap == CAP_NONE ||
 		    p->stack[i - 1].kind == K_MARKUP)
 			continue;
 		start = p->stack[i - 1].text_start;
-		if (p->stack[i - 1].kind != K_MARKUP)
-			break;
+		break;
 	}
-	(void)f;
 	room = p->opts.max_field > p->text.len - start
 	               ? p->opts.max_field - (p->text.len - start)
 	               : 0;
