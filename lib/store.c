@@ -2031,6 +2031,7 @@ store_merge(struct store *s, int64_t feed_id, size_t url_index,
 	struct feed_hosts hosts = {0};
 	struct entry_keys *keys = NULL;
 	struct keyset guids = {0}, links = {0};
+	bool *shared = NULL;
 	size_t n;
 	int r;
 
@@ -2065,13 +2066,34 @@ store_merge(struct store *s, int64_t feed_id, size_t url_index,
 			goto out;
 		if (keys[i].guid)
 			keyset_add(&guids, keys[i].guid);
-		if (keys[i].link)
-			keyset_add(&links, keys[i].link);
+	}
+	/*
+	 * A link is no identity when entries with different guids carry it
+	 * (a home page as every item's link); the same entry twice is.
+	 * links.n holds the first entry with the link, shared[] the verdict.
+	 */
+	shared = calloc(links.cap, sizeof(*shared));
+	if (!shared) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t sl;
+
+		if (!keys[i].link)
+			continue;
+		sl = keyset_slot(&links, keys[i].link);
+		if (!links.k[sl]) {
+			links.k[sl] = keys[i].link;
+			links.n[sl] = (unsigned)i;
+		} else if (!same(keys[links.n[sl]].guid, keys[i].guid)) {
+			shared[sl] = true;
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		if (keys[i].link)
 			keys[i].link_shared =
-			        keyset_count(&links, keys[i].link) > 1;
+			        shared[keyset_slot(&links, keys[i].link)];
 
 	r = tx_begin(s);
 	if (r < 0)
@@ -2092,6 +2114,7 @@ out:
 	free(keys);
 	keyset_free(&guids);
 	keyset_free(&links);
+	free(shared);
 	hosts_free(&hosts);
 	return r < 0 ? r : 0;
 }

@@ -883,6 +883,27 @@ START_TEST(test_merge_link_shared_by_entries_keeps_them_apart)
 }
 END_TEST
 
+START_TEST(test_merge_same_entry_twice_in_one_document_stores_one_story)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry(NULL, "https://a.example/p/1", "t", "c", NOW - 5),
+	        entry(NULL, "https://a.example/p/1", "t", "c", NOW - 5),
+	        entry("g", "https://a.example/p/2", "t2", "c", NOW - 5),
+	        entry("g", "https://a.example/p/2", "t2", "c", NOW - 5),
+	};
+	struct store_merge_result r;
+
+	r = merge_n(a, 0, e, 4, NOW);
+	ck_assert_int_eq(r.new_stories, 2);
+	ck_assert_int_eq(r.unchanged, 2);
+	ck_assert_int_eq(count_all(), 2);
+	r = merge_n(a, 0, e, 4, NOW + 60);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(count_all(), 2);
+}
+END_TEST
+
 START_TEST(test_merge_without_guid_or_link_uses_content_hash)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -1390,6 +1411,9 @@ store_suite(void)
 	               test_merge_link_shared_by_entries_keeps_them_apart);
 	tcase_add_test(merge,
 	               test_merge_without_guid_or_link_uses_content_hash);
+	tcase_add_test(
+	        merge,
+	        test_merge_same_entry_twice_in_one_document_stores_one_story);
 	tcase_add_test(
 	        merge,
 	        test_merge_changed_title_keeps_read_state_and_flags_updated);
