@@ -61,15 +61,16 @@ run_one() {
 
 # One line per target: execs, execs/s, and coverage of the final corpus.
 summary() {
-	local t=$1 bin=$build/tests/fuzz/fuzz-$1 execs rate cov
+	local t=$1 bin=$build/tests/fuzz/fuzz-$1 execs rate cov last time
 	execs=$(sed -n 's/^stat::number_of_executed_units: //p' "$out/$t.log")
 	rate=$(sed -n "s/^stat::average_exec_per_sec: *//p" "$out/$t.log")
 	if [ -z "$execs" ]; then
-		# fork mode: the parent's last status line "#N: cov: ..."
-		execs=$(grep -o '^#[0-9]*: cov' "$out/$t.log" | tail -1 |
-			tr -dc 0-9)
-		rate=$(grep -o 'exec/s: [0-9]*' "$out/$t.log" | tail -1 |
-			tr -dc 0-9)
+		# fork mode: the parent's last "#N: cov: ... time: Ss ..."
+		last=$(grep '^#[0-9]*: cov' "$out/$t.log" | tail -1)
+		execs=$(echo "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+		time=$(echo "$last" | sed -n 's/.* time: \([0-9]*\)s.*/\1/p')
+		[ -n "$execs" ] && [ "${time:-0}" -gt 0 ] &&
+			rate=$((execs / time))
 	fi
 	# shellcheck disable=SC2046
 	cov=$("$bin" $(target_opts "$t") -runs=0 "$out/corpus/$t" \
