@@ -200,6 +200,24 @@ class TestConditionalGet(Base):
         self.assertEqual(self.env.stories(), 3)
         self.assertEqual(self.env.feed(1, "error_count"), 0)
 
+    def test_each_url_gets_its_own_validators(self):
+        p = self.feed_route("/p", etag='"primary-1"')
+        m = self.feed_route("/m", etag='"mirror-1"')
+        self.env.config([("F", [p, m], {})])
+        self.env.once()  # the primary serves
+        self.srv.set("/p", {"status": 500})
+        self.env.once()  # the mirror serves, asked without validators
+        self.assertNotIn("if-none-match",
+                         self.srv.hits("/m")[0]["headers"])
+        self.env.once()  # the mirror again, with its own ETag
+        self.assertEqual(self.srv.hits("/m")[1]["headers"]
+                         .get("if-none-match"), '"mirror-1"')
+        self.assertEqual(self.srv.hits("/p")[1]["headers"]
+                         .get("if-none-match"), '"primary-1"')
+        self.assertEqual(self.env.url(1, 0, "etag"), '"primary-1"')
+        self.assertEqual(self.env.url(1, 1, "etag"), '"mirror-1"')
+        self.assertEqual(self.env.stories(), 3)
+
     def test_requests_are_polite(self):
         u = self.feed_route("/p", gzip=True)
         self.env.config([("P", [u], {})])
