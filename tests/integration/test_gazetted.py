@@ -400,6 +400,24 @@ class TestSchedule(Base):
         self.env.once()
         self.assertEqual(len(self.srv.hits("/g")), 1)
 
+    def test_cache_control_max_age_raises_the_interval(self):
+        self.srv.set("/c", {"body": httpd.rss("c", ITEMS),
+                            "headers": {"Cache-Control": "max-age=5400"}})
+        self.env.config([("C", [self.srv.url("/c")], {"interval": "1m"})])
+        t = int(time.time())
+        self.env.once()
+        d = self.env.feed(1, "next_poll") - t
+        self.assertGreaterEqual(d, 5399)
+        self.assertLessEqual(d, 5401)
+
+    def test_interval_below_the_floor_is_raised_to_it(self):
+        self.feed_route("/f")
+        self.env.config([("F", [self.srv.url("/f")], {"interval": "2s"})],
+                        extra="min-interval = 1m\ninterval = 1h")
+        t = int(time.time())
+        self.env.once()
+        self.assertGreaterEqual(self.env.feed(1, "next_poll") - t, 59)
+
     def test_feed_ttl_hint_raises_the_interval(self):
         self.srv.set("/t", {"body": httpd.rss("t", ITEMS,
                                               "<ttl>120</ttl>")})
