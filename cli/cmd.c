@@ -159,14 +159,30 @@ cmd_store(struct cmd_ctx *ctx)
 		cmd_error("no database: use --db FILE");
 		return NULL;
 	}
-	r = paths_make_parent(ctx->db_path, 0700);
-	if (r < 0) {
-		cmd_error("cannot create the directory of %s: %s",
-		          cmd_quote(ctx->db_path, q), strerror(-r));
-		return NULL;
+	if (access(ctx->db_path, F_OK) == 0) {
+		/*
+		 * An existing database is opened, never created: a reader
+		 * who may not write it (a member of the system service's
+		 * group, a read-only mount) still reads it.
+		 */
+		r = store_open(ctx->db_path, STORE_SYNC_FULL, &ctx->store,
+		               &err);
+		if (r == -EACCES || r == -EROFS || r == -EPERM) {
+			free(err);
+			err = NULL;
+			r = store_open(ctx->db_path, STORE_READONLY,
+			               &ctx->store, &err);
+		}
+	} else {
+		r = paths_make_parent(ctx->db_path, 0700);
+		if (r < 0) {
+			cmd_error("cannot create the directory of %s: %s",
+			          cmd_quote(ctx->db_path, q), strerror(-r));
+			return NULL;
+		}
+		r = store_open(ctx->db_path, STORE_CREATE | STORE_SYNC_FULL,
+		               &ctx->store, &err);
 	}
-	r = store_open(ctx->db_path, STORE_CREATE | STORE_SYNC_FULL,
-	               &ctx->store, &err);
 	if (r < 0) {
 		if (err)
 			cmd_error("%s", err);
