@@ -43,6 +43,7 @@ slurp(const char *path, size_t *ret_len)
 	return buf;
 }
 
+/* populate DB URL FILE [NOW]: subscribe if needed, parse, merge. */
 int
 main(int argc, char **argv)
 {
