@@ -309,6 +309,41 @@ def test_export_to_unwritable_file_exits_1(env):
     check(r.rc == 1 and "cannot write" in r.err, "unwritable: exit 1", r)
 
 
+def test_reader_who_may_not_write_still_lists(env):
+    """A database someone else owns, readable but not writable (the
+    system service's, for a member of its group): list works, mark says
+    why it cannot. Needs root to run as nobody."""
+    if os.geteuid() != 0:
+        print("skipped: not root, cannot run as another user")
+        return
+    stories(env)
+    os.chmod(env.dir, 0o755)
+    shared = env.path("shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    db = os.path.join(shared, "g.db")
+    # the WAL into the file, so that one file is the whole database
+    subprocess.run(["sqlite3", env.db, "PRAGMA wal_checkpoint(TRUNCATE)"],
+                   check=True, capture_output=True)
+    with open(env.db, "rb") as src, open(db, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(db, 0o644)
+
+    def as_nobody(*args):
+        return subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "--", GAZETTE, "--db", db] + list(args),
+            capture_output=True, text=True, timeout=60,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent",
+                 "LC_ALL": "C.UTF-8"})
+    r = as_nobody("list", "--all")
+    check(r.returncode == 0 and len(r.stdout.splitlines()) == 4,
+          "a read-only reader lists the stories", (r.returncode, r.stderr))
+    r = as_nobody("mark", "read", "1")
+    check(r.returncode == 1 and "cannot mark story 1" in r.stderr,
+          "and is told why it cannot mark", (r.returncode, r.stderr))
+
+
 run_tests([
     test_list_piped_is_one_tab_separated_story_a_line,
     test_story_in_two_feeds_is_listed_once_with_both,
@@ -323,4 +358,5 @@ run_tests([
     test_export_json_csv_atom_html,
     test_html_export_of_hostile_content_has_no_script_or_handler,
     test_export_to_unwritable_file_exits_1,
+    test_reader_who_may_not_write_still_lists,
 ])
