@@ -3,15 +3,17 @@
 --new cursor), show, mark, search, and every export format."""
 
 import csv
+import email.utils
 import html.parser
 import io
 import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import GAZETTE, check, run_tests  # noqa: E402
+from clitest import GAZETTE, POPULATE, check, run_tests  # noqa: E402
 
 NEWS = "https://news.example/rss"
 WORLD = "https://world.example/atom"
@@ -211,6 +213,25 @@ def test_terminal_table_fits_width_and_colour_obeys_no_color(env):
               "cut on character boundaries within %d columns" % cols, out)
 
 
+def test_terminal_dates_are_relative(env):
+    now = int(time.time())
+    items = "".join(
+        "<item><title>T%d</title><link>https://r.example/%d</link>"
+        "<pubDate>%s</pubDate></item>" % (
+            i, i, email.utils.formatdate(now - age, usegmt=True))
+        for i, age in enumerate((5 * 60, 3 * 3600, 2 * 86400)))
+    path = env.path("recent.xml")
+    with open(path, "w") as f:
+        f.write('<rss version="2.0"><channel><title>Recent</title>%s'
+                '</channel></rss>' % items)
+    os.makedirs(os.path.dirname(env.db), exist_ok=True)
+    subprocess.run([POPULATE, env.db, "https://r.example/rss", path,
+                    str(now)], check=True, capture_output=True)
+    out = tty_run(env, ["list"], {"NO_COLOR": "1"})
+    for when in ("5m ago", "3h ago", "2d ago"):
+        check(when in out, "relative date %r on a terminal" % when, out)
+
+
 def test_export_json_csv_atom_html(env):
     stories(env)
     r = env.run("export", "json")
@@ -355,6 +376,7 @@ run_tests([
     test_show_renders_content_as_text,
     test_list_json_is_one_object_a_line,
     test_terminal_table_fits_width_and_colour_obeys_no_color,
+    test_terminal_dates_are_relative,
     test_export_json_csv_atom_html,
     test_html_export_of_hostile_content_has_no_script_or_handler,
     test_export_to_unwritable_file_exits_1,
