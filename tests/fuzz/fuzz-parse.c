@@ -6,8 +6,10 @@
  * 1 << bits), byte 1 seeds the chunk sizes; the rest is the document.
  *
  * parse.h promises that any chunking gives the same result as the whole
- * document at once; for a well-formed document the two parses are
- * compared field by field.
+ * document at once: for a well-formed document the two parses are
+ * compared field by field. (Not for a malformed one: libxml2's error
+ * recovery depends on where chunks end, e.g. for invalid UTF-8 after
+ * '&'; see notes/fuzz-findings.md F6.)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -172,8 +174,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_sane(whole);
 	if (chunked)
 		check_sane(chunked);
-	/* Same bytes, same answer, whatever the chunks were. */
-	if (rw == 0 && chunked && !whole->bozo) {
+	/*
+	 * Same bytes, same answer, whatever the chunks were. Known exception
+	 * (notes/fuzz-findings.md F5): libxml2 2.9's push parser takes the
+	 * "-->" inside "<!-->" for the end of that comment when the real end
+	 * is in a later chunk, so such documents are not compared.
+	 */
+	if (rw == 0 && chunked && !whole->bozo &&
+	    !memmem(doc, len, "<!-->", 5)) {
 		const struct gz_entry *ev =
 		        opts.on_entry ? col.v : chunked->entries;
 		size_t en = opts.on_entry ? col.n : chunked->n_entries;
