@@ -785,6 +785,22 @@ sanitize_node(struct buf *b, xmlNodePtr n, int depth)
 	}
 	if (n->type != XML_ELEMENT_NODE || name_in(n->name, dropped))
 		return;
+	if (xmlStrcasecmp(n->name, (const xmlChar *)"img") == 0) {
+		xmlChar *src = xmlGetProp(n, (const xmlChar *)"src");
+		char *url = src ? clean_url((const char *)src, false) : NULL;
+
+		xmlFree(src);
+		free(url);
+		if (url == NULL) {
+			/* an image that may not load: its words instead */
+			xmlChar *alt = xmlGetProp(n, (const xmlChar *)"alt");
+
+			if (alt)
+				escape_to(b, (const char *)alt);
+			xmlFree(alt);
+			return;
+		}
+	}
 	keep = name_in(n->name, allowed);
 	if (keep) {
 		buf_add(b, "<", 1);

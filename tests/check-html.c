@@ -292,6 +292,16 @@ START_TEST(test_page_without_feed_links_gives_none)
 }
 END_TEST
 
+START_TEST(test_sanitize_replaces_an_image_without_usable_source_by_its_alt)
+{
+	char *c = clean("<p><img src=\"x.png\" alt=\"a <cat>\">"
+	                "<img src=\"javascript:x\"><img></p>");
+
+	ck_assert_str_eq(c, "<p>a &lt;cat&gt;</p>");
+	free(c);
+}
+END_TEST
+
 /* The html suite. */
 static Suite *
 html_suite(void)
@@ -326,6 +336,9 @@ html_suite(void)
 	tcase_add_test(tc,
 	               test_sanitize_unwraps_unknown_elements_and_escapes_text);
 	tcase_add_test(tc, test_escape_drops_control_characters_and_fixes_utf8);
+	tcase_add_test(
+	        tc,
+	        test_sanitize_replaces_an_image_without_usable_source_by_its_alt);
 	tcase_add_test(tc, test_width_and_fit_count_display_columns);
 	suite_add_tcase(s, tc);
 
