@@ -65,8 +65,13 @@ puts_(struct out *o, const char *s)
 static void
 put_attr_value(struct out *o, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
+	while (*s) {
+		size_t n = strcspn(s, "&\"<>");
+		put(o, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		switch (*s++) {
 		case '&':
 			puts_(o, "&amp;");
 			break;
@@ -76,11 +81,9 @@ put_attr_value(struct out *o, const char *s)
 		case '<':
 			puts_(o, "&lt;");
 			break;
-		case '>':
+		default: /* '>' */
 			puts_(o, "&gt;");
 			break;
-		default:
-			put(o, s, 1);
 		}
 	}
 }
