@@ -35,6 +35,8 @@
 #define SNIFF_MAX 1024
 /* Per entry: links, categories and enclosures kept at most. */
 #define MAX_LIST 1024
+/* Bytes handed to the filter and libxml2 at a time. */
+#define PUSH_SLICE (64 * 1024)
 /* Deepest element nesting we follow (libxml2's own default limit). */
 #define MAX_DEPTH 256
 /* Entities an internal DTD subset may declare. */
@@ -2196,9 +2198,9 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 		fail(p, -ENOMEM);
 }
 
-/* Push bytes through the '&' filter (when on) to libxml2. */
+/* Push one slice through the '&' filter (when on) to libxml2. */
 static void
-xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
+xml_push_slice(struct gz_parser *p, const char *s, size_t n, bool final)
 {
 	if (!p->filter) {
 		xml_push_raw(p, s, n);
@@ -2218,11 +2220,21 @@ xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
 	p->fout.len = 0;
 	filter_run(p, s, n, final);
 	xml_push_raw(p, p->fout.s, p->fout.len);
-	/* do not keep a large chunk's buffers around */
-	if (p->fin.cap > (1 << 20)) {
-		free(p->fin.s);
-		p->fin = (struct buf){0};
-	}
+}
+
+/*
+ * Push bytes through the '&' filter (when on) to libxml2, in slices, so
+ * that a whole document pushed at once is not copied whole.
+ */
+static void
+xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
+{
+	do {
+		size_t k = n < PUSH_SLICE ? n : PUSH_SLICE;
+		xml_push_slice(p, s, k, final && k == n);
+		s += k;
+		n -= k;
+	} while (n > 0 && !p->error && !p->stopped);
 }
 
 /* Create the libxml2 context once the first bytes are known. */
