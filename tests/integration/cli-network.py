@@ -74,6 +74,25 @@ def test_poll_of_failing_feeds_exits_1(env):
           "feeds shows the URL's last error", r)
 
 
+def test_feeds_marks_a_mirror_that_served(env):
+    r = env.run("add", "--mirror", srv.url("/news.xml"), srv.url("/gone"))
+    check(r.rc == 1, "add refuses a primary that fails", r)
+    env.run("import", "-", stdin=(
+        '<opml version="2.0" xmlns:gazette="https://gazette.invalid/ns/'
+        'opml/1"><body><outline text="M" xmlUrl="%s" gazette:mirrors="%s"/>'
+        '</body></opml>' % (srv.url("/gone"), srv.url("/news.xml"))))
+    r = env.run("poll")
+    check(r.rc == 0 and "1 ok" in r.out, "the mirror serves the poll", r)
+    r = env.run("feeds")
+    check("served last (a mirror)" in r.out, "feeds marks the mirror", r)
+    check("last error" in r.out and "404" in r.out,
+          "and the primary's error", r)
+    f = json.loads(env.run("feeds", "--json").out)
+    check(f["last_served"] == 1 and f["urls"][1]["served_last"],
+          "feeds --json says which URL served", f)
+    check(len(env.run("list").out.splitlines()) == 3, "its stories", r)
+
+
 def test_status_without_daemon_reports_the_database(env):
     r = env.run("status")
     check(r.rc == 0 and "gazetted: not running" in r.out,
@@ -191,6 +210,7 @@ run_tests([
     test_poll_without_daemon_polls_here_and_says_so,
     test_poll_of_failing_feeds_exits_1,
     test_status_without_daemon_reports_the_database,
+    test_feeds_marks_a_mirror_that_served,
     test_add_feed_url_subscribes_and_stores_its_stories,
     test_add_with_mirrors_proxy_title_and_interval,
     test_add_web_page_finds_its_feed,
