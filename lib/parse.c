@@ -158,9 +158,11 @@ struct gz_parser {
 
 	/* the '&' filter: bare ampersands escaped before libxml2 sees them */
 	bool filter;
+	bool utf8; /* the document is UTF-8: bad bytes are read as cp1252 */
 	enum { FS_TEXT, FS_COMMENT, FS_CDATA, FS_PI } fs;
 	int fmatch;                 /* bytes of the end marker seen */
 	struct buf hold, fin, fout; /* held-back tail, joined input, output */
+	struct buf fix;             /* input with its bad UTF-8 repaired */
 
 	struct gz_feed *feed;
 	int64_t feed_published;
@@ -2160,6 +2162,19 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 			if (rest >= 4 && !memcmp(s + i, "<!--", 4)) {
 				p->fs = FS_COMMENT;
 				i += 4;
+				/*
+				 * libxml2's push parser takes "<!-->" and
+				 * "<!--->" for whole comments when it has only
+				 * those bytes; a space in the (unreported)
+				 * comment keeps every chunking the same.
+				 */
+				if (i < n &&
+				    (s[i] == '>' || (s[i] == '-' && i + 1 < n &&
+				                     s[i + 1] == '>'))) {
+					buf_add(&p->fout, s + run, i - run);
+					buf_add(&p->fout, " ", 1);
+					run = i;
+				}
 			} else if (rest >= 9 &&
 			           !memcmp(s + i, "<![CDATA[", 9)) {
 				p->fs = FS_CDATA;
@@ -2198,6 +2213,122 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 		fail(p, -ENOMEM);
 }
 
+/* Length of the valid UTF-8 sequence at s (avail bytes), 0 if none. */
+static size_t
+utf8_seq(const unsigned char *s, size_t avail)
+{
+	size_t need;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		need = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		need = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		need = 4;
+	else
+		return 0;
+	if (avail < need)
+		return 0;
+	for (size_t k = 1; k < need; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) ||
+	    (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
+		return 0;
+	return need;
+}
+
+/*
+ * Bytes of a UTF-8 document that are not UTF-8 are read as windows-1252
+ * (what such a byte almost always is), before libxml2 sees them: libxml2
+ * would switch the rest of the document to Latin-1 at a point that
+ * depends on the chunking. Returns how many bytes of s were taken; an
+ * unfinished sequence at the end is left for the next push.
+ */
+static size_t
+utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
+            const char **out, size_t *out_len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, run = 0, end = n;
+	bool copied = false;
+
+	if (!final) {
+		size_t j = n;
+		while (j > 0 && n - j < 3 && (u[j - 1] & 0xC0) == 0x80)
+			j--;
+		if (j > 0 && u[j - 1] >= 0xC2 && u[j - 1] <= 0xF4) {
+			size_t need = u[j - 1] >= 0xF0   ? 4
+			              : u[j - 1] >= 0xE0 ? 3
+			                                 : 2;
+			if (n - (j - 1) < need)
+				end = j - 1;
+		}
+	}
+	while (i < end) {
+		size_t k;
+		if (u[i] < 0x80) {
+			i++;
+			while (i + 8 <= end) {
+				uint64_t w;
+				memcpy(&w, u + i, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+				i += 8;
+			}
+			continue;
+		}
+		k = utf8_seq(u + i, end - i);
+		if (k) {
+			i += k;
+			continue;
+		}
+		if (!copied) {
+			p->fix.len = 0;
+			copied = true;
+			bozo(p, "bytes that are not UTF-8 were read as "
+			        "windows-1252");
+		}
+		char c[4];
+		unsigned cp = parse_html_cp1252(u[i]);
+		size_t cl = utf8_put(cp == u[i] && cp < 0xA0 ? 0xFFFD : cp, c);
+		buf_add(&p->fix, s + run, i - run);
+		buf_add(&p->fix, c, cl);
+		run = ++i;
+	}
+	if (copied) {
+		buf_add(&p->fix, s + run, end - run);
+		*out = p->fix.s;
+		*out_len = p->fix.len;
+	} else {
+		*out = s;
+		*out_len = end;
+	}
+	return end;
+}
+
+/*
+ * The bytes libxml2 gets for s[0..n): bad UTF-8 repaired, bare '&'
+ * escaped; into p->fout, with an undecidable tail held back.
+ */
+static void
+prepare(struct gz_parser *p, const char *s, size_t n, bool final)
+{
+	const char *t = s;
+	size_t tn = n, taken = n;
+
+	if (p->utf8)
+		taken = utf8_repair(p, s, n, final, &t, &tn);
+	p->fout.len = 0;
+	p->hold.len = 0;
+	filter_run(p, t, tn, final);
+	/* an unfinished UTF-8 sequence follows what the filter held */
+	if (taken < n && !buf_add(&p->hold, s + taken, n - taken))
+		fail(p, -ENOMEM);
+}
+
 /* Push one slice through the '&' filter (when on) to libxml2. */
 static void
 xml_push_slice(struct gz_parser *p, const char *s, size_t n, bool final)
@@ -2217,8 +2348,7 @@ xml_push_slice(struct gz_parser *p, const char *s, size_t n, bool final)
 		s = p->fin.s;
 		n = p->fin.len;
 	}
-	p->fout.len = 0;
-	filter_run(p, s, n, final);
+	prepare(p, s, n, final);
 	xml_push_raw(p, p->fout.s, p->fout.len);
 }
 
@@ -2247,6 +2377,7 @@ parser_start(struct gz_parser *p)
 	size_t n = p->pre.len;
 	bool ascii_compat = true;
 	char enc[64];
+	const char *eff = NULL; /* the encoding the bytes are read in */
 	int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOWARNING;
 
 	p->started = true;
@@ -2279,10 +2410,13 @@ parser_start(struct gz_parser *p)
 			p->pre.len = n = n - (skip - i);
 		}
 		decl_encoding(s + i, n - i, enc);
+		eff = enc[0] ? enc : "UTF-8";
 		if (p->skipped_junk)
 			bozo(p, "junk before the XML document");
 		if (p->charset) {
 			force = xmlFindCharEncodingHandler(p->charset);
+			if (force)
+				eff = p->charset;
 			if (force == NULL) {
 				bozo(p, "unknown charset '%s' in Content-Type",
 				     p->charset);
@@ -2296,6 +2430,7 @@ parser_start(struct gz_parser *p)
 				     "declaration",
 				     enc);
 				force = xmlFindCharEncodingHandler("UTF-8");
+				eff = "UTF-8";
 			} else {
 				/* iconv handlers are made afresh each time */
 				xmlCharEncCloseFunc(h);
@@ -2307,6 +2442,7 @@ parser_start(struct gz_parser *p)
 			if (force)
 				xmlCharEncCloseFunc(force);
 			force = xmlFindCharEncodingHandler("UTF-8");
+			eff = "UTF-8";
 			memmove(p->pre.s, p->pre.s + 3, n - 3);
 			p->pre.len = n = n - 3;
 		}
@@ -2334,9 +2470,10 @@ parser_start(struct gz_parser *p)
 			                 strcasestr(names[k], "utf-7")))
 				p->filter = false;
 	}
+	p->utf8 = p->filter && eff &&
+	          (!strcasecmp(eff, "utf-8") || !strcasecmp(eff, "utf8"));
 	if (p->filter) {
-		p->fout.len = 0;
-		filter_run(p, p->pre.s, p->pre.len, false);
+		prepare(p, p->pre.s, p->pre.len, false);
 		s = p->fout.s;
 		n = p->fout.len;
 	} else {
@@ -2550,6 +2687,7 @@ gz_parser_free(struct gz_parser *p)
 	free(p->hold.s);
 	free(p->fin.s);
 	free(p->fout.s);
+	free(p->fix.s);
 	free(p->author_name);
 	free(p->author_email);
 	free(p->root_lang);

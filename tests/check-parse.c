@@ -513,15 +513,39 @@ START_TEST(test_text_content_type_without_charset_and_non_ascii_is_bozo)
 }
 END_TEST
 
-START_TEST(test_invalid_utf8_bytes_are_replaced_and_bozo)
+START_TEST(test_invalid_utf8_bytes_are_read_as_windows_1252_and_bozo)
 {
 	struct gz_feed *f = parse_file("badbytes.xml", NULL);
 
 	ck_assert(f->bozo);
 	ck_assert_ptr_nonnull(f->title);
-	ck_assert_ptr_nonnull(strstr(f->title, "bytes"));
+	ck_assert_str_eq(f->title, "bad \xc3\xbf\xc3\xbe bytes");
 	ck_assert_uint_eq(f->n_entries, 1);
 	ck_assert_str_eq(f->entries[0].title, "still here");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_windows_1252_bytes_in_utf8_document_are_read_as_such)
+{
+	struct gz_feed *f = parse_file("cp1252-in-utf8.xml", NULL);
+
+	ck_assert(f->bozo);
+	/* bad bytes are windows-1252; the valid UTF-8 beside them stays */
+	ck_assert_str_eq(f->title, "Caf\xc3\xa9 \xe2\x80\x9cquoted\xe2\x80\x9d "
+	                           "&\xc3\xaf x");
+	ck_assert_str_eq(f->entries[0].title, "na\xc3\xafve \xc3\xa9t\xc3\xa9");
+	gz_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_comment_opening_with_gt_is_a_comment)
+{
+	struct gz_feed *f = parse_file("comment-gt.xml", NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "T");
+	ck_assert_str_eq(f->entries[0].title, "x & y");
 	gz_feed_free(f);
 }
 END_TEST
@@ -637,11 +661,11 @@ START_TEST(test_language_falls_back_to_xml_lang_then_http)
 END_TEST
 
 static const char *const fixtures[] = {
-        "rss20.xml",    "rss091.xml",      "rdf.xml",     "atom10.xml",
-        "atom03.xml",   "latin1.xml",      "utf16.xml",   "utf8bom.xml",
-        "cp1252.xml",   "badbytes.xml",    "broken.xml",  "junk.xml",
-        "captive.html", "entity-decl.xml", "billion.xml", "precedence.xml",
-        NULL,
+        "rss20.xml",      "rss091.xml",         "rdf.xml",     "atom10.xml",
+        "atom03.xml",     "latin1.xml",         "utf16.xml",   "utf8bom.xml",
+        "cp1252.xml",     "badbytes.xml",       "broken.xml",  "junk.xml",
+        "captive.html",   "entity-decl.xml",    "billion.xml", "precedence.xml",
+        "comment-gt.xml", "cp1252-in-utf8.xml", NULL,
 };
 
 START_TEST(test_every_fixture_parses_the_same_in_chunks_of_1_7_4096)
@@ -908,7 +932,11 @@ parse_suite(void)
 	tcase_add_test(
 	        tb,
 	        test_text_content_type_without_charset_and_non_ascii_is_bozo);
-	tcase_add_test(tb, test_invalid_utf8_bytes_are_replaced_and_bozo);
+	tcase_add_test(
+	        tb, test_invalid_utf8_bytes_are_read_as_windows_1252_and_bozo);
+	tcase_add_test(
+	        tb, test_windows_1252_bytes_in_utf8_document_are_read_as_such);
+	tcase_add_test(tc, test_comment_opening_with_gt_is_a_comment);
 	tcase_add_test(tb,
 	               test_html_entities_decoded_and_unknown_kept_as_written);
 	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
