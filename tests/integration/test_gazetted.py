@@ -579,6 +579,7 @@ class TestLimits(Base):
     def test_dripping_feeds_do_not_hold_up_healthy_ones(self):
         alone = self.healthy_span(0)
         beside = self.healthy_span(20)
+        sys.stderr.write(" [alone %.2fs, beside 20 drips %.2fs] " % (alone, beside))
         # 20 feeds dripping for seconds delay 200 healthy ones by < 20 %.
         self.assertLess(beside, alone * 1.2 + 0.1, (alone, beside))
 
