@@ -583,6 +583,13 @@ fetch_url(const struct fetch_xfer *x)
 	return eff;
 }
 
+/* The status of the response being received. */
+int
+fetch_status(const struct fetch_xfer *x)
+{
+	return x->hop_status;
+}
+
 /* Transfers curl is running. */
 int
 fetch_running(const struct fetch *f)

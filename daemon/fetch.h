@@ -94,6 +94,8 @@ void fetch_cancel(struct fetch_xfer *x);
  */
 const char *fetch_content_type(const struct fetch_xfer *x);
 const char *fetch_url(const struct fetch_xfer *x);
+/* The HTTP status of the response being received, 0 before one came. */
+int fetch_status(const struct fetch_xfer *x);
 
 /* Transfers running now. */
 int fetch_running(const struct fetch *f);

@@ -463,8 +463,11 @@ static int
 on_data(struct fetch_xfer *x, const char *buf, size_t len, void *arg)
 {
 	struct pfeed *pf = arg;
-	int r;
+	int st = fetch_status(x), r;
 
+	/* An error page is no feed: not worth parsing (the size cap holds). */
+	if (st < 200 || st >= 300)
+		return 0;
 	if (pf->parser == NULL) {
 		struct gz_parser_opts o = {
 		        .base_url = fetch_url(x),
