@@ -43,13 +43,19 @@ int gz_parser_push(struct gz_parser *p, const char *buf, size_t len);
 /*
  * End of document: finish parsing and hand over the feed (with the
  * collected entries when no callback was given). Returns 0, or a negative
- * errno; *ret_feed is written only on success.
+ * errno; *ret_feed is written only on success. After a push returned
+ * -E2BIG or -ECANCELED, finish still hands over what was parsed until
+ * then (bozo_message says which limit). A small document may be parsed
+ * only here, so its limits show in the feed, not in a push's return.
  */
 int gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed);
 
 void gz_parser_free(struct gz_parser *p);
 
-/* Parse a whole buffer at once; convenience for tests and the CLI. */
+/*
+ * Parse a whole buffer at once; convenience for tests and the CLI. A
+ * limit or a stop still gives 0 and the feed parsed until then.
+ */
 int gz_parse_buffer(const char *buf, size_t len,
 		    const struct gz_parser_opts *opts, struct gz_feed **ret_feed);
 
