@@ -50,6 +50,7 @@ int gz_parser_push(struct gz_parser *p, const char *buf, size_t len);
  */
 int gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed);
 
+/* Free a parser and whatever it still holds; NULL is fine. */
 void gz_parser_free(struct gz_parser *p);
 
 /*
