@@ -19,6 +19,14 @@ Scriptable per host and path. A route is a dict; every key is optional:
                  the connection (RST)
   endless        a body that never ends (no Content-Length)
   size           a body of this many bytes (an RSS feed padded to size)
+  stream         a function returning an iterable of byte chunks: the body,
+                 made as it is sent (no Content-Length, connection closed
+                 at its end), so that huge bodies need no memory
+  stream_gzip    gzip the stream as it is sent (Content-Encoding: gzip,
+                 whatever the client accepts): a gzip bomb from a stream
+                 of repeated bytes
+  content_length a Content-Length header that lies (sent instead of the
+                 body's own length)
   sequence       a list of routes, one per request; the last repeats
 
 Routes are keyed by path and optionally by host: set(path, route,
@@ -40,6 +48,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -230,6 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers.setdefault("Content-Type", "application/rss+xml")
         for k, v in headers.items():
             self.send_header(k, v)
+        if route.get("stream"):
+            self.stream(srv, route)
+            return
         if route.get("endless"):
             self.send_header("Connection", "close")
             self.end_headers()
@@ -240,7 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             while not srv.stopping.is_set():
                 self.wfile.write(chunk)
             return
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length",
+                         str(route.get("content_length", len(body))))
         self.end_headers()
         if route.get("reset_after") is not None:
             self.wfile.write(body[:route["reset_after"]])
@@ -259,6 +272,27 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             return
         self.wfile.write(body)
+
+    def stream(self, srv, route):
+        """Send route["stream"]()'s chunks as they come, gzipped on the
+        fly when stream_gzip; the headers were started by the caller."""
+        z = None
+        if route.get("stream_gzip"):
+            z = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip wrapper
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        for chunk in route["stream"]():
+            if srv.stopping.is_set():
+                return
+            if z:
+                chunk = z.compress(chunk)
+            if chunk:
+                self.wfile.write(chunk)
+        if z:
+            self.wfile.write(z.flush())
+        self.wfile.flush()
 
 
 def static_route(path):
