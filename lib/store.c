@@ -775,11 +775,15 @@ out:
 	return r;
 }
 
-#define FEED_COLUMNS                                                           \
+#define FEED_FIELDS                                                            \
 	"SELECT id, coalesce(title, parsed_title), category, interval,"        \
 	" from_config, disabled, disabled_reason, next_poll, error_count,"     \
 	" failing_since, retry_after, hint, preferred, last_served,"           \
-	" primary_probe,"                                                      \
+	" primary_probe,"
+
+/* One feed's columns with its counts. */
+#define FEED_COLUMNS                                                           \
+	FEED_FIELDS                                                            \
 	" (SELECT count(*) FROM membership m JOIN story s"                     \
 	"   ON s.id = m.story_id WHERE m.feed_id = feed.id AND s.read = 0),"   \
 	" (SELECT count(*) FROM membership m WHERE m.feed_id = feed.id)"       \
@@ -835,11 +839,49 @@ finish_feed(struct store *s, struct store_feed *f)
 	return 0;
 }
 
+/* Fill total (or unread) of feeds v, sorted by id, from (feed, count) rows. */
+static int
+feed_counts(struct store *s, struct store_feed **v, size_t n, const char *sql,
+            bool unread)
+{
+	sqlite3_stmt *st = prep(s, sql);
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (v[mid]->id < id) {
+				lo = mid + 1;
+			} else if (v[mid]->id > id) {
+				hi = mid;
+			} else {
+				if (unread)
+					v[mid]->unread =
+					        sqlite3_column_int64(st, 1);
+				else
+					v[mid]->total =
+					        sqlite3_column_int64(st, 1);
+				break;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = fail(s, rc);
+	done(st);
+	return r;
+}
+
 /* Every subscription, ordered by id, with URLs and counts. */
 int
 store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
 {
-	sqlite3_stmt *st = prep(s, FEED_COLUMNS " ORDER BY id");
+	sqlite3_stmt *st = prep(s, FEED_FIELDS " 0, 0 FROM feed ORDER BY id");
 	struct store_feed **v = NULL;
 	size_t n = 0;
 	int rc, r = 0;
@@ -862,6 +904,23 @@ store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
 	if (r >= 0 && rc != SQLITE_DONE)
 		r = fail(s, rc);
 	done(st);
+	/*
+	 * The counts of all feeds in two scans: the memberships (a compact
+	 * index), and the unread stories through their partial index,
+	 * rather than a story lookup per membership.
+	 */
+	if (r >= 0)
+		r = feed_counts(s, v, n,
+		                "SELECT feed_id, count(*) FROM membership"
+		                " GROUP BY feed_id",
+		                false);
+	if (r >= 0)
+		r = feed_counts(s, v, n,
+		                "SELECT m.feed_id, count(*)"
+		                " FROM story s INDEXED BY story_unread"
+		                " JOIN membership m ON m.story_id = s.id"
+		                " WHERE s.read = 0 GROUP BY m.feed_id",
+		                true);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = finish_feed(s, v[i]);
 	if (r < 0) {

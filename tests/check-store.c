@@ -1145,6 +1145,21 @@ START_TEST(test_feed_counts_unread_and_total)
 	ck_assert_int_eq(f->unread, 2);
 	ck_assert_int_eq(f->last_served, 0);
 	store_feed_free(f);
+	/* The listing of every feed counts the same way. */
+	{
+		int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+		struct store_feed **v = NULL;
+		size_t n = 0;
+
+		merge1(b, 0, entry("b1", NULL, "w", NULL, NOW - 1), NOW);
+		ck_assert_int_eq(store_mark_story(st, 4, STORE_MARK_READ), 1);
+		ck_assert_int_eq(store_feeds(st, &v, &n), 2);
+		ck_assert_int_eq(v[0]->total, 3);
+		ck_assert_int_eq(v[0]->unread, 2);
+		ck_assert_int_eq(v[1]->total, 1);
+		ck_assert_int_eq(v[1]->unread, 0);
+		store_feeds_free(v, n);
+	}
 }
 END_TEST
 
