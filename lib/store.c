@@ -26,7 +26,10 @@
 #define MAX_URLS          64     /* URLs (primary + mirrors) per feed */
 #define MAX_ENTRIES       200000 /* entries accepted in one merge */
 #define NESTED_SP         "store_nested"
-#define SEARCH_CANDIDATES "5000" /* the newest matches a search ranks */
+#define PURGE_BATCH       500 /* stories a purge removes per transaction */
+#define STR_(x)           #x
+#define STR(x)            STR_(x) /* a number as a string literal, for SQL */
+#define SEARCH_CANDIDATES "5000"  /* the newest matches a search ranks */
 
 struct stmt_slot {
 	const char *sql;
@@ -2648,20 +2651,36 @@ store_mark_feed(struct store *s, int64_t feed_id, int64_t before,
 int
 store_purge(struct store *s, int64_t before)
 {
-	int r = tx_begin(s);
+	int total = 0, r;
 
-	if (r < 0)
-		return r;
-	r = sql_exec(s,
-	             "INSERT OR IGNORE INTO tombstone (feed_id, ident, purged)"
-	             " SELECT m.feed_id, m.ident, ?2 FROM story s"
-	             " JOIN membership m ON m.story_id = s.id"
-	             " WHERE s.read = 1 AND s.starred = 0 AND s.published < ?1",
-	             "II", before, (int64_t)time(NULL));
-	if (r >= 0)
-		r = sql_exec(s,
-		             "DELETE FROM story WHERE read = 1 AND starred = 0"
-		             " AND published < ?1",
-		             "I", before);
-	return tx_end(s, r);
+	/*
+	 * In batches, each its own short transaction: a big purge must not
+	 * hold the write lock longer than the CLI's busy timeout.
+	 */
+	do {
+		r = tx_begin(s);
+		if (r < 0)
+			break;
+		r = sql_exec(
+		        s,
+		        "INSERT OR IGNORE INTO tombstone"
+		        " (feed_id, ident, purged)"
+		        " SELECT m.feed_id, m.ident, ?2 FROM membership m"
+		        " WHERE m.story_id IN (SELECT id FROM story"
+		        "  WHERE read = 1 AND starred = 0 AND published < ?1"
+		        "  ORDER BY published, id LIMIT " STR(PURGE_BATCH) ")",
+		        "II", before, (int64_t)time(NULL));
+		if (r >= 0)
+			r = sql_exec(s,
+			             "DELETE FROM story WHERE id IN"
+			             " (SELECT id FROM story WHERE read = 1"
+			             "  AND starred = 0 AND published < ?1"
+			             "  ORDER BY published, id"
+			             "  LIMIT " STR(PURGE_BATCH) ")",
+			             "I", before);
+		r = tx_end(s, r);
+		if (r > 0)
+			total += r;
+	} while (r == PURGE_BATCH);
+	return r < 0 ? r : total;
 }

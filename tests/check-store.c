@@ -1080,6 +1080,27 @@ START_TEST(test_starred_story_is_never_purged)
 }
 END_TEST
 
+START_TEST(test_purge_removes_more_than_one_batch)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	static struct gz_entry e[1201];
+	static char guid[1201][16];
+
+	for (int i = 0; i < 1201; i++) {
+		snprintf(guid[i], sizeof(guid[i]), "g%d", i);
+		e[i] = entry(guid[i], NULL, guid[i], NULL, NOW - 1000 + i / 2);
+	}
+	merge_n(a, 0, e, 1201, NOW);
+	ck_assert_int_eq(store_mark_feed(st, a, 0, STORE_MARK_READ), 1201);
+	ck_assert_int_eq(store_purge(st, NOW), 1201);
+	ck_assert_int_eq(count_all(), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM tombstone"),
+	                 1201);
+	ck_assert_int_eq(merge_n(a, 0, e, 1201, NOW + 60).new_stories, 0);
+	ck_assert_int_eq(store_purge(st, NOW), 0);
+}
+END_TEST
+
 START_TEST(test_unread_and_recent_stories_are_not_purged)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -1442,6 +1463,7 @@ store_suite(void)
 	tcase_add_test(ret, test_purged_story_does_not_return);
 	tcase_add_test(ret, test_starred_story_is_never_purged);
 	tcase_add_test(ret, test_unread_and_recent_stories_are_not_purged);
+	tcase_add_test(ret, test_purge_removes_more_than_one_batch);
 
 	tcase_add_test(query, test_mark_feed_before_date);
 	tcase_add_test(query, test_feed_counts_unread_and_total);
