@@ -39,9 +39,9 @@ void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *const names[] = {
-		[LOG_LVL_ERR] = "error",   [LOG_LVL_WARN] = "warning",
-		[LOG_LVL_NOTICE] = "notice", [LOG_LVL_INFO] = "info",
-		[LOG_LVL_DEBUG] = "debug",
+	        [LOG_LVL_ERR] = "error",     [LOG_LVL_WARN] = "warning",
+	        [LOG_LVL_NOTICE] = "notice", [LOG_LVL_INFO] = "info",
+	        [LOG_LVL_DEBUG] = "debug",
 	};
 	char line[2048];
 	va_list ap;
@@ -51,7 +51,8 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* The journal records the time and the program; a terminal wants both. */
+	/* The journal records the time and the program; a terminal wants both.
+	 */
 	if (log_journal)
 		fprintf(stderr, "<%d>%s\n", (int)lvl, line);
 	else

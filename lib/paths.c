@@ -10,7 +10,7 @@
 
 #define SYS_CONFIG "/etc/gazette"
 #define SYS_STATE  "/var/lib/gazette"
-#define SYS_RUN	   "/run/gazette"
+#define SYS_RUN    "/run/gazette"
 
 /* dir + "/" + name, or NULL when out of memory. */
 static char *
@@ -98,15 +98,15 @@ user_paths(struct paths *p)
 	p->db = xdg("XDG_DATA_HOME", ".local/share", "gazette.db");
 	if (env_dir("XDG_RUNTIME_DIR")) {
 		if (asprintf(&p->socket, "%s/gazette/control.sock",
-			     getenv("XDG_RUNTIME_DIR")) < 0)
+		             getenv("XDG_RUNTIME_DIR")) < 0)
 			p->socket = NULL;
 	} else {
-		p->socket = xdg("XDG_DATA_HOME", ".local/share",
-				"control.sock");
+		p->socket =
+		        xdg("XDG_DATA_HOME", ".local/share", "control.sock");
 	}
 	if (p->config == NULL || p->db == NULL || p->socket == NULL)
 		return env_dir("HOME") || env_dir("XDG_DATA_HOME") ? -ENOMEM
-								   : -ENOENT;
+		                                                   : -ENOENT;
 	return 0;
 }
 
@@ -135,7 +135,8 @@ paths_default(enum paths_who who, struct paths *ret)
 	 * system service's when this user may use them (group gazette).
 	 */
 	r = user_paths(&p);
-	if (r == 0 && (access(p.config, F_OK) == 0 || access(p.db, F_OK) == 0)) {
+	if (r == 0 &&
+	    (access(p.config, F_OK) == 0 || access(p.db, F_OK) == 0)) {
 		*ret = p;
 		return 0;
 	}

@@ -10,7 +10,7 @@ START_TEST(test_quote_escapes_control_characters)
 	char buf[64];
 
 	ck_assert_str_eq(log_quote("a\nb'c", buf, sizeof(buf)),
-			 "'a\\x0ab\\x27c'");
+	                 "'a\\x0ab\\x27c'");
 }
 END_TEST
 

@@ -56,7 +56,7 @@ struct gz_feed {
 	int64_t updated;
 
 	/* Polling hints the document gave, in seconds; 0 when none. */
-	int64_t ttl;	       /* RSS <ttl> (minutes in the document) */
+	int64_t ttl;           /* RSS <ttl> (minutes in the document) */
 	int64_t update_period; /* sy:updatePeriod / sy:updateFrequency */
 
 	bool is_feed; /* the root element was rss, RDF or feed */

@@ -21,13 +21,13 @@ void log_set_level(enum log_level max);
 enum log_level log_get_level(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
-#define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)
-#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_err(...)    log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)   log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
-#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_info(...)   log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)  log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
 /*
  * Quote user-controlled text (a feed title, a URL) for a message: control

@@ -20,12 +20,12 @@ struct gz_parser;
 typedef int (*gz_entry_fn)(struct gz_entry *e, void *arg);
 
 struct gz_parser_opts {
-	const char *base_url;	  /* document URL, for relative links; NULL */
+	const char *base_url;     /* document URL, for relative links; NULL */
 	const char *content_type; /* HTTP Content-Type, for its charset; NULL */
 	const char *content_language; /* HTTP Content-Language; NULL */
-	size_t max_entries;	  /* 0: the default, 100,000 */
-	size_t max_field;	  /* bytes per text field; 0: default 1 MiB */
-	gz_entry_fn on_entry;	  /* NULL: entries are collected in the feed */
+	size_t max_entries;           /* 0: the default, 100,000 */
+	size_t max_field;     /* bytes per text field; 0: default 1 MiB */
+	gz_entry_fn on_entry; /* NULL: entries are collected in the feed */
 	void *arg;
 };
 
@@ -58,6 +58,7 @@ void gz_parser_free(struct gz_parser *p);
  * limit or a stop still gives 0 and the feed parsed until then.
  */
 int gz_parse_buffer(const char *buf, size_t len,
-		    const struct gz_parser_opts *opts, struct gz_feed **ret_feed);
+                    const struct gz_parser_opts *opts,
+                    struct gz_feed **ret_feed);
 
 #endif

@@ -29,6 +29,6 @@ char *url_host(const char *url);
  * from_hosts, which may be NULL), default port and fragment dropped.
  */
 int url_identity(const char *url, const char *const *from_hosts,
-		 const char *to_host, char **ret);
+                 const char *to_host, char **ret);
 
 #endif
