@@ -117,7 +117,6 @@ class Server:
 
         self.httpd = _Quiet(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 1024
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        kwargs={"poll_interval": 0.05},
@@ -160,6 +159,11 @@ class Server:
 class _Quiet(ThreadingHTTPServer):
     """Clients that hang up (as gazetted does when it cuts a transfer)
     are normal here, not worth a traceback."""
+
+    # listen()'s backlog, read by the constructor: set on an instance it
+    # came too late, and the default 5 dropped the SYNs of a burst of
+    # connections (retried after 1 s, 3 s: a healthy feed "too slow").
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
