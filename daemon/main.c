@@ -226,6 +226,19 @@ usage(FILE *f)
 	      f);
 }
 
+/* Whether gazetted runs as the system service (see paths_default). */
+static bool
+system_service(void)
+{
+	struct paths p;
+	bool system;
+
+	if (paths_default(PATHS_DAEMON, &p) < 0)
+		return false;
+	system = p.system;
+	paths_clear(&p);
+	return system;
+}
 /* Signals, timers, the control socket. */
 static int
 setup_events(struct daemon *d)
@@ -353,7 +366,12 @@ main(int argc, char **argv)
 		        strerror(-r));
 		goto out;
 	}
-	r = store_open(db, STORE_CREATE, &d.store, &err);
+	/*
+	 * The system service shares its database with group gazette (the
+	 * unit's StateDirectoryMode=2770, UMask=0007); a user's stays 0600.
+	 */
+	r = store_open(db, STORE_CREATE | (system_service() ? STORE_GROUP : 0),
+	               &d.store, &err);
 	if (r < 0) {
 		log_err("%s", err ? err : strerror(-r));
 		goto out;

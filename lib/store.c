@@ -535,8 +535,13 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 	} else {
 		oflags = SQLITE_OPEN_READWRITE;
 		if (flags & STORE_CREATE) {
-			/* Create it ourselves so that it is born 0600. */
-			int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+			/*
+			 * Create it ourselves so that it is born 0600, or
+			 * 0660 for the system service whose group may use
+			 * the CLI. SQLite gives -wal and -shm the same mode.
+			 */
+			mode_t mode = flags & STORE_GROUP ? 0660 : 0600;
+			int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
 
 			if (fd < 0) {
 				r = -errno;

@@ -204,6 +204,28 @@ START_TEST(test_database_file_is_created_0600)
 }
 END_TEST
 
+START_TEST(test_database_for_group_is_created_0660_with_wal_alike)
+{
+	char path[192], wal[200], *err = NULL;
+	struct store *s2 = NULL;
+	struct stat sb;
+	mode_t old = umask(0007);
+	int r;
+
+	snprintf(path, sizeof(path), "%s/group.db", dir);
+	r = store_open(path, STORE_CREATE | STORE_GROUP, &s2, &err);
+	umask(old);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0660);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0660);
+	store_close(s2);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_database_uses_wal_and_current_schema)
 {
 	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
@@ -1411,6 +1433,8 @@ store_suite(void)
 		suite_add_tcase(s, all[i]);
 	}
 	tcase_add_test(open_tc, test_database_file_is_created_0600);
+	tcase_add_test(open_tc,
+	               test_database_for_group_is_created_0660_with_wal_alike);
 	tcase_add_test(open_tc, test_database_uses_wal_and_current_schema);
 	tcase_add_test(open_tc, test_database_newer_than_code_is_refused);
 	tcase_add_test(

@@ -18,6 +18,8 @@ struct store;
 #define STORE_CREATE	0x1 /* create the file (0600) if missing */
 #define STORE_READONLY	0x2
 #define STORE_SYNC_FULL 0x4 /* synchronous=FULL: the CLI's acknowledged writes */
+/* with STORE_CREATE: born 0660, for the system service's group gazette */
+#define STORE_GROUP 0x8
 
 /*
  * Open (and migrate) the database at path. On failure *ret_err, when not
