@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,10 @@ struct daemon {
 	struct config *cfg;
 	const char *config_arg; /* -c FILE, or NULL for the default */
 	const char *db_arg;     /* --db FILE */
+	const char *db;         /* the database in use */
+	dev_t db_dev;           /* and the file it was at start */
+	ino_t db_ino;
+	bool db_lost; /* said so, stopping */
 	struct store *store;
 	struct poller *poller;
 	struct control *control;
@@ -182,6 +187,29 @@ housekeeping(evutil_socket_t fd, short what, void *arg)
 		log_info("retention: %d old stories removed", r);
 }
 
+/*
+ * Whether the database is still the file opened at start. Deleted or
+ * replaced, SQLite would write on into a file nobody reads: every poll
+ * lost without a word. Stopping says so, and a restart starts afresh.
+ */
+static bool
+db_still_there(struct daemon *d)
+{
+	struct stat st;
+
+	if (d->db_lost)
+		return false;
+	if (stat(d->db, &st) == 0 && st.st_dev == d->db_dev &&
+	    st.st_ino == d->db_ino)
+		return true;
+	d->db_lost = true;
+	log_err("the database '%s' was deleted or replaced while gazetted "
+	        "ran; stopping (what it polled would be lost)",
+	        d->db);
+	event_base_loopexit(d->base, NULL);
+	return false;
+}
+
 /* Feeds the CLI added or removed: reread the store now and then. */
 static void
 rescan(evutil_socket_t fd, short what, void *arg)
@@ -191,6 +219,8 @@ rescan(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!db_still_there(d))
+		return;
 	if (poller_load(d->poller) < 0)
 		log_warn("cannot reread the feeds: %s", store_errmsg(d->store));
 	if (tv.tv_sec < 1)
@@ -376,6 +406,15 @@ main(int argc, char **argv)
 		log_err("%s", err ? err : strerror(-r));
 		goto out;
 	}
+	d.db = db;
+	{
+		struct stat st;
+
+		if (stat(db, &st) == 0) {
+			d.db_dev = st.st_dev;
+			d.db_ino = st.st_ino;
+		}
+	}
 	r = sync_config(d.store, d.cfg, &err);
 	if (r < 0) {
 		log_err("%s", err);
@@ -391,6 +430,7 @@ main(int argc, char **argv)
 		log_err("out of memory");
 		goto out;
 	}
+	poller_set_db_name(d.poller, db);
 	r = poller_load(d.poller);
 	if (r < 0) {
 		log_err("cannot read the feeds from '%s': %s", db,
@@ -428,7 +468,7 @@ main(int argc, char **argv)
 		free(st);
 	}
 	event_base_dispatch(d.base);
-	d.exit_status = 0;
+	d.exit_status = db_still_there(&d) ? 0 : 1;
 out:
 	free(err);
 	daemon_clear(&d);

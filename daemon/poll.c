@@ -97,6 +97,7 @@ struct poller {
 	struct event_base *base;
 	const struct config *cfg;
 	struct store *store;
+	char *db_name; /* for messages; NULL: not said */
 	struct fetch *fetch;
 	bool once;
 	struct event timer;
@@ -761,8 +762,10 @@ save_poll(struct pfeed *pf)
 	else
 		store_rollback(s);
 	if (r < 0)
-		log_warn("feed %lld: cannot save the poll: %s",
-		         (long long)pf->sf->id, store_errmsg(s));
+		log_warn("feed %lld: cannot save the poll in '%s': %s",
+		         (long long)pf->sf->id,
+		         p->db_name ? p->db_name : "the database",
+		         store_errmsg(s));
 	apply_redirects(pf);
 }
 
@@ -790,9 +793,11 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 
 		if (r < 0) {
 			log_warn(
-			        "feed %lld: cannot store what %s served: %s",
+			        "feed %lld: cannot store what %s served in "
+			        "'%s': %s",
 			        (long long)sf->id,
 			        log_quote(sf->urls[served].url, b1, sizeof(b1)),
+			        p->db_name ? p->db_name : "the database",
 			        store_errmsg(p->store));
 		} else {
 			d.new_stories = m.new_stories;
@@ -1063,6 +1068,7 @@ poller_free(struct poller *p)
 	for (i = 0; i < p->n_waiters; i++) {
 		waiter_free(p->waiters[i]);
 	}
+	free(p->db_name);
 	free(p);
 }
 
@@ -1074,6 +1080,14 @@ poller_set_config(struct poller *p, const struct config *cfg)
 
 	p->cfg = cfg;
 	fetch_set_opts(p->fetch, &o);
+}
+
+/* The database's file name, for messages about failed writes. */
+void
+poller_set_db_name(struct poller *p, const char *name)
+{
+	free(p->db_name);
+	p->db_name = name ? xstrdup(name) : NULL;
 }
 
 /* A feed gone from the store: cancel its poll, tell its waiters. */

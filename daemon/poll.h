@@ -96,6 +96,9 @@ void poller_free(struct poller *p);
 /* Use cfg from now on (it must outlive the poller or the next call). */
 void poller_set_config(struct poller *p, const struct config *cfg);
 
+/* The database's file name, for messages about failed writes; copied. */
+void poller_set_db_name(struct poller *p, const char *name);
+
 /* (Re)read the subscriptions from the store: new, changed, removed. */
 int poller_load(struct poller *p);
 
