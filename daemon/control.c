@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -38,6 +39,7 @@ struct client {
 	size_t out_len, out_done;
 	bool waiting; /* for polls to finish */
 	bool refused; /* another uid: read its request, answer no */
+	time_t since; /* accepted at (monotonic seconds) */
 	struct client *next;
 };
 
@@ -261,6 +263,39 @@ client_read(evutil_socket_t fd, short what, void *arg)
 	free(carg);
 }
 
+/* Monotonic seconds. */
+static time_t
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Make room for a new client: drop the one that has waited longest (a
+ * second at least) without sending a whole request, so that clients that
+ * connect and say nothing cannot lock the others out. False when every
+ * client is busy or just came.
+ */
+static bool
+drop_silent(struct control *c)
+{
+	struct client *cl, *oldest = NULL;
+	time_t now = mono_s();
+
+	/* The list is newest first: the last match is the oldest. */
+	for (cl = c->clients; cl; cl = cl->next)
+		if (!cl->waiting && cl->out == NULL && now - cl->since >= 1)
+			oldest = cl;
+	if (oldest == NULL)
+		return false;
+	log_warn("control: too many clients; the longest silent one dropped");
+	client_free(oldest);
+	return true;
+}
+
 /* libevent: a new client; its credentials decide whether it may stay. */
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -276,7 +311,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (c->n_clients >= MAX_CLIENTS) {
+	if (c->n_clients >= MAX_CLIENTS && !drop_silent(c)) {
 		log_warn("control: too many clients; one refused");
 		close(fd);
 		return;
@@ -285,6 +320,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	cl->c = c;
 	cl->fd = fd;
 	cl->need = CTL_HEADER;
+	cl->since = mono_s();
 	cl->next = c->clients;
 	c->clients = cl;
 	c->n_clients++;
