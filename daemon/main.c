@@ -36,8 +36,8 @@ struct daemon {
 	struct config *cfg;
 	const char *config_arg; /* -c FILE, or NULL for the default */
 	const char *db_arg;     /* --db FILE */
-	const char *db;         /* the database in use */
-	dev_t db_dev;           /* and the file it was at start */
+	char *db;     /* the database in use (a copy: reload frees cfg) */
+	dev_t db_dev; /* and the file it was at start */
 	ino_t db_ino;
 	bool db_lost; /* said so, stopping */
 	struct store *store;
@@ -299,6 +299,7 @@ daemon_clear(struct daemon *d)
 {
 	control_free(d->control);
 	poller_free(d->poller); /* cancels transfers: curl before libevent */
+	free(d->db);
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
@@ -406,7 +407,7 @@ main(int argc, char **argv)
 		log_err("%s", err ? err : strerror(-r));
 		goto out;
 	}
-	d.db = db;
+	d.db = xstrdup(db);
 	{
 		struct stat st;
 
