@@ -264,17 +264,23 @@ class TestStallingFeeds(Base):
             self.srv.set("/f%d" % i, {"body": httpd.rss(
                 "f", [("f%d" % i, "x")])})
         port = self.bad_server()
-        alone, _, _ = self.span(None)
-        beside, total, rss = self.span(port)
-        alone2, _, _ = self.span(None)
-        alone = max(alone, alone2)
-        self.report("1000 healthy", alone="%.2fs" % alone,
-                    beside_100_bad="%.2fs" % beside,
-                    whole_run="%.2fs" % total, peak_rss_kib=rss)
         # Alone is measured twice around the run beside the bad feeds and
         # the slower taken, so that a loaded machine's noise does not
         # make the bound; 0.3 s of slack absorbs the start of the 100 bad
         # transfers themselves (each is one connection, started once).
+        # One more round when the first misses (CI runs tests two at a
+        # time on two cores): a real hold-up misses both by far (15 s vs
+        # 2.7 s when the stalled feeds took the slots).
+        for attempt in range(2):
+            alone, _, _ = self.span(None)
+            beside, total, rss = self.span(port)
+            alone2, _, _ = self.span(None)
+            alone = max(alone, alone2)
+            self.report("1000 healthy", alone="%.2fs" % alone,
+                        beside_100_bad="%.2fs" % beside,
+                        whole_run="%.2fs" % total, peak_rss_kib=rss)
+            if beside < alone * 1.2 + 0.3:
+                break
         self.assertLess(beside, alone * 1.2 + 0.3, (alone, beside))
         # The bad feeds were cut by the low-speed limit and the timeout.
         self.assertLess(total, 30)
