@@ -28,8 +28,11 @@
 #define NESTED_SP         "store_nested"
 #define PURGE_BATCH       500 /* stories a purge removes per transaction */
 #define STR_(x)           #x
-#define STR(x)            STR_(x) /* a number as a string literal, for SQL */
-#define SEARCH_CANDIDATES "5000"  /* the newest matches a search ranks */
+#define STR(x)            STR_(x)  /* a number as a string literal, for SQL */
+#define SEARCH_CANDIDATES "5000"   /* the newest matches a search ranks */
+#define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
+#define INDEX_BATCH       20000    /* stories indexed per transaction */
+#define INDEX_AFTER       5000 /* stories a connection merges before indexing */
 
 struct stmt_slot {
 	const char *sql;
@@ -46,6 +49,7 @@ struct store {
 	char *path;
 	unsigned flags;
 	int tx_depth;
+	int unindexed; /* stories this connection queued for the index */
 	struct stmt_slot cache[STMT_CACHE];
 	char err[512];
 };
@@ -167,9 +171,201 @@ static const char *const migrations[] = {
         "    VALUES (new.id, new.title, new.summary, new.content);"
         "END;"
         "PRAGMA user_version = 1;",
+        /*
+         * 1 -> 2: the full-text index holds plain text (markup stripped
+         * by gz_fts_text, registered on every connection), no copy of
+         * it (contentless), and is built in batches: a new or changed
+         * story waits in fts_pending until store_index (or the next
+         * search, or a merge that finds the batch full) indexes it, so
+         * that many small merge transactions do not each write a tiny
+         * index segment. An indexed story leaves the index when it
+         * changes or goes, with the text it was indexed with.
+         */
+        "DROP TRIGGER story_fts_insert;"
+        "DROP TRIGGER story_fts_delete;"
+        "DROP TRIGGER story_fts_update;"
+        "DROP TABLE story_fts;"
+        "CREATE VIRTUAL TABLE story_fts USING fts5("
+        "  title, summary, content, content='');"
+        "INSERT INTO story_fts(story_fts, rank) VALUES ('hashsize', "
+        "  " STR(
+                FTS_HASHSIZE) ");"
+                              "CREATE TABLE fts_pending (id INTEGER PRIMARY KEY);"
+                              "INSERT INTO fts_pending(id) SELECT id FROM story;"
+                              "CREATE TRIGGER story_fts_insert AFTER INSERT ON story BEGIN"
+                              "  INSERT INTO fts_pending(id) VALUES (new.id);"
+                              "END;"
+                              "CREATE TRIGGER story_fts_delete AFTER DELETE ON story BEGIN"
+                              "  INSERT INTO story_fts(story_fts, rowid, title, summary, content)"
+                              "    SELECT 'delete', old.id, old.title, gz_fts_text(old.summary),"
+                              "    gz_fts_text(old.content) WHERE NOT EXISTS"
+                              "    (SELECT 1 FROM fts_pending WHERE id = old.id);"
+                              "  DELETE FROM fts_pending WHERE id = old.id;"
+                              "END;"
+                              "CREATE TRIGGER story_fts_update AFTER UPDATE OF title, summary, content"
+                              "  ON story BEGIN"
+                              "  INSERT INTO story_fts(story_fts, rowid, title, summary, content)"
+                              "    SELECT 'delete', old.id, old.title, gz_fts_text(old.summary),"
+                              "    gz_fts_text(old.content) WHERE NOT EXISTS"
+                              "    (SELECT 1 FROM fts_pending WHERE id = old.id);"
+                              "  INSERT OR IGNORE INTO fts_pending(id) VALUES (new.id);"
+                              "END;"
+                              "PRAGMA user_version = 2;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The UTF-8 bytes of code point c into o; how many. */
+static size_t
+utf8_put(char *o, unsigned long c)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | (c >> 6));
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (char)(0xe0 | (c >> 12));
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | (c >> 18));
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/*
+ * A character reference at p ("&...;", at most 10 bytes): its code point
+ * and length, else 0. Numeric ones and the few named ones that letters
+ * need; others read as a space.
+ */
+static size_t
+char_ref(const char *p, const char *end, unsigned long *ret)
+{
+	static const struct {
+		const char *name;
+		unsigned long c;
+	} named[] = {
+	        {"amp;", '&'},      {"lt;", '<'},       {"gt;", '>'},
+	        {"quot;", '"'},     {"apos;", '\''},    {"nbsp;", ' '},
+	        {"rsquo;", 0x2019}, {"lsquo;", 0x2018}, {"hellip;", 0x2026}};
+	const char *q = p + 1;
+	unsigned long c = 0;
+
+	if (q < end && *q == '#') {
+		int base = 10, digits = 0;
+
+		q++;
+		if (q < end && (*q == 'x' || *q == 'X')) {
+			base = 16;
+			q++;
+		}
+		for (; q < end && q - p < 10; q++, digits++) {
+			int d;
+
+			if (*q >= '0' && *q <= '9')
+				d = *q - '0';
+			else if (base == 16 && *q >= 'a' && *q <= 'f')
+				d = *q - 'a' + 10;
+			else if (base == 16 && *q >= 'A' && *q <= 'F')
+				d = *q - 'A' + 10;
+			else
+				break;
+			c = c * (unsigned long)base + (unsigned long)d;
+		}
+		if (!digits || q >= end || *q != ';' || c == 0 ||
+		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+		*ret = c;
+		return (size_t)(q + 1 - p);
+	}
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		size_t l = strlen(named[i].name);
+
+		if ((size_t)(end - q) >= l &&
+		    memcmp(q, named[i].name, l) == 0) {
+			*ret = named[i].c;
+			return l + 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * gz_fts_text(html): the words of an HTML fragment for the full-text
+ * index: tags (with their attributes and URLs) and comments become
+ * spaces, character references their characters. Text without markup
+ * is returned as it is. Deterministic: an index entry is removed with
+ * the same words it was added with.
+ */
+static void
+fts_text_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *t, *p, *end;
+	char *out, *o;
+	int n;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	t = (const char *)sqlite3_value_text(argv[0]);
+	n = sqlite3_value_bytes(argv[0]);
+	if (!t) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (!memchr(t, '<', (size_t)n) && !memchr(t, '&', (size_t)n)) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	/* Never longer: a reference's UTF-8 is shorter than the reference. */
+	out = sqlite3_malloc(n + 1);
+	if (!out) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	o = out;
+	end = t + n;
+	for (p = t; p < end;) {
+		if (*p == '<') {
+			const char *q;
+
+			if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
+				q = p + 4;
+				while (q + 2 < end && memcmp(q, "-->", 3) != 0)
+					q++;
+				p = q + 2 < end ? q + 3 : end;
+			} else {
+				q = memchr(p, '>', (size_t)(end - p));
+				p = q ? q + 1 : end;
+			}
+			*o++ = ' ';
+		} else if (*p == '&') {
+			unsigned long c;
+			size_t l = char_ref(p, end, &c);
+
+			if (l) {
+				o += utf8_put(o, c);
+				p += l;
+			} else {
+				*o++ = ' ';
+				p++;
+			}
+		} else {
+			*o++ = *p++;
+		}
+	}
+	sqlite3_result_text(ctx, out, (int)(o - out), sqlite3_free);
+}
 
 /* Map an SQLite result code to a negative errno. */
 static int
@@ -567,6 +763,16 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	rc = sqlite3_create_function_v2(s->db, "gz_fts_text", 1,
+	                                SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+	                                        SQLITE_INNOCUOUS,
+	                                NULL, fts_text_fn, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = sqlite_errno(rc);
+		open_error(ret_err, path, "cannot register functions: %s",
+		           sqlite3_errmsg(s->db));
+		goto fail;
+	}
 
 	/* Look before touching anything: a newer schema stays as it is. */
 	r = user_version(s, &v);
@@ -2088,6 +2294,55 @@ merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
 	return 0;
 }
 
+/* Index up to INDEX_BATCH pending stories in one transaction; how many. */
+static int
+index_batch(struct store *s)
+{
+	int r, n;
+
+	r = tx_begin(s);
+	if (r < 0)
+		return r;
+	r = sql_exec(s,
+	             "INSERT INTO story_fts(rowid, title, summary, content)"
+	             " SELECT s.id, s.title, gz_fts_text(s.summary),"
+	             " gz_fts_text(s.content) FROM story s WHERE s.id IN"
+	             " (SELECT id FROM fts_pending ORDER BY id LIMIT ?1)",
+	             "i", INDEX_BATCH);
+	if (r >= 0)
+		r = sql_exec(
+		        s,
+		        "DELETE FROM fts_pending WHERE id IN"
+		        " (SELECT id FROM fts_pending ORDER BY id LIMIT ?1)",
+		        "i", INDEX_BATCH);
+	n = r;
+	r = tx_end(s, r < 0 ? r : 0);
+	return r < 0 ? r : n;
+}
+
+/* Index every story waiting for the full-text index. */
+int
+store_index(struct store *s)
+{
+	int total = 0;
+
+	if (!s)
+		return -EINVAL;
+	if (s->flags & STORE_READONLY)
+		return 0;
+	for (;;) {
+		int r = index_batch(s);
+
+		if (r < 0)
+			return r;
+		total += r;
+		if (r < INDEX_BATCH)
+			break;
+	}
+	s->unindexed = 0;
+	return total;
+}
+
 /* Merge a parsed feed into a subscription, in one transaction. */
 int
 store_merge(struct store *s, int64_t feed_id, size_t url_index,
@@ -2175,6 +2430,15 @@ store_merge(struct store *s, int64_t feed_id, size_t url_index,
 	r = tx_end(s, r < 0 ? r : 0);
 	if (r >= 0 && ret)
 		*ret = res;
+	/*
+	 * Enough queued for one batch: index them now (outside a caller's
+	 * transaction). A failure here leaves them queued for the next.
+	 */
+	if (r >= 0) {
+		s->unindexed += res.new_stories + res.updated;
+		if (s->unindexed >= INDEX_AFTER && s->tx_depth == 0)
+			store_index(s);
+	}
 out:
 	for (size_t i = 0; keys && i < n; i++)
 		entry_keys_free(&keys[i]);
@@ -2439,6 +2703,20 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		match = fts_query(q->search);
 		if (!match)
 			return failf(s, -EINVAL, "empty search");
+		/* What merges queued is indexed first (read-only: skipped). */
+		if (s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
+			int64_t any = 0;
+
+			r = sql_int(s, &any,
+			            "SELECT 1 FROM fts_pending LIMIT 1", "");
+			if (r == 1)
+				r = store_index(s);
+			/* A writer busy for long: search what is indexed. */
+			if (r < 0 && r != -EBUSY) {
+				free(match);
+				return r;
+			}
+		}
 		ranked = true;
 		/*
 		 * Ranked among the newest SEARCH_CANDIDATES matches that

@@ -228,7 +228,7 @@ END_TEST
 
 START_TEST(test_database_uses_wal_and_current_schema)
 {
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 2);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *s;
@@ -303,7 +303,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
 	{
 		const char *u[] = {"https://a.example/rss"};
 		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
@@ -315,7 +315,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 	/* Reopening migrates nothing and keeps the data. */
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story'"),
@@ -1416,6 +1416,189 @@ START_TEST(test_search_index_follows_updates_and_purges)
 }
 END_TEST
 
+/* Run raw SQL on the file through a separate read-write connection. */
+static int
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+START_TEST(test_search_index_follows_updates_of_indexed_stories)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "alpha", "<p>first body</p>", NOW - 500),
+	       NOW);
+	ck_assert_int_eq(store_index(st), 1);
+	merge1(a, 0, entry("1", NULL, "omega", "<p>second body</p>", NOW - 500),
+	       NOW + 1);
+	ck_assert_int_eq(store_index(st), 1);
+	q.search = "alpha";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	q.search = "first";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	q.search = "omega second";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_purge(st, NOW + 10), 1);
+	q.search = "body";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
+	                                 " WHERE story_fts MATCH 'body'"),
+	                 0);
+	ck_assert_int_eq(raw_exec(dbpath, "INSERT INTO story_fts(story_fts)"
+	                                  " VALUES ('integrity-check')"),
+	                 SQLITE_OK);
+}
+END_TEST
+
+START_TEST(test_new_story_waits_for_index_and_search_indexes_it_first)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "Kestrel", "body", NOW - 5), NOW);
+	merge1(a, 0, entry("2", NULL, "Osprey", "body", NOW - 4), NOW);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM fts_pending"),
+	                 2);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
+	                                 " WHERE story_fts MATCH 'kestrel'"),
+	                 0);
+	/* A search indexes what waits before it looks. */
+	q.search = "kestrel";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM fts_pending"),
+	                 0);
+	ck_assert_int_eq(store_index(st), 0);
+	merge1(a, 0, entry("3", NULL, "Kestrel again", "body", NOW - 3), NOW);
+	ck_assert_int_eq(store_index(st), 1);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
+	                                 " WHERE story_fts MATCH 'kestrel'"),
+	                 2);
+}
+END_TEST
+
+START_TEST(test_search_index_holds_text_not_markup)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0,
+	       entry("1", NULL, "Markup",
+	             "<div class=\"wrapper\"><a href=\"https://tracker.example/"
+	             "x?utm=1\">visible&nbsp;words</a> caf&#233; &amp; "
+	             "cr&egrave;me<!-- hiddencomment --><img src=\"pic.png\">"
+	             "</div>",
+	             NOW - 5),
+	       NOW);
+	q.search = "visible words";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "Markup");
+	q.search = "café";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	q.search = "cafe";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	const char *absent[] = {"wrapper", "href",          "tracker", "utm",
+	                        "div",     "hiddencomment", "png",     "nbsp"};
+	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+		q.search = absent[i];
+		ck_assert_msg(list(&q, &sn) == 0, "'%s' is in the index",
+		              absent[i]);
+	}
+	/* The story itself keeps its HTML. */
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story"
+	                                 " WHERE content LIKE '%href=%'"),
+	                 1);
+}
+END_TEST
+
+START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
+{
+	char path[192], sqlpath[512], *err = NULL, *sql;
+	const char *data = getenv("GAZETTE_TESTDATA");
+	struct store *old = st;
+	struct store_query q = {0};
+	struct seen sn;
+	sqlite3 *db;
+	FILE *f;
+	long len;
+	int r;
+
+	/* A real version-1 database, dumped by the version-1 code. */
+	ck_assert_ptr_nonnull(data);
+	snprintf(sqlpath, sizeof(sqlpath), "%s/store-v1.sql", data);
+	f = fopen(sqlpath, "re");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	sql = calloc(1, (size_t)len + 1);
+	ck_assert_ptr_nonnull(sql);
+	ck_assert_int_eq(fread(sql, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/v1.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(sql);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM story_fts"
+	                               " WHERE story_fts MATCH 'zeppelin'"),
+	                 2);
+
+	r = store_open(path, 0, &st, &err);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	q.search = "zeppelin";
+	ck_assert_int_eq(list(&q, &sn), 2);
+	q.search = "archived";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(sn.ids[0], 1);
+	q.search = "cafe bistro";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(sn.ids[0], 3);
+	/* Markup of old stories is out of the index now. */
+	q.search = "href";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	/* Marks and memberships came along. */
+	q.search = NULL;
+	q.flags = STORE_Q_UNREAD;
+	ck_assert_int_eq(list(&q, &sn), 2);
+	/* A changed old story leaves the index with its old words. */
+	{
+		struct gz_entry e =
+		        entry("old-1", "https://old.example/1",
+		              "Airship almanac", "new text", 1600000000);
+
+		ck_assert_int_eq(store_merge(st, 1, 0,
+		                             &(struct gz_feed){.entries = &e,
+		                                               .n_entries = 1},
+		                             1600002000, NULL),
+		                 0);
+	}
+	q.flags = 0;
+	q.search = "zeppelin";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	q.search = "airship";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	store_close(st);
+	st = old;
+	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
+	                                " VALUES ('integrity-check')"),
+	                 SQLITE_OK);
+}
+END_TEST
+
 /* The store's suite: one test case per area. */
 static Suite *
 store_suite(void)
@@ -1501,6 +1684,15 @@ store_suite(void)
 	tcase_add_test(query,
 	               test_search_with_filters_keeps_to_feed_and_unread);
 	tcase_add_test(query, test_search_index_follows_updates_and_purges);
+	tcase_add_test(query,
+	               test_search_index_follows_updates_of_indexed_stories);
+	tcase_add_test(
+	        query,
+	        test_new_story_waits_for_index_and_search_indexes_it_first);
+	tcase_add_test(query, test_search_index_holds_text_not_markup);
+	tcase_add_test(
+	        open_tc,
+	        test_version_1_database_migrates_and_old_stories_are_found);
 	return s;
 }
 
