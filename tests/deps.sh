@@ -12,6 +12,7 @@ libjson-c-dev libinih-dev scdoc"
 pkgs="$pkgs check python3 sqlite3 procps"
 pkgs="$pkgs systemd man-db" # tests/service: systemd-analyze, systemd --user, man -l
 pkgs="$pkgs bash-completion" # tests/integration/cli-completion.py
+pkgs="$pkgs time strace util-linux" # tests/hostile: peak RSS, fsyncs, setpriv
 
 missing=
 for p in $pkgs; do

@@ -18,6 +18,7 @@ runs 500. CRASH_SEED makes a run repeatable (default: fixed)."""
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -132,6 +133,33 @@ class TestCrashSafety(Base):
                     stories_before_final_poll=stored_before,
                     marks_acked=len(acked), marks_tried=len(tried),
                     requests=len(self.srv.hits()))
+
+
+class TestMarkIsDurable(Base):
+    def test_cli_mark_syncs_the_wal_before_it_exits(self):
+        """synchronous=FULL (STORE_SYNC_FULL) for the CLI: its commit
+        syncs the write-ahead log before `gazette mark` says ok. With the
+        daemon holding the database open, the CLI's close is not the last
+        and does not checkpoint, so under synchronous=NORMAL the -wal
+        would see no fdatasync at all: the sync seen is the commit's."""
+        if shutil.which("strace") is None:
+            self.skipTest("no strace")
+        self.feed_route("/f")
+        self.env.config([("F", [self.srv.url("/f")], {})])
+        self.env.start()
+        deadline = time.time() + 10
+        while time.time() < deadline and not self.env.stories():
+            time.sleep(0.05)
+        p = subprocess.run(["strace", "-f", "-y", "-e",
+                            "trace=fsync,fdatasync", GAZETTE, "--db",
+                            self.env.db, "mark", "read", "1"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        synced = [ln for ln in p.stderr.splitlines()
+                  if "sync(" in ln and self.env.db + "-wal>" in ln]
+        self.assertTrue(synced, p.stderr[-2000:])
+        self.assertEqual(self.env.q1("SELECT read FROM story WHERE id = 1"),
+                         1)
 
 
 if __name__ == "__main__":
