@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gazette/config.h"
 #include "gazette/date.h"
 
 /* Longest date string we look at; real dates are far shorter. */
@@ -440,39 +441,14 @@ date_format(int64_t t, char buf[DATE_RFC3339_LEN])
 int
 date_parse_user(const char *s, int64_t now, int64_t *ret)
 {
-	const char *p = s;
-	int64_t v = 0, t;
+	int64_t age, t;
 
 	if (s == NULL || *s == '\0')
 		return -EINVAL;
-	if (isdigit((unsigned char)*p)) {
-		while (isdigit((unsigned char)*p) && v < 100000000)
-			v = v * 10 + (*p++ - '0');
-		if (p[0] && !p[1] && !isdigit((unsigned char)*p) &&
-		    p - s < 10) {
-			int64_t unit;
-			switch (*p) {
-			case 's':
-				unit = 1;
-				break;
-			case 'm':
-				unit = 60;
-				break;
-			case 'h':
-				unit = 3600;
-				break;
-			case 'd':
-				unit = 86400;
-				break;
-			case 'w':
-				unit = 7 * 86400;
-				break;
-			default:
-				return -EINVAL;
-			}
-			*ret = now - v * unit;
-			return 0;
-		}
+	/* An age is a duration as gazette.conf writes them: 3d, 12h, 1h30m. */
+	if (isdigit((unsigned char)*s) && config_parse_duration(s, &age) == 0) {
+		*ret = now - age;
+		return 0;
 	}
 	if (parse_iso(s, &t) < 0)
 		return -EINVAL;

@@ -12,6 +12,7 @@
 
 #include "gazette/url.h"
 #include "parse-html.h"
+#include "utf8.h"
 
 /* Attributes a tag may have that we keep; more are dropped. */
 #define MAX_ATTRS 64
@@ -117,34 +118,6 @@ ref_len(const char *s)
 	return s[i] == ';' ? i + 1 : 0;
 }
 
-/* Encode code point c as UTF-8 into out; its length. */
-static size_t
-utf8(unsigned long c, char *out)
-{
-	if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		c = 0xFFFD;
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | (c >> 6));
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | (c >> 12));
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (c >> 18));
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
 /* Decode the references in an attribute value of n bytes. */
 static char *
 decode_value(const char *s, size_t n)
@@ -176,7 +149,7 @@ decode_value(const char *s, size_t n)
 				}
 			}
 			if (ok) {
-				size_t k = utf8(c, u);
+				size_t k = utf8_encode(c, u);
 				/* a reference is never shorter than its UTF-8
 				 */
 				if (k <= r) {
@@ -579,7 +552,7 @@ parse_html_fix_text(char *s)
 			o += 3;
 			k = 1;
 		} else if (k == 2 && u[i] == 0xC2 && u[i + 1] <= 0x9F) {
-			o += utf8(parse_html_cp1252(u[i + 1]), o);
+			o += utf8_encode(parse_html_cp1252(u[i + 1]), o);
 		} else {
 			memcpy(o, u + i, k);
 			o += k;

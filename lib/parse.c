@@ -28,6 +28,7 @@
 #include "gazette/parse.h"
 #include "gazette/url.h"
 #include "parse-html.h"
+#include "utf8.h"
 
 #define DEFAULT_MAX_ENTRIES 100000
 #define DEFAULT_MAX_FIELD   (1024 * 1024)
@@ -307,32 +308,6 @@ ns_of(const xmlChar *uri, const xmlChar *prefix)
 	return NS_OTHER;
 }
 
-/* Encode code point c as UTF-8 into out (5 bytes); its length. */
-static size_t
-utf8_put(unsigned c, char *out)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | (c >> 6));
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | (c >> 12));
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (c >> 18));
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
 /* Free an entity we made for the getEntity hook. */
 static void
 entity_free(void *payload, const xmlChar *name)
@@ -382,7 +357,7 @@ entity_find(struct gz_parser *p, const xmlChar *name)
 	h = htmlEntityLookup(name);
 	if (h == NULL)
 		return NULL;
-	u[utf8_put(h->value, u)] = '\0';
+	u[utf8_encode(h->value, u)] = '\0';
 	ent = entity_make(name, u);
 	if (ent == NULL)
 		return NULL;
@@ -2293,7 +2268,8 @@ utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
 		}
 		char c[4];
 		unsigned cp = parse_html_cp1252(u[i]);
-		size_t cl = utf8_put(cp == u[i] && cp < 0xA0 ? 0xFFFD : cp, c);
+		size_t cl =
+		        utf8_encode(cp == u[i] && cp < 0xA0 ? 0xFFFD : cp, c);
 		buf_add(&p->fix, s + run, i - run);
 		buf_add(&p->fix, c, cl);
 		run = ++i;
