@@ -18,24 +18,6 @@ socket_path(struct cmd_ctx *ctx, struct config *cfg)
 	return cfg && cfg->socket ? cfg->socket : ctx->socket_path;
 }
 
-/* Options of poll and status: only --help. */
-static int
-only_help(const struct cmd_entry *e, int argc, char **argv)
-{
-	static const struct option opts[] = {
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cmd_help(e);
-		return cmd_bad_option(e, argv, c);
-	}
-	return -1;
-}
-
 /* Poll here, with the daemon's code, when no daemon runs. */
 static int
 poll_here(struct cmd_ctx *ctx, struct config *cfg, const char *feed)
@@ -87,7 +69,7 @@ poll_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *feed;
 	struct config *cfg;
 	char *reply = NULL, *err = NULL;
-	int r = only_help(&cmd_poll, argc, argv);
+	int r = cmd_only_help(&cmd_poll, argc, argv);
 
 	if (r >= 0)
 		return r;
@@ -159,7 +141,7 @@ status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct config *cfg;
 	char *reply = NULL, *err = NULL;
-	int r = only_help(&cmd_status, argc, argv);
+	int r = cmd_only_help(&cmd_status, argc, argv);
 
 	if (r >= 0)
 		return r;

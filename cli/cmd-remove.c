@@ -7,24 +7,6 @@
 #include "cmd.h"
 #include "gazette/store.h"
 
-/* The options of a command that takes only --help. */
-static int
-only_help(const struct cmd_entry *e, int argc, char **argv)
-{
-	static const struct option opts[] = {
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cmd_help(e);
-		return cmd_bad_option(e, argv, c);
-	}
-	return -1;
-}
-
 /* gazette remove FEED. */
 static int
 remove_exec(struct cmd_ctx *ctx, int argc, char **argv)
@@ -33,7 +15,7 @@ remove_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	char q[QUOTE_MAX];
 	struct store *s;
 	int64_t id;
-	int r = only_help(&cmd_remove, argc, argv);
+	int r = cmd_only_help(&cmd_remove, argc, argv);
 
 	if (r >= 0)
 		return r;
@@ -82,7 +64,7 @@ rename_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	char q[QUOTE_MAX];
 	struct store *s;
 	int64_t id;
-	int r = only_help(&cmd_rename, argc, argv);
+	int r = cmd_only_help(&cmd_rename, argc, argv);
 
 	if (r >= 0)
 		return r;

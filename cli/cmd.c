@@ -377,3 +377,21 @@ cmd_output_close(const char *path, FILE *f, bool ok)
 		unlink(path);
 	return ok ? EXIT_OK : EXIT_ERR;
 }
+
+/* Options of a command that takes only --help: -1 to go on, else a status. */
+int
+cmd_only_help(const struct cmd_entry *e, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cmd_help(e);
+		return cmd_bad_option(e, argv, c);
+	}
+	return -1;
+}

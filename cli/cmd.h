@@ -143,4 +143,7 @@ extern const struct cmd_entry cmd_search;
 extern const struct cmd_entry cmd_show;
 extern const struct cmd_entry cmd_status;
 
+/* Options of a command that takes only --help: -1 to go on, else a status. */
+int cmd_only_help(const struct cmd_entry *e, int argc, char **argv);
+
 #endif
