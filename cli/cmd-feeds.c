@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "cmd.h"
+#include "gazette/config.h"
 #include "gazette/date.h"
 #include "gazette/store.h"
 
@@ -140,9 +141,13 @@ feed_text(const struct store_feed *f, int64_t now, bool color)
 		char *cat = cmd_clean(f->category ? f->category : "");
 
 		printf("    %s%s", f->category ? "category " : "", cat);
-		if (f->interval)
-			printf("%sinterval %" PRId64 "s",
-			       f->category ? ", " : "", f->interval);
+		if (f->interval) {
+			char d[32];
+
+			printf("%sinterval %s", f->category ? ", " : "",
+			       config_format_duration(f->interval, d,
+			                              sizeof(d)));
+		}
 		putchar('\n');
 		free(cat);
 	}

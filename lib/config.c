@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -179,6 +180,43 @@ config_parse_duration(const char *s, int64_t *ret)
 		return -EINVAL;
 	*ret = total;
 	return 0;
+}
+
+/* Seconds as the largest units that divide them: 5400 is "1h30m". */
+const char *
+config_format_duration(int64_t secs, char *buf, size_t size)
+{
+	static const struct {
+		char name;
+		int64_t secs;
+	} units[] = {
+	        {'w', 7 * 86400}, {'d', 86400}, {'h', 3600},
+	        {'m', 60},        {'s', 1},
+	};
+	size_t o = 0;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (secs <= 0) {
+		if (size >= 3)
+			memcpy(buf, "0s", 3);
+		return buf;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		int64_t n = secs / units[i].secs;
+		int w;
+
+		if (n == 0)
+			continue;
+		secs -= n * units[i].secs;
+		w = snprintf(buf + o, size - o, "%" PRId64 "%c", n,
+		             units[i].name);
+		if (w < 0 || (size_t)w >= size - o)
+			break;
+		o += (size_t)w;
+	}
+	return buf;
 }
 
 /* A size: a number of bytes with an optional B/KiB/MiB/GiB unit. */

@@ -344,6 +344,26 @@ START_TEST(test_store_specs_carry_urls_and_proxies)
 }
 END_TEST
 
+START_TEST(test_durations_format_as_they_parse)
+{
+	static const int64_t v[] = {
+	        0, 1, 59, 60, 900, 5400, 86400, 90061, 7 * 86400 + 3600};
+	char buf[64];
+
+	ck_assert_str_eq(config_format_duration(5400, buf, sizeof(buf)),
+	                 "1h30m");
+	ck_assert_str_eq(config_format_duration(900, buf, sizeof(buf)), "15m");
+	ck_assert_str_eq(config_format_duration(0, buf, sizeof(buf)), "0s");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int64_t back = -1;
+
+		config_format_duration(v[i], buf, sizeof(buf));
+		ck_assert_int_eq(config_parse_duration(buf, &back), 0);
+		ck_assert_int_eq(back, v[i]);
+	}
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -355,6 +375,7 @@ config_suite(void)
 	tcase_add_test(tc, test_every_daemon_setting_is_read);
 	tcase_add_test(tc, test_durations_take_units_and_combine);
 	tcase_add_test(tc, test_bad_durations_are_refused);
+	tcase_add_test(tc, test_durations_format_as_they_parse);
 	tcase_add_test(tc, test_sizes_take_binary_units);
 	tcase_add_test(tc, test_feed_with_repeated_mirrors_keeps_their_order);
 	tcase_add_test(tc, test_proxy_applies_to_the_url_line_just_before_it);

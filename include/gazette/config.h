@@ -100,6 +100,12 @@ const struct config_feed *config_feed_find(const struct config *c,
  */
 int config_parse_duration(const char *s, int64_t *ret);
 
+/*
+ * Seconds written as config_parse_duration reads them, largest units
+ * first ("1h30m", "15m", "0s"), into buf. Returns buf.
+ */
+const char *config_format_duration(int64_t secs, char *buf, size_t size);
+
 /* "512", "100B", "64KiB", "16MiB", "1GiB": bytes. -EINVAL / -ERANGE. */
 int config_parse_size(const char *s, int64_t *ret);
 
