@@ -32,7 +32,9 @@
 #define SEARCH_CANDIDATES "5000"   /* the newest matches a search ranks */
 #define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
 #define INDEX_BATCH       20000    /* stories indexed per transaction */
-#define INDEX_AFTER       5000 /* stories a connection merges before indexing */
+#ifndef INDEX_AFTER /* (a -D for measurements) */
+#define INDEX_AFTER 5000 /* stories a connection merges before indexing */
+#endif
 
 struct stmt_slot {
 	const char *sql;
@@ -2330,6 +2332,17 @@ store_index(struct store *s)
 		return -EINVAL;
 	if (s->flags & STORE_READONLY)
 		return 0;
+	/* Nothing queued: no write lock taken. */
+	{
+		int64_t any = 0;
+		int r = sql_int(s, &any, "SELECT 1 FROM fts_pending LIMIT 1",
+		                "");
+
+		if (r <= 0) {
+			s->unindexed = 0;
+			return r;
+		}
+	}
 	for (;;) {
 		int r = index_batch(s);
 
@@ -2705,12 +2718,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 			return failf(s, -EINVAL, "empty search");
 		/* What merges queued is indexed first (read-only: skipped). */
 		if (s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
-			int64_t any = 0;
-
-			r = sql_int(s, &any,
-			            "SELECT 1 FROM fts_pending LIMIT 1", "");
-			if (r == 1)
-				r = store_index(s);
+			r = store_index(s);
 			/* A writer busy for long: search what is indexed. */
 			if (r < 0 && r != -EBUSY) {
 				free(match);
