@@ -170,6 +170,7 @@ struct gz_parser {
 	struct gz_entry *entry;
 	int64_t entry_published_fallback;
 	size_t n_entries;
+	size_t entries_cap; /* of feed->entries, when collected */
 
 	struct frame *stack;
 	size_t depth, stack_cap;
@@ -1704,6 +1705,14 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 	free(s);
 }
 
+/* An entry with nothing to identify or show: no id, link, title or text. */
+static bool
+entry_is_empty(const struct gz_entry *e)
+{
+	return e && !e->id && !e->link && !e->title && !e->summary &&
+	       !e->content && e->n_links == 0 && e->n_enclosures == 0;
+}
+
 /* Hand a finished entry over: to the callback or to the feed. */
 static void
 entry_end(struct gz_parser *p)
@@ -1731,16 +1740,21 @@ entry_end(struct gz_parser *p)
 			fail(p, -ECANCELED);
 		return;
 	}
-	struct gz_entry *arr = realloc(p->feed->entries,
-	                               (p->feed->n_entries + 1) * sizeof(*arr));
-	if (arr == NULL) {
-		gz_entry_clear(e);
-		free(e);
-		fail(p, -ENOMEM);
-		return;
+	if (p->feed->n_entries == p->entries_cap) {
+		size_t cap = p->entries_cap ? 2 * p->entries_cap : 16;
+		struct gz_entry *arr =
+		        reallocarray(p->feed->entries, cap, sizeof(*arr));
+
+		if (arr == NULL) {
+			gz_entry_clear(e);
+			free(e);
+			fail(p, -ENOMEM);
+			return;
+		}
+		p->feed->entries = arr;
+		p->entries_cap = cap;
 	}
-	p->feed->entries = arr;
-	arr[p->feed->n_entries++] = *e;
+	p->feed->entries[p->feed->n_entries++] = *e;
 	free(e);
 }
 
@@ -2572,6 +2586,12 @@ unwind(struct gz_parser *p)
 			break;
 		case K_ENTRY:
 			frame_pop(p);
+			/* cut before anything to identify or show: no entry */
+			if (entry_is_empty(p->entry)) {
+				gz_entry_clear(p->entry);
+				free(p->entry);
+				p->entry = NULL;
+			}
 			entry_end(p);
 			continue;
 		default:

@@ -601,6 +601,22 @@ START_TEST(test_truncated_document_keeps_the_open_entry_and_its_text)
 }
 END_TEST
 
+START_TEST(test_truncated_document_drops_an_entry_cut_before_any_field)
+{
+	static const char doc[] =
+	        "<rss version=\"2.0\"><channel><title>T</title>"
+	        "<item><guid>a-1</guid><title>First</title>"
+	        "</item><item><gui";
+	struct gz_feed *f = NULL;
+
+	ck_assert_int_eq(gz_parse_buffer(doc, sizeof(doc) - 1, NULL, &f), 0);
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "First");
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_declared_internal_entity_is_expanded_without_bozo)
 {
 	struct gz_feed *f = parse_file("entity-decl.xml", NULL);
@@ -943,6 +959,9 @@ parse_suite(void)
 	tcase_add_test(tb, test_html_entities_in_attributes_are_decoded_whole);
 	tcase_add_test(
 	        tb, test_truncated_document_keeps_the_open_entry_and_its_text);
+	tcase_add_test(
+	        tb,
+	        test_truncated_document_drops_an_entry_cut_before_any_field);
 	tcase_add_test(tb,
 	               test_declared_internal_entity_is_expanded_without_bozo);
 	tcase_add_test(tb, test_junk_before_prolog_is_skipped_and_bozo);
