@@ -393,6 +393,11 @@ check_idle(struct poller *p)
 {
 	if (p->inflight != 0)
 		return;
+	/*
+	 * The round's new stories into the full-text index in one batch; on
+	 * failure they stay queued (the next round or a search takes them).
+	 */
+	store_index(p->store);
 	/* --once: the round is over; were the held failures the network? */
 	if (p->once && p->n_held > 0) {
 		if (p->last_response >= p->round_start) {
