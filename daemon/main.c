@@ -256,19 +256,6 @@ usage(FILE *f)
 	      f);
 }
 
-/* Whether gazetted runs as the system service (see paths_default). */
-static bool
-system_service(void)
-{
-	struct paths p;
-	bool system;
-
-	if (paths_default(PATHS_DAEMON, &p) < 0)
-		return false;
-	system = p.system;
-	paths_clear(&p);
-	return system;
-}
 /* Signals, timers, the control socket. */
 static int
 setup_events(struct daemon *d)
@@ -399,9 +386,13 @@ main(int argc, char **argv)
 	}
 	/*
 	 * The system service shares its database with group gazette (the
-	 * unit's StateDirectoryMode=2770, UMask=0007); a user's stays 0600.
+	 * unit's StateDirectory= with mode 2770, UMask=0007). Only systemd
+	 * sets STATE_DIRECTORY; root running gazetted by hand, and every
+	 * user, get a 0600 file.
 	 */
-	r = store_open(db, STORE_CREATE | (system_service() ? STORE_GROUP : 0),
+	r = store_open(db,
+	               STORE_CREATE |
+	                       (getenv("STATE_DIRECTORY") ? STORE_GROUP : 0),
 	               &d.store, &err);
 	if (r < 0) {
 		log_err("%s", err ? err : strerror(-r));
