@@ -17,6 +17,7 @@
 #include "gazette/log.h"
 #include "gazette/paths.h"
 #include "gazette/store.h"
+#include "gazette/utf8.h"
 #include "gazette/xalloc.h"
 
 /* Every command, in the order `gazette --help` lists them. */
@@ -45,12 +46,35 @@ void
 cmd_error(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg;
+	int r;
 
-	fputs("gazette: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	r = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (r < 0) {
+		fputs("gazette: out of memory\n", stderr);
+		return;
+	}
+	/*
+	 * What the user typed comes back in messages: bytes that are not
+	 * UTF-8 and control characters are written as \xNN, whatever the
+	 * message quoted or not.
+	 */
+	fputs("gazette: ", stderr);
+	for (const char *p = msg; *p;) {
+		size_t n = utf8_valid_len(p);
+
+		if (n == 0 || (unsigned char)*p < 0x20 || *p == 0x7f) {
+			fprintf(stderr, "\\x%02x", (unsigned char)*p);
+			p++;
+		} else {
+			fwrite(p, 1, n, stderr);
+			p += n;
+		}
+	}
 	fputc('\n', stderr);
+	free(msg);
 }
 
 /* Print the usage line of a command. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gazette/log.h"
+#include "gazette/utf8.h"
 
 static const char *log_prog = "gazette";
 static enum log_level log_max = LOG_LVL_NOTICE;
@@ -73,13 +74,21 @@ log_quote(const char *s, char *buf, size_t size)
 	if (s == NULL)
 		s = "(null)";
 	buf[o++] = '\'';
-	for (; *s && o + 6 < size; s++) {
+	while (*s && o + 6 < size) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = utf8_valid_len(s);
 
-		if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\')
+		if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\' || n == 0) {
+			/* controls, quotes and bytes that are not UTF-8 */
 			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
+			s++;
+		} else if (o + n + 5 < size) {
+			memcpy(buf + o, s, n);
+			o += n;
+			s += n;
+		} else {
+			break;
+		}
 	}
 	if (*s && o + 4 <= size - 1) {
 		memcpy(buf + o, "...", 3);

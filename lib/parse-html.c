@@ -11,8 +11,8 @@
 #include <libxml/HTMLparser.h>
 
 #include "gazette/url.h"
+#include "gazette/utf8.h"
 #include "parse-html.h"
-#include "utf8.h"
 
 /* Attributes a tag may have that we keep; more are dropped. */
 #define MAX_ATTRS 64
@@ -433,34 +433,6 @@ parse_html_cp1252(unsigned c)
 	return c >= 0x80 && c <= 0x9F ? map[c - 0x80] : c;
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
-static size_t
-utf8_valid_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if ((s[0] == 0xE0 && s[1] < 0xA0) ||
-		    (s[0] == 0xED && s[1] >= 0xA0))
-			return 0;
-		return 3;
-	}
-	if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-		    (s[3] & 0xC0) != 0x80)
-			return 0;
-		if ((s[0] == 0xF0 && s[1] < 0x90) ||
-		    (s[0] == 0xF4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * Text as feeds mean it: invalid UTF-8 replaced by U+FFFD, UTF-8 that was
  * decoded as Latin-1 and encoded again put right, and C1 controls read as
@@ -488,7 +460,7 @@ parse_html_fix_text(char *s)
 			}
 			continue;
 		}
-		k = utf8_valid_len(u + i);
+		k = utf8_valid_len((const char *)u + i);
 		if (k == 0) {
 			bad = true;
 			k = 1;
@@ -521,7 +493,7 @@ parse_html_fix_text(char *s)
 		char *b = malloc(strlen(s) + 1), *bo = b;
 		bool ok = b != NULL;
 		for (size_t i = 0; ok && u[i]; i += k) {
-			k = utf8_valid_len(u + i);
+			k = utf8_valid_len((const char *)u + i);
 			*bo++ = (char)(k == 1 ? u[i]
 			                      : ((u[i] & 0x1F) << 6) |
 			                                (u[i + 1] & 0x3F));
@@ -531,7 +503,7 @@ parse_html_fix_text(char *s)
 			bool multi = false;
 			for (const unsigned char *x = (unsigned char *)b;
 			     *x && ok; x += k) {
-				k = utf8_valid_len(x);
+				k = utf8_valid_len((const char *)x);
 				if (k == 0)
 					ok = false;
 				else if (k > 1)
@@ -546,7 +518,7 @@ parse_html_fix_text(char *s)
 		free(b);
 	}
 	for (size_t i = 0; u[i]; i += k) {
-		k = utf8_valid_len(u + i);
+		k = utf8_valid_len((const char *)u + i);
 		if (k == 0) {
 			memcpy(o, "\xEF\xBF\xBD", 3);
 			o += 3;

@@ -27,8 +27,8 @@
 #include "gazette/date.h"
 #include "gazette/parse.h"
 #include "gazette/url.h"
+#include "gazette/utf8.h"
 #include "parse-html.h"
-#include "utf8.h"
 
 #define DEFAULT_MAX_ENTRIES 100000
 #define DEFAULT_MAX_FIELD   (1024 * 1024)

@@ -26,6 +26,15 @@ START_TEST(test_quote_cuts_long_text_within_buffer)
 }
 END_TEST
 
+START_TEST(test_quote_escapes_bytes_that_are_not_utf8_keeps_utf8)
+{
+	char buf[64];
+
+	ck_assert_str_eq(log_quote("caf\xc3\xa9 \xff\xc3(", buf, sizeof(buf)),
+	                 "'caf\xc3\xa9 \\xff\\xc3('");
+}
+END_TEST
+
 START_TEST(test_quote_null_is_marked)
 {
 	char buf[16];
@@ -42,6 +51,8 @@ log_suite(void)
 
 	tcase_add_test(tc, test_quote_escapes_control_characters);
 	tcase_add_test(tc, test_quote_cuts_long_text_within_buffer);
+	tcase_add_test(tc,
+	               test_quote_escapes_bytes_that_are_not_utf8_keeps_utf8);
 	tcase_add_test(tc, test_quote_null_is_marked);
 	suite_add_tcase(s, tc);
 	return s;

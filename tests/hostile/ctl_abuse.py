@@ -220,7 +220,6 @@ class TestCli(Base):
                                      "read = 1"), 0)
 
     # hostile-findings.md H4: the CLI echoes the raw bytes in its errors.
-    @unittest.expectedFailure
     def test_messages_about_arguments_that_are_not_utf8_are_escaped(self):
         self.populate()
         for args in self.NOT_UTF8:
