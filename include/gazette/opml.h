@@ -28,7 +28,7 @@
 
 /* Limits of what a file can make us allocate. */
 #define OPML_MAX_SIZE     (64u << 20) /* bytes of the file */
-#define OPML_MAX_OUTLINES 1000000
+#define OPML_MAX_OUTLINES 200000      /* ~1.5 KiB each while importing */
 #define OPML_MAX_DEPTH    64
 #define OPML_MAX_URLS     16 /* primary and mirrors of one feed */
 
