@@ -46,6 +46,10 @@ struct fetch_xfer {
 	bool in_body_hop;   /* this response's body is the one we deliver */
 	bool too_big;
 	bool aborted;
+	struct event stall_ev; /* one window of stall_after_ms */
+	fetch_stall_fn on_stall;
+	int64_t seen;      /* header and body bytes received */
+	int64_t seen_mark; /* ... when the window began */
 	struct fetch_xfer *prev, *next;
 };
 
@@ -81,6 +85,8 @@ xfer_free(struct fetch_xfer *x)
 		f->xfers = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
+	if (x->on_stall)
+		evtimer_del(&x->stall_ev);
 	curl_multi_remove_handle(f->multi, x->easy);
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
@@ -307,8 +313,10 @@ fetch_set_opts(struct fetch *f, const struct fetch_opts *o)
 	f->opts = *o;
 	f->user_agent = xstrdup(o->user_agent ? o->user_agent : "gazette");
 	f->opts.user_agent = f->user_agent;
+	/* Stalled transfers leave the scheduler's count for a pool of
+	 * their own: curl's cap holds both. */
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	                  (long)o->max_connections);
+	                  (long)o->max_connections + (long)o->slow_connections);
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	                  (long)o->per_host_connections);
 	/* Idle connections kept for reuse: bounded. */
@@ -401,6 +409,7 @@ header_cb(char *buf, size_t size, size_t n, void *arg)
 	size_t klen;
 	char **dst = NULL;
 
+	x->seen += (int64_t)len;
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		const char *sp = memchr(buf, ' ', len);
 
@@ -460,6 +469,7 @@ write_cb(char *buf, size_t size, size_t n, void *arg)
 	struct fetch_xfer *x = arg;
 	size_t len = size * n;
 
+	x->seen += (int64_t)len;
 	if (!x->in_body_hop)
 		return len; /* a redirect's body: not ours */
 	if (x->r.bytes + (int64_t)len > x->f->opts.max_size) {
@@ -556,6 +566,46 @@ fetch_start(struct fetch *f, const struct fetch_req *req, fetch_data_fn on_data,
 	}
 	*ret = x;
 	return 0;
+}
+
+/* libevent: a window is over; stalled if it brought too few bytes. */
+static void
+stall_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	struct fetch_xfer *x = arg;
+	const struct fetch_opts *o = &x->f->opts;
+	int64_t want = o->low_speed_limit * o->stall_after_ms / 1000;
+	struct timeval tv = {
+	        .tv_sec = (time_t)(o->stall_after_ms / 1000),
+	        .tv_usec = (suseconds_t)(o->stall_after_ms % 1000) * 1000,
+	};
+
+	(void)fd;
+	(void)kind;
+	if (x->seen - x->seen_mark < (want > 0 ? want : 1)) {
+		x->on_stall(x, x->arg); /* once: x stays slow until done */
+		return;
+	}
+	x->seen_mark = x->seen;
+	evtimer_add(&x->stall_ev, &tv);
+}
+
+/* Watch x for a stall, one stall_after_ms window at a time. */
+void
+fetch_on_stall(struct fetch_xfer *x, fetch_stall_fn fn)
+{
+	int64_t ms = x->f->opts.stall_after_ms;
+	struct timeval tv = {
+	        .tv_sec = (time_t)(ms / 1000),
+	        .tv_usec = (suseconds_t)(ms % 1000) * 1000,
+	};
+
+	if (ms <= 0 || x->on_stall)
+		return;
+	x->on_stall = fn;
+	x->seen_mark = x->seen;
+	evtimer_assign(&x->stall_ev, x->f->base, stall_cb, x);
+	evtimer_add(&x->stall_ev, &tv);
 }
 
 /* Stop x without a done callback. */

@@ -24,6 +24,8 @@ struct fetch_opts {
 	int64_t max_size;        /* decoded body bytes */
 	int max_connections;     /* curl's own caps, behind the scheduler's */
 	int per_host_connections;
+	int slow_connections;   /* stalled transfers beside max_connections */
+	int64_t stall_after_ms; /* a window below low_speed_limit: stalled */
 };
 
 /* One request. */
@@ -72,6 +74,12 @@ typedef int (*fetch_data_fn)(struct fetch_xfer *x, const char *buf, size_t len,
 typedef void (*fetch_done_fn)(struct fetch_xfer *x,
                               const struct fetch_result *r, void *arg);
 
+/*
+ * The transfer has delivered less than low_speed_limit bytes a second
+ * (nothing at all, or a drip) over a stall_after_ms window. Said once.
+ */
+typedef void (*fetch_stall_fn)(struct fetch_xfer *x, void *arg);
+
 /* Whether this libcurl resolves names asynchronously (else we refuse). */
 bool fetch_curl_ok(char **ret_why);
 
@@ -85,6 +93,8 @@ void fetch_set_opts(struct fetch *f, const struct fetch_opts *o);
 int fetch_start(struct fetch *f, const struct fetch_req *req,
                 fetch_data_fn on_data, fetch_done_fn on_done, void *arg,
                 struct fetch_xfer **ret);
+/* Call fn (with fetch_start's arg) if x stalls; stall_after_ms 0: never. */
+void fetch_on_stall(struct fetch_xfer *x, fetch_stall_fn fn);
 /* Stop a transfer: no done callback follows. NULL is fine. */
 void fetch_cancel(struct fetch_xfer *x);
 

@@ -73,6 +73,9 @@ struct pfeed {
 	TAILQ_ENTRY(pfeed) wait_link;
 	TAILQ_ENTRY(pfeed) held_link;
 	struct fetch_xfer *xfer;
+	bool slow;    /* xfer stalled: counted in p->slow, not p->active */
+	bool stalled; /* xfer stalled, waiting in p->stalled for the pool */
+	TAILQ_ENTRY(pfeed) stall_link;
 	struct gz_parser *parser;
 	int parse_err;
 	struct attempt *attempts;
@@ -110,9 +113,11 @@ struct poller {
 	TAILQ_HEAD(, host) runnable;
 	TAILQ_HEAD(, pfeed) held;
 	size_t n_held;
-	int active;            /* transfers running */
-	int inflight;          /* polls begun and not finished */
-	int64_t last_response; /* last time any HTTP response came */
+	int active;                  /* transfers running, but the slow ones */
+	int slow;                    /* stalled transfers moved out of active */
+	TAILQ_HEAD(, pfeed) stalled; /* stalled, the slow pool full */
+	int inflight;                /* polls begun and not finished */
+	int64_t last_response;       /* last time any HTTP response came */
 	bool network_down;
 
 	struct waiter *waiters[MAX_WAITERS];
@@ -169,6 +174,8 @@ fopts(const struct config *c)
 	        .max_size = c->max_feed_size,
 	        .max_connections = c->max_connections,
 	        .per_host_connections = c->per_host_connections,
+	        .slow_connections = c->slow_connections,
+	        .stall_after_ms = c->stall_after_ms,
 	};
 	return o;
 }
@@ -225,6 +232,57 @@ host_check(struct poller *p, struct host *h)
 	}
 }
 
+/* pf's transfer ended or was cancelled: give back its slot. */
+static void
+xfer_release(struct pfeed *pf)
+{
+	struct poller *p = pf->p;
+
+	pf->xfer = NULL;
+	pf->host->active--;
+	if (pf->slow) {
+		pf->slow = false;
+		p->slow--;
+		/* The oldest stalled transfer takes the room in the pool. */
+		if (!TAILQ_EMPTY(&p->stalled)) {
+			struct pfeed *o = TAILQ_FIRST(&p->stalled);
+
+			TAILQ_REMOVE(&p->stalled, o, stall_link);
+			o->stalled = false;
+			o->slow = true;
+			p->slow++;
+			p->active--;
+		}
+	} else {
+		if (pf->stalled) {
+			TAILQ_REMOVE(&p->stalled, pf, stall_link);
+			pf->stalled = false;
+		}
+		p->active--;
+	}
+	host_check(p, pf->host);
+}
+
+/* fetch: pf's transfer stalled: it leaves max-connections for the slow
+ * pool (slow-connections), or waits for room there keeping its slot. */
+static void
+on_stall(struct fetch_xfer *x, void *arg)
+{
+	struct pfeed *pf = arg;
+	struct poller *p = pf->p;
+
+	(void)x;
+	if (p->slow >= p->cfg->slow_connections) {
+		TAILQ_INSERT_TAIL(&p->stalled, pf, stall_link);
+		pf->stalled = true;
+		return;
+	}
+	pf->slow = true;
+	p->slow++;
+	p->active--;
+	pump(p);
+}
+
 /* Free what an attempt owns. */
 static void
 attempt_clear(struct attempt *a)
@@ -247,10 +305,7 @@ poll_reset(struct pfeed *pf)
 	}
 	if (pf->xfer) {
 		fetch_cancel(pf->xfer);
-		pf->xfer = NULL;
-		pf->host->active--;
-		pf->p->active--;
-		host_check(pf->p, pf->host);
+		xfer_release(pf);
 	}
 	pf->host = NULL;
 	gz_parser_free(pf->parser);
@@ -519,10 +574,7 @@ on_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
 	bool served = false, not_modified = false;
 
 	(void)x;
-	pf->xfer = NULL;
-	pf->host->active--;
-	p->active--;
-	host_check(p, pf->host);
+	xfer_release(pf);
 
 	if (r->status > 0)
 		p->last_response = now;
@@ -969,6 +1021,8 @@ pump(struct poller *p)
 		r = fetch_start(p->fetch, &req, on_data, on_done, pf,
 		                &pf->xfer);
 		host_check(p, h);
+		if (r == 0)
+			fetch_on_stall(pf->xfer, on_stall);
 		if (r < 0) {
 			struct fetch_result fr = {
 			        .error = FETCH_OTHER,
@@ -1044,6 +1098,7 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 	sched_heap_init(&p->heap);
 	TAILQ_INIT(&p->runnable);
 	TAILQ_INIT(&p->held);
+	TAILQ_INIT(&p->stalled);
 	return p;
 }
 

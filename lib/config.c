@@ -337,6 +337,29 @@ set_duration(struct parse_state *st, const char *key, const char *v,
 	return 1;
 }
 
+/* Parse milliseconds ("250ms") or a duration (in ms) into *dst. */
+static int
+set_ms(struct parse_state *st, const char *key, const char *v, int64_t *dst)
+{
+	char b[100];
+	const char *p = v;
+	int64_t n;
+
+	if (digits(&p, &n) == 0 && strcmp(p, "ms") == 0 && n <= 86400000) {
+		*dst = n;
+		return 1;
+	}
+	if (config_parse_duration(v, &n) == 0 && n <= 86400) {
+		*dst = n * 1000;
+		return 1;
+	}
+	fail(st, -EINVAL,
+	     "bad duration '%s' for %s (250ms, or a number and a unit: "
+	     "1s, 2m)",
+	     q(v, b, sizeof(b)), key);
+	return 0;
+}
+
 /* Parse a size setting into *dst. */
 static int
 set_size(struct parse_state *st, const char *key, const char *v, int64_t *dst)
@@ -396,6 +419,8 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_duration(st, k, v, &c->connect_timeout);
 	if (strcasecmp(k, "low-speed-time") == 0)
 		return set_duration(st, k, v, &c->low_speed_time);
+	if (strcasecmp(k, "stall-after") == 0)
+		return set_ms(st, k, v, &c->stall_after_ms);
 	if (strcasecmp(k, "primary-retry") == 0)
 		return set_duration(st, k, v, &c->primary_retry);
 	if (strcasecmp(k, "retention") == 0)
@@ -408,6 +433,8 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_count(st, k, v, 4096, &c->max_connections);
 	if (strcasecmp(k, "per-host-connections") == 0)
 		return set_count(st, k, v, 256, &c->per_host_connections);
+	if (strcasecmp(k, "slow-connections") == 0)
+		return set_count(st, k, v, 4096, &c->slow_connections);
 	if (strcasecmp(k, "redirect-polls") == 0)
 		return set_count(st, k, v, 100, &c->redirect_polls);
 	fail(st, -EINVAL, "unknown key '%s' in [daemon]", q(k, b, sizeof(b)));
@@ -799,6 +826,8 @@ config_defaults(enum paths_who who, struct config **ret)
 	c->connect_timeout = 15;
 	c->low_speed_limit = 100;
 	c->low_speed_time = 20;
+	c->stall_after_ms = 100;
+	c->slow_connections = 128;
 	c->max_feed_size = 16 * 1024 * 1024;
 	c->primary_retry = 3600;
 	c->retention = 90 * 86400;

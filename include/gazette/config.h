@@ -59,6 +59,10 @@ struct config {
 	int64_t connect_timeout;  /* connect-timeout = 15s */
 	int64_t low_speed_limit;  /* low-speed-limit = 100B: bytes/second */
 	int64_t low_speed_time;   /* low-speed-time = 20s: below it, abort */
+	int64_t stall_after_ms;   /* stall-after = 100ms: a transfer below
+	                             low-speed-limit that long leaves
+	                             max-connections; 0: never */
+	int slow_connections;     /* slow-connections = 128: their cap */
 	int64_t max_feed_size;    /* max-feed-size = 16MiB: decoded bytes */
 	int64_t primary_retry;    /* primary-retry = 1h */
 	int64_t retention;        /* retention = 90d; 0: keep forever */
