@@ -32,7 +32,7 @@
 #define SEARCH_CANDIDATES "5000"   /* the newest matches a search ranks */
 #define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
 #define INDEX_BATCH       20000    /* stories indexed per transaction */
-#ifndef INDEX_AFTER /* (a -D for measurements) */
+#ifndef INDEX_AFTER                /* (a -D for measurements) */
 #define INDEX_AFTER 5000 /* stories a connection merges before indexing */
 #endif
 
