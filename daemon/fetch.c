@@ -48,7 +48,7 @@ struct fetch_xfer {
 	bool aborted;
 	struct event stall_ev; /* one window of stall_after_ms */
 	fetch_stall_fn on_stall;
-	int64_t seen;      /* header and body bytes received */
+	int64_t seen;      /* body bytes received (headers are no feed) */
 	int64_t seen_mark; /* ... when the window began */
 	struct fetch_xfer *prev, *next;
 };
@@ -409,7 +409,6 @@ header_cb(char *buf, size_t size, size_t n, void *arg)
 	size_t klen;
 	char **dst = NULL;
 
-	x->seen += (int64_t)len;
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		const char *sp = memchr(buf, ' ', len);
 
