@@ -384,7 +384,11 @@ control_new(struct event_base *base, const char *path, struct poller *p,
 	old = umask(0177); /* the socket is born 0600 */
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, MAX_CLIENTS) < 0) {
+	/*
+	 * A burst of clients waits in the kernel's queue rather than being
+	 * refused with EAGAIN; MAX_CLIENTS bounds those served at once.
+	 */
+	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
 		*ret_err = xasprintf("cannot listen at '%s': %s", path,
 		                     strerror(errno));

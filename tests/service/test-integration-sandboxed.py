@@ -11,6 +11,7 @@ Skipped (status 77) where no private manager can run, or when the suite
 is not there."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -52,10 +53,15 @@ def inside(work, suite, names):
     os.makedirs(tmp)
     try:
         mgr.start()
+        # The build tree may be where the unit cannot see it (under /tmp,
+        # which PrivateTmp= hides): the service runs a copy in work/.
+        real = os.path.join(work, "gazetted")
+        shutil.copy2(os.environ["GAZETTED"], real)
+        os.chmod(real, 0o755)
         env = dict(os.environ)
         env.update({
             "GAZETTED": os.path.join(HERE, "sandboxed-gazetted.py"),
-            "GAZETTED_REAL": os.environ["GAZETTED"],
+            "GAZETTED_REAL": real,
             "GAZETTE_SANDBOX_UNIT": os.path.join(
                 common.BUILD_ROOT, "systemd", "gazetted.service"),
             "GAZETTE_SANDBOX_RW": tmp,
