@@ -254,7 +254,10 @@ class TestStallingFeeds(Base):
         secs, rss = self.once_measured(timeout=120)
         fast = [h["time"] for h in self.srv.hits()]
         if len(fast) != self.N_HEALTHY:
-            sys.stderr.write(repr(self.env.q("SELECT url, last_error FROM feed_url WHERE last_error IS NOT NULL AND url NOT LIKE '%drip%' AND url NOT LIKE '%hang%'")))
+            sys.stderr.write(repr(self.env.q(
+                "SELECT url, last_error FROM feed_url WHERE last_error IS "
+                "NOT NULL AND url NOT LIKE '%drip%' AND url NOT LIKE "
+                "'%hang%'")))
         self.assertEqual(len(fast), self.N_HEALTHY)
         self.assertEqual(self.env.q1(
             "SELECT count(*) FROM feed WHERE id > ? AND error_count = 0",
