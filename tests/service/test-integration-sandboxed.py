@@ -68,8 +68,9 @@ def inside(work, suite, names):
             "TMPDIR": tmp,
             "XDG_RUNTIME_DIR": mgr.env["XDG_RUNTIME_DIR"],
         })
+        # cwd too: the wrapper's systemd-run --same-dir must find it.
         r = subprocess.run([sys.executable, suite] + names, env=env,
-                           check=False, timeout=1500)
+                           cwd=tmp, check=False, timeout=1500)
         print("%s under the sandbox: exit %d" % (os.path.basename(suite),
                                                  r.returncode))
         return 1 if r.returncode else 0
