@@ -61,6 +61,8 @@ START_TEST(test_empty_file_gives_every_default)
 	ck_assert_int_eq(c->primary_retry, 3600);
 	ck_assert_int_eq(c->retention, 90 * 86400);
 	ck_assert_int_eq(c->redirect_polls, 3);
+	ck_assert_int_eq(c->stall_after_ms, 100);
+	ck_assert_int_eq(c->slow_connections, 128);
 	ck_assert_ptr_nonnull(strstr(c->user_agent, "gazette/"));
 	ck_assert_ptr_nonnull(c->database);
 	ck_assert_ptr_nonnull(strstr(c->database, "gazette.db"));
@@ -109,6 +111,8 @@ START_TEST(test_every_daemon_setting_is_read)
 	                            "primary-retry = 2h\n"
 	                            "retention = 30d\n"
 	                            "redirect-polls = 5\n"
+	                            "stall-after = 250ms\n"
+	                            "slow-connections = 64\n"
 	                            "user-agent = test/1\n");
 
 	ck_assert_str_eq(c->database, "/tmp/x.db");
@@ -126,6 +130,8 @@ START_TEST(test_every_daemon_setting_is_read)
 	ck_assert_int_eq(c->primary_retry, 7200);
 	ck_assert_int_eq(c->retention, 30 * 86400);
 	ck_assert_int_eq(c->redirect_polls, 5);
+	ck_assert_int_eq(c->stall_after_ms, 250);
+	ck_assert_int_eq(c->slow_connections, 64);
 	ck_assert_str_eq(c->user_agent, "test/1");
 	config_free(c);
 }
