@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
 """gazette beside its peers (newsboat, sfeed), measured in one run.
 
-    bench/run.py [--feeds 500] [--jobs 8] [--rounds 3] [--builddir build]
+    bench/run.py [--sizes 1000,5000] [--peers-at 1000] [--jobs 8]
+                 [--rounds 3] [--idle 10] [--builddir build]
                  [--shared ../shared] [--out bench/out]
 
-What it measures, each tool on the same corpus served by lighttpd on
-127.0.0.1 (../shared/bench/serve.sh, ETag and Last-Modified on):
+Each tool polls the same corpus (../shared/bench/gen_feeds.py) served by
+lighttpd on 127.0.0.1 (../shared/bench/serve.sh, ETag and Last-Modified
+on), with the same parallelism (--jobs):
 
-  cold   first poll of every feed into an empty store
-  warm   the second poll: the server answers 304 where the tool asks
-  parse  one 10 MiB RSS file parsed from disk (gazette parse, sfeed)
+  cold    first poll of every feed into an empty store
+  warm    the second poll: the server answers 304 where the tool asks
+  bounds  what no aggregator can beat, on the same bytes: a parallel curl
+          fetch of the URLs, xmllint --stream --noout over the files, and
+          a plain sqlite3 bulk INSERT (.import) of the items gazette stored
+  idle    gazetted's CPU while it waits between polls (--idle seconds)
+  parse   one 10 MiB RSS file parsed from disk (gazette parse, sfeed)
 
-For each: wall seconds, CPU seconds (user+sys of the whole process tree)
-and peak RSS, the median of --rounds runs; then gazette's ratio to each
-peer (below 1.0: gazette is faster / smaller). Every tool gets the same
-parallelism (--jobs). Standard library only; prints a markdown table and
-writes it to OUT/results.md.
+For each: wall seconds, CPU seconds (user+sys of the process tree) and
+peak RSS, the median of --rounds runs; gazette's ratio to each peer, and
+the targets of issue 4 checked. Standard library only; prints markdown
+and writes it to OUT/results.md.
 """
 
 import argparse
@@ -166,15 +171,87 @@ def fmt(v, unit):
     return "%.3f s" % v
 
 
+def measure(tool, rounds):
+    """cold and warm medians of a tool over rounds fresh stores."""
+    cold, warm = [], []
+    for _ in range(rounds):
+        tool.reset()
+        r1 = tool.poll()
+        r2 = tool.poll()
+        for r in (r1, r2):
+            if r[3] != 0:
+                print("bench: %s exited %d: %s" % (tool.name, r[3],
+                      r[4][-500:]), file=sys.stderr)
+        cold.append(r1)
+        warm.append(r2)
+    return median_of(cold), median_of(warm)
+
+
+def bounds(work, docroot, urls, jobs, gazette, rounds):
+    """The three bounds, each a (wall, cpu, rss) median."""
+    cfg = os.path.join(work, "curl.cfg")
+    with open(cfg, "w") as f:
+        for u in urls:
+            f.write('url = "%s"\noutput = "/dev/null"\n' % u)
+    files = [os.path.join(docroot, "feed-%05d.xml" % i)
+             for i in range(len(urls))]
+    csv = os.path.join(work, "items.csv")
+    subprocess.run([os.path.join(gazette.builddir, "cli", "gazette"),
+                    "--config", gazette.conf, "--db", gazette.db, "export",
+                    "csv", "-o", csv], check=True)
+    out = {}
+    out["curl"] = median_of([run(["curl", "-s", "-Z", "--parallel-max",
+                                  str(jobs), "-K", cfg])
+                             for _ in range(rounds)])
+    out["xmllint"] = median_of([run(["xmllint", "--stream", "--noout"] +
+                                    files) for _ in range(rounds)])
+    runs = []
+    for _ in range(rounds):
+        db = os.path.join(work, "bound.db")
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(db + ext):
+                os.unlink(db + ext)
+        runs.append(run(["sqlite3", db, ".import --csv %s items" % csv]))
+    out["sqlite3"] = median_of(runs)
+    return out
+
+
+def idle_cpu(gazette, seconds):
+    """CPU seconds gazetted spends waiting between polls."""
+    exe = os.path.join(gazette.builddir, "daemon", "gazetted")
+    p = subprocess.Popen([exe, "-f", "-c", gazette.conf, "--db", gazette.db],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)  # its first round: every feed answers 304
+
+        def ticks():
+            with open("/proc/%d/stat" % p.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+
+        t0 = ticks()
+        time.sleep(seconds)
+        used = (ticks() - t0) / os.sysconf("SC_CLK_TCK")
+    finally:
+        p.terminate()
+        p.wait()
+    return used
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--feeds", type=int, default=500)
+    ap.add_argument("--sizes", default="1000,5000")
+    ap.add_argument("--peers-at", default="1000",
+                    help="sizes at which newsboat and sfeed run too")
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--idle", type=int, default=10)
     ap.add_argument("--builddir", default=os.path.join(TOP, "build"))
     ap.add_argument("--shared", default=os.path.join(TOP, "..", "shared"))
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "out"))
     a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(",")]
+    peers_at = {int(x) for x in a.peers_at.split(",") if x}
 
     gen = os.path.join(a.shared, "bench", "gen_feeds.py")
     serve = os.path.join(a.shared, "bench", "serve.sh")
@@ -182,14 +259,15 @@ def main():
         if not os.path.exists(need):
             sys.exit("bench: %s is missing (--shared DIR)" % need)
     for exe in ("newsboat", "sfeed_update", "sfeed", "lighttpd", "sqlite3",
-                "time"):
+                "time", "curl", "xmllint"):
         if not shutil.which(exe, path=os.environ["PATH"] + ":/usr/sbin"):
             sys.exit("bench: %s is not installed (apt-get install newsboat "
-                     "sfeed lighttpd sqlite3 time)" % exe)
+                     "sfeed lighttpd sqlite3 time curl libxml2-utils)" % exe)
     os.makedirs(a.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="gazette-bench-")
     docroot = os.path.join(work, "docroot")
-    subprocess.run([sys.executable, gen, docroot, "-n", str(a.feeds)],
+    # feed i depends only on (seed, i): the biggest corpus holds the others
+    subprocess.run([sys.executable, gen, docroot, "-n", str(max(sizes))],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, gen, docroot, "--big", "--sizes", "10"],
                    check=True, stdout=subprocess.DEVNULL)
@@ -197,68 +275,122 @@ def main():
     state = os.path.join(work, "httpd")
     subprocess.run(["sh", serve, "start", docroot, str(port), state],
                    check=True, stdout=subprocess.DEVNULL)
-    urls = ["http://127.0.0.1:%d/feed-%05d.xml" % (port, i)
-            for i in range(a.feeds)]
-    results = {}
+    res = {}
     try:
-        tools = [Gazette(work, urls, a.jobs, a.builddir),
-                 Newsboat(work, urls, a.jobs, a.builddir),
-                 Sfeed(work, urls, a.jobs, a.builddir)]
-        for t in tools:
-            cold, warm = [], []
-            for _ in range(a.rounds):
-                t.reset()
-                r1 = t.poll()
-                r2 = t.poll()
-                for r in (r1, r2):
-                    if r[3] != 0:
-                        print("bench: %s exited %d: %s" % (t.name, r[3],
-                              r[4][-500:]), file=sys.stderr)
-                cold.append(r1)
-                warm.append(r2)
-            results[(t.name, "cold")] = median_of(cold)
-            results[(t.name, "warm")] = median_of(warm)
-            results[(t.name, "stories")] = t.stories()
-
+        for n in sizes:
+            urls = ["http://127.0.0.1:%d/feed-%05d.xml" % (port, i)
+                    for i in range(n)]
+            tools = [Gazette(work, urls, a.jobs, a.builddir)]
+            if n in peers_at:
+                tools += [Newsboat(work, urls, a.jobs, a.builddir),
+                          Sfeed(work, urls, a.jobs, a.builddir)]
+            for t in tools:
+                res[(n, t.name, "cold")], res[(n, t.name, "warm")] = \
+                    measure(t, a.rounds)
+                res[(n, t.name, "stories")] = t.stories()
+            g = tools[0]
+            for k, v in bounds(work, docroot, urls, a.jobs, g,
+                               a.rounds).items():
+                res[(n, k, "bound")] = v
+            res[(n, "gazette", "idle")] = idle_cpu(g, a.idle)
         big = os.path.join(docroot, "big-10MB.xml")
         gz = os.path.join(a.builddir, "cli", "gazette")
-        parse = {
-            "gazette": [gz, "parse", big],
-            "sfeed": ["sh", "-c", 'exec sfeed < "$0"', big],
-        }
-        for name, argv in parse.items():
-            results[(name, "parse")] = median_of(
+        for name, argv in (("gazette", [gz, "parse", big]),
+                           ("sfeed", ["sh", "-c", 'exec sfeed < "$0"', big])):
+            res[(0, name, "parse")] = median_of(
                 [run(argv) for _ in range(a.rounds)])
     finally:
         subprocess.run(["sh", serve, "stop", str(port), state],
                        stdout=subprocess.DEVNULL)
-
-    lines = ["| run | tool | wall | CPU | peak RSS | wall ratio | CPU ratio |"
-             " RSS ratio |",
-             "|---|---|---|---|---|---|---|---|"]
-    for phase in ("cold", "warm", "parse"):
-        g = results[("gazette", phase)]
-        for name in ("gazette", "newsboat", "sfeed"):
-            if (name, phase) not in results:
-                continue
-            v = results[(name, phase)]
-            ratio = ["—"] * 3 if name == "gazette" else [
-                "%.2f" % (g[i] / v[i]) if v[i] else "—" for i in range(3)]
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                phase, name, fmt(v[0], "s"), fmt(v[1], "s"),
-                fmt(v[2], "KiB"), *ratio))
-    lines.append("")
-    lines.append("Stories stored after two polls of %d feeds: %s." % (
-        a.feeds, ", ".join("%s %d" % (n, results[(n, "stories")])
-                           for n in ("gazette", "newsboat", "sfeed"))))
-    lines.append("Ratios are gazette / peer: below 1.0 gazette is faster "
-                 "or smaller. Median of %d rounds, %d parallel fetches "
-                 "each, %d CPUs." % (a.rounds, a.jobs, os.cpu_count()))
-    text = "\n".join(lines) + "\n"
+        shutil.rmtree(work, ignore_errors=True)
+    text = report(res, sizes, a)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(text)
     print(text)
-    shutil.rmtree(work, ignore_errors=True)
+
+
+def report(res, sizes, a):
+    """The markdown tables and the targets."""
+    row = "| %s | %s | %s | %s | %s | %s | %s | %s |"
+    lines = []
+    for n in sizes:
+        lines += ["### %d feeds" % n, "",
+                  "| run | tool | wall | CPU | peak RSS | wall ratio |"
+                  " CPU ratio | RSS ratio |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for phase in ("cold", "warm"):
+            g = res[(n, "gazette", phase)]
+            for name in ("gazette", "newsboat", "sfeed"):
+                v = res.get((n, name, phase))
+                if v is None:
+                    continue
+                ratio = ["—"] * 3 if name == "gazette" else [
+                    "%.3f" % (g[i] / v[i]) if v[i] else "—"
+                    for i in range(3)]
+                lines.append(row % (phase, name, fmt(v[0], "s"),
+                                    fmt(v[1], "s"), fmt(v[2], "KiB"),
+                                    *ratio))
+        for k in ("curl", "xmllint", "sqlite3"):
+            v = res[(n, k, "bound")]
+            lines.append(row % ("bound", k, fmt(v[0], "s"), fmt(v[1], "s"),
+                                fmt(v[2], "KiB"), "", "", ""))
+        lines.append("")
+        lines.append("Stories stored: %s. gazetted idle for %d s after its "
+                     "round: %.2f s CPU." % (
+                         ", ".join("%s %d" % (t, res[(n, t, "stories")])
+                                   for t in ("gazette", "newsboat", "sfeed")
+                                   if (n, t, "stories") in res),
+                         a.idle, res[(n, "gazette", "idle")]))
+        lines.append("")
+    g = res[(0, "gazette", "parse")]
+    v = res[(0, "sfeed", "parse")]
+    lines += ["### parse, one 10 MiB RSS file", "",
+              "| tool | wall | CPU | peak RSS |", "|---|---|---|---|",
+              "| gazette | %s | %s | %s |" % (fmt(g[0], "s"), fmt(g[1], "s"),
+                                             fmt(g[2], "KiB")),
+              "| sfeed | %s | %s | %s |" % (fmt(v[0], "s"), fmt(v[1], "s"),
+                                           fmt(v[2], "KiB")), ""]
+    lines += targets(res, sizes)
+    lines.append("")
+    lines.append("Ratios are gazette / peer: below 1.0 gazette is faster "
+                 "or smaller. Median of %d rounds, %d parallel fetches "
+                 "each, %d CPUs." % (a.rounds, a.jobs, os.cpu_count()))
+    return "\n".join(lines) + "\n"
+
+
+def targets(res, sizes):
+    """Issue 4's targets, each with the measured figure (wall seconds)."""
+    out = ["### Targets (issue 4)", ""]
+
+    def check(ok, what):
+        out.append("- [%s] %s" % ("x" if ok else " ", what))
+
+    n = sizes[0]
+    gc, gw = res[(n, "gazette", "cold")], res[(n, "gazette", "warm")]
+    for peer, want in (("sfeed", 8), ("newsboat", 10)):
+        if (n, peer, "cold") in res:
+            x = res[(n, peer, "cold")][0] / gc[0]
+            check(x >= want, "cold %d× faster than %s: %.1f×" % (want, peer,
+                                                                  x))
+    bsum = sum(res[(n, k, "bound")][0] for k in ("curl", "xmllint",
+                                                 "sqlite3"))
+    check(gc[0] <= 1.5 * bsum, "cold within 1.5× of the bounds' sum "
+          "(%.2f s): %.2f×" % (bsum, gc[0] / bsum))
+    for peer in ("sfeed", "newsboat"):
+        if (n, peer, "warm") in res:
+            x = res[(n, peer, "warm")][0] / gw[0]
+            check(x >= 50, "warm 50× faster than %s: %.0f×" % (peer, x))
+    if len(sizes) > 1:
+        m = sizes[-1]
+        x = res[(m, "gazette", "cold")][0] / gc[0]
+        check(x <= 1.1 * m / n, "%d feeds cold cost at most 5.5× what "
+              "%d cost: %.2f×" % (m, n, x))
+        rss = max(res[(m, "gazette", p)][2] for p in ("cold", "warm"))
+        check(rss < 64 * 1024, "peak RSS under 64 MB at %d feeds: %.1f MiB"
+              % (m, rss / 1024))
+    idle = max(res[(k, "gazette", "idle")] for k in sizes)
+    check(idle < 0.05, "no CPU between polls: %.2f s" % idle)
+    return out
 
 
 if __name__ == "__main__":
