@@ -344,6 +344,21 @@ entity_make(const xmlChar *name, const char *text)
 	return ent;
 }
 
+/* Make an entity of name with text and keep it in the parser's table. */
+static xmlEntityPtr
+entity_cache(struct gz_parser *p, const xmlChar *name, const char *text)
+{
+	xmlEntityPtr ent = entity_make(name, text);
+
+	if (ent == NULL)
+		return NULL;
+	if (xmlHashAddEntry(p->entities, name, ent) != 0) {
+		entity_free(ent, NULL);
+		return NULL;
+	}
+	return ent;
+}
+
 /* The text an undeclared (HTML) or declared entity stands for, or NULL. */
 static xmlEntityPtr
 entity_find(struct gz_parser *p, const xmlChar *name)
@@ -359,14 +374,7 @@ entity_find(struct gz_parser *p, const xmlChar *name)
 	if (h == NULL)
 		return NULL;
 	u[utf8_encode(h->value, u)] = '\0';
-	ent = entity_make(name, u);
-	if (ent == NULL)
-		return NULL;
-	if (xmlHashAddEntry(p->entities, name, ent) != 0) {
-		entity_free(ent, NULL);
-		return NULL;
-	}
-	return ent;
+	return entity_cache(p, name, u);
 }
 
 /* An unknown entity kept as written ("&name;"), cached like the rest. */
@@ -374,19 +382,11 @@ static xmlEntityPtr
 entity_literal(struct gz_parser *p, const xmlChar *name)
 {
 	char text[64];
-	xmlEntityPtr ent;
 
 	if (xmlStrlen(name) > 40 || xmlHashSize(p->entities) > 4096)
 		return NULL;
 	snprintf(text, sizeof(text), "&%s;", (const char *)name);
-	ent = entity_make(name, text);
-	if (ent == NULL)
-		return NULL;
-	if (xmlHashAddEntry(p->entities, name, ent) != 0) {
-		entity_free(ent, NULL);
-		return NULL;
-	}
-	return ent;
+	return entity_cache(p, name, text);
 }
 
 /*
