@@ -18,6 +18,22 @@ socket_path(struct cmd_ctx *ctx, struct config *cfg)
 	return cfg && cfg->socket ? cfg->socket : ctx->socket_path;
 }
 
+/* The daemon's answer printed, or why there is none; an exit status. */
+static int
+answered(int r, char *reply, char *err)
+{
+	if (r < 0) {
+		cmd_error("%s", err ? err : strerror(-r));
+		free(err);
+		return EXIT_ERR;
+	}
+	if (reply && *reply)
+		printf("%s%s", reply,
+		       reply[strlen(reply) - 1] == '\n' ? "" : "\n");
+	free(reply);
+	return EXIT_OK;
+}
+
 /* Poll here, with the daemon's code, when no daemon runs. */
 static int
 poll_here(struct cmd_ctx *ctx, struct config *cfg, const char *feed)
@@ -82,16 +98,7 @@ poll_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	r = ctl_request(socket_path(ctx, cfg), "poll", feed, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return poll_here(ctx, cfg, feed);
-	if (r < 0) {
-		cmd_error("%s", err ? err : strerror(-r));
-		free(err);
-		return EXIT_ERR;
-	}
-	if (reply && *reply)
-		printf("%s%s", reply,
-		       reply[strlen(reply) - 1] == '\n' ? "" : "\n");
-	free(reply);
-	return EXIT_OK;
+	return answered(r, reply, err);
 }
 
 const struct cmd_entry cmd_poll = {
@@ -153,16 +160,7 @@ status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	r = ctl_request(socket_path(ctx, cfg), "status", NULL, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return status_here(ctx);
-	if (r < 0) {
-		cmd_error("%s", err ? err : strerror(-r));
-		free(err);
-		return EXIT_ERR;
-	}
-	if (reply && *reply)
-		printf("%s%s", reply,
-		       reply[strlen(reply) - 1] == '\n' ? "" : "\n");
-	free(reply);
-	return EXIT_OK;
+	return answered(r, reply, err);
 }
 
 const struct cmd_entry cmd_status = {
