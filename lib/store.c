@@ -743,8 +743,11 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 
 			if (fd < 0) {
 				r = -errno;
-				open_error(ret_err, path, "cannot create: %s",
-				           strerror(errno));
+				open_error(ret_err, path, "%s: %s",
+				           access(path, F_OK) == 0
+				                   ? "cannot open for writing"
+				                   : "cannot create",
+				           strerror(-r));
 				goto fail;
 			}
 			close(fd);

@@ -75,6 +75,8 @@ class TestReadOnly(DbBase):
         self.assertEqual(rc, 1, err)
         self.assertIn(self.env.db, err)
         self.assertIn("permission denied", err.lower())
+        # it exists: it cannot be written, not "created" (findings H3)
+        self.assertIn("cannot open for writing", err)
         self.assertEqual(digest(self.env.db), h)
 
     def test_read_only_filesystem_exits_1_naming_it_and_keeps_it(self):
