@@ -717,6 +717,20 @@ enabled_feeds(const struct poller *p)
 	return n;
 }
 
+/* Carry a feed's scheduling state over to a newer row of the same feed. */
+static void
+schedule_copy(struct store_feed *to, const struct store_feed *from)
+{
+	to->next_poll = from->next_poll;
+	to->error_count = from->error_count;
+	to->failing_since = from->failing_since;
+	to->retry_after = from->retry_after;
+	to->hint = from->hint;
+	to->preferred = from->preferred;
+	to->last_served = from->last_served;
+	to->primary_probe = from->primary_probe;
+}
+
 /* Apply the permanent redirects that have now been seen often enough. */
 static void
 apply_redirects(struct pfeed *pf)
@@ -761,14 +775,7 @@ apply_redirects(struct pfeed *pf)
 	}
 	if (changed && store_feed_get(p->store, sf->id, &fresh) == 0) {
 		/* Keep our scheduling state; take the new URLs. */
-		fresh->next_poll = sf->next_poll;
-		fresh->error_count = sf->error_count;
-		fresh->failing_since = sf->failing_since;
-		fresh->retry_after = sf->retry_after;
-		fresh->hint = sf->hint;
-		fresh->preferred = sf->preferred;
-		fresh->last_served = sf->last_served;
-		fresh->primary_probe = sf->primary_probe;
+		schedule_copy(fresh, sf);
 		store_feed_free(sf);
 		pf->sf = fresh;
 	}
@@ -962,14 +969,7 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 		/* A newer row came while polling; our schedule wins. */
 		struct store_feed *n = pf->pending_sf;
 
-		n->next_poll = sf->next_poll;
-		n->error_count = sf->error_count;
-		n->failing_since = sf->failing_since;
-		n->retry_after = sf->retry_after;
-		n->hint = sf->hint;
-		n->preferred = sf->preferred;
-		n->last_served = sf->last_served;
-		n->primary_probe = sf->primary_probe;
+		schedule_copy(n, sf);
 		store_feed_free(sf);
 		pf->sf = sf = n;
 		pf->pending_sf = NULL;
