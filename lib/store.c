@@ -213,6 +213,19 @@ static const char *const migrations[] = {
                               "  INSERT OR IGNORE INTO fts_pending(id) VALUES (new.id);"
                               "END;"
                               "PRAGMA user_version = 2;",
+        /*
+         * 2 -> 3: indexes for what every daemon start runs: retention's
+         * walk of read, unstarred stories by date (before, a table
+         * lookup for every old story, read or not), the configuration's
+         * match of a feed by title, and of a URL a permanent redirect
+         * replaced.
+         */
+        "CREATE INDEX story_purge ON story(published, id)"
+        "  WHERE read = 1 AND starred = 0;"
+        "CREATE INDEX feed_config_title ON feed(title) WHERE from_config = 1;"
+        "CREATE INDEX feed_url_moved ON feed_url(moved_from)"
+        "  WHERE moved_from IS NOT NULL;"
+        "PRAGMA user_version = 3;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1096,9 +1109,10 @@ feed_counts(struct store *s, struct store_feed **v, size_t n, const char *sql,
 	return r;
 }
 
-/* Every subscription, ordered by id, with URLs and counts. */
-int
-store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
+/* Every subscription, ordered by id, with URLs, and counts if asked. */
+static int
+feeds_list(struct store *s, bool counts, struct store_feed ***ret,
+           size_t *ret_n)
 {
 	sqlite3_stmt *st = prep(s, FEED_FIELDS " 0, 0 FROM feed ORDER BY id");
 	struct store_feed **v = NULL;
@@ -1128,12 +1142,12 @@ store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
 	 * index), and the unread stories through their partial index,
 	 * rather than a story lookup per membership.
 	 */
-	if (r >= 0)
+	if (r >= 0 && counts)
 		r = feed_counts(s, v, n,
 		                "SELECT feed_id, count(*) FROM membership"
 		                " GROUP BY feed_id",
 		                false);
-	if (r >= 0)
+	if (r >= 0 && counts)
 		r = feed_counts(s, v, n,
 		                "SELECT m.feed_id, count(*)"
 		                " FROM story s INDEXED BY story_unread"
@@ -1149,6 +1163,18 @@ store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
 	*ret = v;
 	*ret_n = n;
 	return (int)n;
+}
+
+int
+store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
+{
+	return feeds_list(s, true, ret, ret_n);
+}
+
+int
+store_feeds_uncounted(struct store *s, struct store_feed ***ret, size_t *ret_n)
+{
+	return feeds_list(s, false, ret, ret_n);
 }
 
 /* One subscription by id. -ENOENT when there is none. */
@@ -1703,6 +1729,64 @@ config_match(struct store *s, const struct store_feed_spec *spec, int64_t *ret)
 	return r;
 }
 
+/* Whether two strings, either maybe NULL, are the same. */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Whether feed id is already what spec declares: its title, category,
+ * interval, from_config, and its URLs with their proxies in order.
+ * 1 or 0, or -errno.
+ */
+static int
+spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
+{
+	sqlite3_stmt *st;
+	size_t i = 0;
+	int rc, same;
+
+	st = prep(s, "SELECT title, category, interval, from_config"
+	             " FROM feed WHERE id = ?1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	same = rc == SQLITE_ROW &&
+	       same_str((const char *)sqlite3_column_text(st, 0), sp->title) &&
+	       same_str((const char *)sqlite3_column_text(st, 1),
+	                sp->category) &&
+	       sqlite3_column_int64(st, 2) == sp->interval &&
+	       sqlite3_column_int(st, 3) == 1;
+	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc);
+	if (!same)
+		return 0;
+	st = prep(s, "SELECT url, proxy FROM feed_url WHERE feed_id = ?1"
+	             " ORDER BY position");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	while (same && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *proxy =
+		        sp->proxies && i < sp->n_urls ? sp->proxies[i] : NULL;
+
+		same = i < sp->n_urls &&
+		       same_str((const char *)sqlite3_column_text(st, 0),
+		                sp->urls[i]) &&
+		       same_str((const char *)sqlite3_column_text(st, 1),
+		                proxy);
+		i++;
+	}
+	done(st);
+	if (same && rc != SQLITE_DONE)
+		return fail(s, rc);
+	return same && i == sp->n_urls;
+}
+
 /* Make the from_config feeds match the configuration's, in one go. */
 int
 store_config_sync(struct store *s, const struct store_feed_spec *specs,
@@ -1729,7 +1813,12 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 		int64_t id = 0;
 
 		r = config_match(s, sp, &id);
-		if (r == 0) {
+		if (r > 0) {
+			r = spec_same(s, id, sp);
+			if (r >= 0)
+				r = !r; /* unchanged: nothing to write */
+		}
+		if (r == 0 && id == 0) {
 			r = feed_insert(s, sp, &id);
 		} else if (r > 0) {
 			r = sql_exec(

@@ -228,7 +228,7 @@ END_TEST
 
 START_TEST(test_database_uses_wal_and_current_schema)
 {
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 3);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *s;
@@ -303,7 +303,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
 	{
 		const char *u[] = {"https://a.example/rss"};
 		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
@@ -315,7 +315,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 	/* Reopening migrates nothing and keeps the data. */
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story'"),
@@ -644,6 +644,82 @@ START_TEST(test_schedule_and_disabled_state_are_saved)
 	ck_assert_str_eq(f->disabled_reason, "410 Gone");
 	ck_assert_int_eq(f->interval, 600);
 	store_feed_free(f);
+}
+END_TEST
+
+/* PRAGMA data_version of a connection: it moves when another commits. */
+static int64_t
+data_version(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	ck_assert_int_eq(
+	        sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL),
+	        SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+START_TEST(test_config_sync_of_an_unchanged_file_writes_nothing)
+{
+	const char *u[] = {"https://one.example/rss",
+	                   "https://one-mirror.example/rss"};
+	const char *px[] = {NULL, "socks5h://127.0.0.1:9050"};
+	struct store_feed_spec spec = {.title = "One",
+	                               .category = "news",
+	                               .interval = 600,
+	                               .urls = u,
+	                               .proxies = px,
+	                               .n_urls = 2,
+	                               .from_config = true};
+	struct store_feed *f = NULL;
+	int64_t before, id = 0;
+	sqlite3 *db;
+
+	ck_assert_int_eq(store_config_sync(st, &spec, 1), 0);
+	ck_assert_int_eq(
+	        sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL),
+	        SQLITE_OK);
+	before = data_version(db);
+	ck_assert_int_eq(store_config_sync(st, &spec, 1), 0);
+	ck_assert_int_eq(data_version(db), before);
+	/* One change anywhere is written: here a mirror's proxy. */
+	px[1] = NULL;
+	ck_assert_int_eq(store_config_sync(st, &spec, 1), 0);
+	ck_assert_int_ne(data_version(db), before);
+	sqlite3_close(db);
+	ck_assert_int_ge(store_feed_find(st, "https://one.example/rss", &id),
+	                 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_ptr_null(f->urls[1].proxy);
+	ck_assert_str_eq(f->category, "news");
+	store_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_feeds_uncounted_lists_the_same_feeds_without_counts)
+{
+	int64_t id = add_feed("Mine", "https://mine.example/rss",
+	                      "https://mirror.example/rss", NULL);
+	struct store_feed **v = NULL, **w = NULL;
+	size_t n = 0, m = 0;
+
+	merge1(id, 0, entry("g", NULL, "a story", NULL, NOW - 5), NOW);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 1);
+	ck_assert_int_eq(v[0]->total, 1);
+	ck_assert_int_eq(v[0]->unread, 1);
+	ck_assert_int_eq(store_feeds_uncounted(st, &w, &m), 1);
+	ck_assert_int_eq(w[0]->id, v[0]->id);
+	ck_assert_str_eq(w[0]->title, v[0]->title);
+	ck_assert_uint_eq(w[0]->n_urls, 2);
+	ck_assert_str_eq(w[0]->urls[1].url, "https://mirror.example/rss");
+	ck_assert_int_eq(w[0]->total, 0);
+	ck_assert_int_eq(w[0]->unread, 0);
+	store_feeds_free(v, n);
+	store_feeds_free(w, m);
 }
 END_TEST
 
@@ -1522,6 +1598,88 @@ START_TEST(test_search_index_holds_text_not_markup)
 }
 END_TEST
 
+/* Load a dumped database (tests/data/NAME) into path. */
+static void
+load_dump(const char *name, const char *path)
+{
+	char sqlpath[512], *sql;
+	const char *data = getenv("GAZETTE_TESTDATA");
+	sqlite3 *db;
+	FILE *f;
+	long len;
+
+	ck_assert_ptr_nonnull(data);
+	snprintf(sqlpath, sizeof(sqlpath), "%s/%s", data, name);
+	f = fopen(sqlpath, "re");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	sql = calloc(1, (size_t)len + 1);
+	ck_assert_ptr_nonnull(sql);
+	ck_assert_int_eq(fread(sql, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(sql);
+}
+
+START_TEST(test_version_2_database_migrates_with_marks_mirrors_and_index)
+{
+	char path[192], *err = NULL;
+	struct store *old = st;
+	struct store_query q = {0};
+	struct store_feed **v = NULL;
+	size_t n = 0;
+	struct seen sn;
+	int r;
+
+	/* A real version-2 database, made by the version-2 code. */
+	snprintf(path, sizeof(path), "%s/v2.db", dir);
+	load_dump("store-v2.sql", path);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM fts_pending"), 1);
+
+	r = store_open(path, 0, &st, &err);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path,
+	                         "SELECT count(*) FROM sqlite_schema"
+	                         " WHERE name IN ('story_purge',"
+	                         " 'feed_config_title', 'feed_url_moved')"),
+	                 3);
+	/* Indexed stories are found, and the one still waiting. */
+	q.search = "quokka";
+	ck_assert_int_eq(list(&q, &sn), 3);
+	q.search = "wombat";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(sn.ids[0], 4);
+	/* Marks, memberships and the mirror came along. */
+	q.search = NULL;
+	q.flags = STORE_Q_UNREAD;
+	ck_assert_int_eq(list(&q, &sn), 3);
+	q.flags = STORE_Q_STARRED;
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(sn.ids[0], 1);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 2);
+	ck_assert_int_eq(v[0]->total, 4);
+	ck_assert_int_eq(v[1]->total, 3);
+	ck_assert_uint_eq(v[1]->n_urls, 2);
+	ck_assert_str_eq(v[1]->urls[1].url, "https://mirror.example/rss");
+	store_feeds_free(v, n);
+	/* Retention goes through the new index and still keeps unread. */
+	ck_assert_int_eq(store_purge(st, 1500000000), 1);
+	q.flags = 0;
+	ck_assert_int_eq(list(&q, &sn), 3);
+	store_close(st);
+	st = old;
+	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
+	                                " VALUES ('integrity-check')"),
+	                 SQLITE_OK);
+}
+END_TEST
+
 START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
 {
 	char path[192], sqlpath[512], *err = NULL, *sql;
@@ -1558,7 +1716,7 @@ START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
 
 	r = store_open(path, 0, &st, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
 	q.search = "zeppelin";
 	ck_assert_int_eq(list(&q, &sn), 2);
 	q.search = "archived";
@@ -1639,6 +1797,10 @@ store_suite(void)
 	        test_url_record_keeps_validators_per_url_and_counts_redirects);
 	tcase_add_test(subs, test_schedule_and_disabled_state_are_saved);
 	tcase_add_test(subs, test_config_sync_adds_updates_removes);
+	tcase_add_test(subs,
+	               test_config_sync_of_an_unchanged_file_writes_nothing);
+	tcase_add_test(
+	        subs, test_feeds_uncounted_lists_the_same_feeds_without_counts);
 	tcase_add_test(subs, test_remove_feed_keeps_story_of_other_feed);
 
 	tcase_add_test(merge, test_merge_same_guid_twice_stores_one_story);
@@ -1693,6 +1855,9 @@ store_suite(void)
 	tcase_add_test(
 	        open_tc,
 	        test_version_1_database_migrates_and_old_stories_are_found);
+	tcase_add_test(
+	        open_tc,
+	        test_version_2_database_migrates_with_marks_mirrors_and_index);
 	return s;
 }
 

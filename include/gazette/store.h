@@ -94,6 +94,9 @@ void store_feeds_free(struct store_feed **v, size_t n);
 
 /* Every subscription, ordered by id, with its URLs and counts. */
 int store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n);
+/* The same without the counts (unread, total: 0), which cost a scan. */
+int store_feeds_uncounted(struct store *s, struct store_feed ***ret,
+                          size_t *ret_n);
 int store_feed_get(struct store *s, int64_t id, struct store_feed **ret);
 
 /*
