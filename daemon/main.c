@@ -119,6 +119,7 @@ reload(void *arg, char **ret_err)
 		log_warn("reload: a new database path takes a restart; "
 		         "still using '%s'",
 		         d->cfg->database);
+	poller_save(d->poller);
 	r = sync_config(d->store, n, &err);
 	if (r < 0) {
 		*ret_err = xasprintf("reload: %s; the running configuration "
@@ -180,6 +181,8 @@ housekeeping(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (d->cfg->retention <= 0)
 		return;
+	if (d->poller)
+		poller_save(d->poller);
 	r = store_purge(d->store, (int64_t)time(NULL) - d->cfg->retention);
 	if (r < 0)
 		log_warn("retention: %s", store_errmsg(d->store));

@@ -5,8 +5,13 @@
  * the outcome does to the store and the schedule.
  *
  * Bytes go from the fetcher's data callback straight into the feed's
- * push parser; the store is touched only when a poll is over, in short
- * transactions, never while a transfer is open on it.
+ * push parser; the store is touched only when a poll is over. Finished
+ * polls are saved in a group commit: the first opens a transaction, and
+ * it commits after BATCH_FEEDS polls or BATCH_MS, whichever comes first,
+ * and before anyone is told of a result (a waiter's reply, the end of a
+ * round). Each poll is its own savepoint inside, so one poll's failure
+ * undoes only that poll; a failed commit makes every poll of the batch
+ * forget its validators, so that nothing it lost is skipped as unchanged.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +35,8 @@
 
 #define HOST_BUCKETS 1024
 #define MAX_WAITERS  64
+#define BATCH_FEEDS  64 /* polls saved in one transaction at most */
+#define BATCH_MS     50 /* the longest a saved poll waits for its commit */
 
 struct pfeed;
 
@@ -128,6 +135,15 @@ struct poller {
 	struct poll_summary totals;
 	struct poll_summary round; /* of the current --once run */
 	int64_t round_start;
+
+	/* the group commit: polls saved in the open transaction */
+	bool batch_open;
+	struct batched {
+		struct pfeed *pf;
+		struct poll_summary d; /* counted once it is committed */
+	} batch[BATCH_FEEDS];
+	size_t n_batch;
+	struct event batch_timer;
 };
 
 static void pump(struct poller *p);
@@ -135,6 +151,7 @@ static void arm_timer(struct poller *p);
 static void attempt_next(struct pfeed *pf);
 static void held_flush(struct poller *p, int64_t now);
 static void held_drop(struct poller *p);
+static void batch_commit(struct poller *p);
 
 /* Seconds since the epoch. */
 static int64_t
@@ -432,6 +449,7 @@ waiters_note(struct poller *p, int64_t id, const struct poll_summary *d)
 			sum_add(&w->sum, d);
 		}
 		if (w->remaining == 0) {
+			batch_commit(p); /* what we say is saved is saved */
 			p->waiters[i] = p->waiters[--p->n_waiters];
 			if (w->fn)
 				w->fn(&w->sum, w->arg);
@@ -448,6 +466,7 @@ check_idle(struct poller *p)
 {
 	if (p->inflight != 0)
 		return;
+	batch_commit(p);
 	/*
 	 * The round's new stories into the full-text index in one batch; on
 	 * failure they stay queued (the next round or a search takes them).
@@ -781,6 +800,97 @@ apply_redirects(struct pfeed *pf)
 	}
 }
 
+/* The group commit's timer: the batch has waited long enough. */
+static void
+batch_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	batch_commit(arg);
+}
+
+/* Open the group commit's transaction unless it is open. */
+static void
+batch_begin(struct poller *p)
+{
+	struct timeval tv = {0, BATCH_MS * 1000};
+
+	if (p->batch_open)
+		return;
+	/* When it cannot open, each poll has transactions of its own. */
+	if (store_begin(p->store) < 0)
+		return;
+	p->batch_open = true;
+	evtimer_add(&p->batch_timer, &tv);
+}
+
+/* Count a poll's outcome d into the totals and tell its waiters. */
+static void
+account(struct poller *p, int64_t id, const struct poll_summary *d)
+{
+	sum_add(&p->totals, d);
+	sum_add(&p->round, d);
+	waiters_note(p, id, d);
+}
+
+/*
+ * A poll with outcome d was saved: in the batch, it counts when the
+ * batch commits (and the batch commits when full); else it counts now.
+ */
+static void
+batch_add(struct poller *p, struct pfeed *pf, const struct poll_summary *d)
+{
+	if (!p->batch_open) {
+		account(p, pf->sf->id, d);
+		return;
+	}
+	p->batch[p->n_batch].pf = pf;
+	p->batch[p->n_batch].d = *d;
+	if (++p->n_batch == BATCH_FEEDS)
+		batch_commit(p);
+}
+
+/*
+ * Commit the batch, then count its polls. When the commit fails, nothing
+ * of them was stored: each counts as failed, and its feed forgets its
+ * validators, so that the next poll fetches it in full.
+ */
+static void
+batch_commit(struct poller *p)
+{
+	struct batched b[BATCH_FEEDS];
+	size_t i, j, n = p->n_batch;
+	bool lost;
+
+	if (!p->batch_open)
+		return;
+	evtimer_del(&p->batch_timer);
+	p->batch_open = false;
+	memcpy(b, p->batch, n * sizeof(*b));
+	p->n_batch = 0;
+	lost = store_commit(p->store) < 0;
+	if (lost)
+		log_warn("cannot save the last %zu polls in '%s': %s; what "
+		         "they fetched is not stored, and their feeds are "
+		         "fetched in full next time",
+		         n, p->db_name ? p->db_name : "the database",
+		         store_errmsg(p->store));
+	for (i = 0; i < n; i++) {
+		struct store_feed *sf = b[i].pf->sf;
+
+		if (lost) {
+			for (j = 0; j < sf->n_urls; j++) {
+				free(sf->urls[j].etag);
+				sf->urls[j].etag = NULL;
+				free(sf->urls[j].last_modified);
+				sf->urls[j].last_modified = NULL;
+			}
+			b[i].d = (struct poll_summary){.feeds = 1, .failed = 1};
+		}
+		account(p, sf->id, &b[i].d);
+	}
+}
+
 /* Write the attempts and the schedule in one short transaction. */
 static void
 save_poll(struct pfeed *pf)
@@ -850,12 +960,27 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 	size_t i;
 	bool all_network = pf->n_attempts > 0;
 
+	batch_begin(p);
 	if (served >= 0 && feed) {
 		struct store_merge_result m = {0};
 		int r = store_merge(p->store, sf->id, (size_t)served, feed, now,
 		                    &m);
 
 		if (r < 0) {
+			/*
+			 * Keep the validators we had: with the new ones the
+			 * next poll would be a 304, and these stories lost.
+			 */
+			for (i = 0; i < pf->n_attempts; i++) {
+				struct attempt *a = &pf->attempts[i];
+
+				if (a->url_idx != (size_t)served)
+					continue;
+				free(a->etag);
+				a->etag = NULL;
+				free(a->last_modified);
+				a->last_modified = NULL;
+			}
 			log_warn(
 			        "feed %lld: cannot store what %s served in "
 			        "'%s': %s",
@@ -974,16 +1099,13 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 		pf->sf = sf = n;
 		pf->pending_sf = NULL;
 	}
-	sum_add(&p->totals, &d);
-	sum_add(&p->round, &d);
-
 	if (p->last_response >= pf->started || served >= 0)
 		held_flush(p, now);
 	else if (p->n_held > 0 && !p->once && p->n_held >= enabled_feeds(p))
 		held_drop(p);
 
 	feed_schedule(pf);
-	waiters_note(p, sf->id, &d);
+	batch_add(p, pf, &d);
 	pump(p);
 	arm_timer(p);
 	check_idle(p);
@@ -1095,6 +1217,7 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 		return NULL;
 	}
 	evtimer_assign(&p->timer, base, timer_cb, p);
+	evtimer_assign(&p->batch_timer, base, batch_timer_cb, p);
 	sched_heap_init(&p->heap);
 	TAILQ_INIT(&p->runnable);
 	TAILQ_INIT(&p->held);
@@ -1110,6 +1233,7 @@ poller_free(struct poller *p)
 
 	if (p == NULL)
 		return;
+	batch_commit(p); /* the polls that finished are kept */
 	evtimer_del(&p->timer);
 	for (i = 0; i < p->n_feeds; i++)
 		pfeed_free(p->feeds[i]);
@@ -1163,6 +1287,12 @@ feed_drop(struct poller *p, struct pfeed *pf)
 	waiters_note(p, id, &d);
 }
 
+void
+poller_save(struct poller *p)
+{
+	batch_commit(p);
+}
+
 /* Read the subscriptions and reconcile them with what we hold. */
 int
 poller_load(struct poller *p)
@@ -1172,7 +1302,8 @@ poller_load(struct poller *p)
 	size_t n = 0, i, j = 0, k = 0;
 	int r;
 
-	r = store_feeds(p->store, &v, &n);
+	batch_commit(p); /* a pfeed in the batch may go */
+	r = store_feeds_uncounted(p->store, &v, &n);
 	if (r < 0)
 		return r;
 	keep = xcalloc(n ? n : 1, sizeof(*keep));

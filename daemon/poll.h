@@ -102,6 +102,9 @@ void poller_set_db_name(struct poller *p, const char *name);
 /* (Re)read the subscriptions from the store: new, changed, removed. */
 int poller_load(struct poller *p);
 
+/* Commit the polls saved so far (the group commit), before other writes. */
+void poller_save(struct poller *p);
+
 /*
  * Poll feed_id (0: all enabled) now; fn(arg) when they are done (fn may
  * be NULL). Returns how many polls were started or joined, or -ENOENT.

@@ -112,7 +112,8 @@ class TestFullDisk(DbBase):
         self.env.db = db
         # 200 stories of 8 KiB each do not fit in what is left of 1 MiB.
         big = [("b%d" % i, "big %d %s" % (i, "y" * 8000)) for i in range(200)]
-        self.srv.set("/big", {"body": httpd.rss("Big", big)})
+        self.srv.set("/big", {"body": httpd.rss("Big", big),
+                              "etag": '"big-1"'})
         self.feed_route("/f")
         self.env.config([("F", [self.srv.url("/f")], {}),
                          ("Big", [self.srv.url("/big")], {})])
@@ -120,6 +121,8 @@ class TestFullDisk(DbBase):
         self.report("full disk", rc=rc, err=repr(err.strip()[-300:]))
         self.assertIn(db, err)
         self.assertIn("full", err.lower())
+        # The round's summary does not claim what was not stored.
+        self.assertNotIn("200 new stories", err)
         # It goes on (the disk may be freed; the poll was rolled back, its
         # validators unsaved, so the next poll fetches it all again).
         self.assertEqual(rc, 0, err)
@@ -131,6 +134,25 @@ class TestFullDisk(DbBase):
             self.assertEqual(c.execute(
                 "SELECT count(*) FROM membership WHERE feed_id = 1"
             ).fetchone()[0], 3)
+        finally:
+            c.close()
+        # Room again: the next poll of Big is a full GET, not a 304 that
+        # would skip the stories the full disk lost.
+        roomy = os.path.join(self.env.dir, "roomy.db")
+        for ext in ("", "-wal"):
+            if os.path.exists(db + ext):
+                shutil.copyfile(db + ext, roomy + ext)
+        self.env.db = roomy
+        self.env.config([("F", [self.srv.url("/f")], {}),
+                         ("Big", [self.srv.url("/big")], {})])
+        rc, err = self.run_daemon()
+        self.assertEqual(rc, 0, err)
+        c = sqlite3.connect(roomy)
+        try:
+            self.assertEqual(c.execute(
+                "SELECT count(*) FROM membership m JOIN feed f"
+                " ON f.id = m.feed_id WHERE f.title = 'Big'"
+            ).fetchone()[0], 200)
         finally:
             c.close()
 
