@@ -33,7 +33,7 @@
 #define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
 #define INDEX_BATCH       20000    /* stories indexed per transaction */
 #ifndef INDEX_AFTER                /* (a -D for measurements) */
-#define INDEX_AFTER 5000 /* stories a connection merges before indexing */
+#define INDEX_AFTER 20000 /* stories a connection merges before indexing */
 #endif
 
 struct stmt_slot {
@@ -902,11 +902,19 @@ store_begin(struct store *s)
 	return tx_begin(s);
 }
 
-/* Commit what store_begin opened. */
+/*
+ * Commit what store_begin opened; merges it held that leave enough
+ * stories waiting for the full-text index are indexed now, as a merge of
+ * its own would.
+ */
 int
 store_commit(struct store *s)
 {
-	return tx_end(s, 0);
+	int r = tx_end(s, 0);
+
+	if (r >= 0 && s->tx_depth == 0 && s->unindexed >= INDEX_AFTER)
+		store_index(s);
+	return r;
 }
 
 /* Roll back what store_begin opened. */
