@@ -28,12 +28,13 @@ when(int64_t t, char *buf, size_t size)
 static void
 feed_state(const struct store_feed *f, int64_t now, char *buf, size_t size)
 {
+	const struct store_url *last = NULL; /* the URL tried last */
 	char t[64];
-	bool tried = false;
 
 	for (size_t i = 0; i < f->n_urls; i++)
-		if (f->urls[i].last_tried)
-			tried = true;
+		if (f->urls[i].last_tried &&
+		    (!last || f->urls[i].last_tried > last->last_tried))
+			last = &f->urls[i];
 	if (f->disabled) {
 		snprintf(buf, size, "disabled%s%s",
 		         f->disabled_reason ? ": " : "",
@@ -44,8 +45,15 @@ feed_state(const struct store_feed *f, int64_t now, char *buf, size_t size)
 	} else if (f->failing_since) {
 		when(f->failing_since, t, sizeof(t));
 		snprintf(buf, size, "failing since %s", t);
-	} else if (!tried) {
+	} else if (!last) {
 		snprintf(buf, size, "not polled yet");
+	} else if (last->last_error && last->last_ok < last->last_tried) {
+		/* failed, and not counted: the network seemed down */
+		when(last->last_tried, t, sizeof(t));
+		snprintf(buf, size,
+		         "unreachable %s, not counted as failing (the network "
+		         "seemed down): %s",
+		         t, last->last_error);
 	} else {
 		snprintf(buf, size, "ok");
 	}

@@ -439,10 +439,11 @@ main(int argc, char **argv)
 		if (!poller_idle(d.poller))
 			event_base_dispatch(d.base);
 		t = poller_totals(d.poller);
-		log_notice("polled %d feeds: %d ok, %d not modified, %d "
-		           "failed, %d skipped; %d new stories",
-		           t->feeds, t->ok, t->not_modified, t->failed,
-		           t->skipped, t->new_stories);
+		log_notice("polled %d feed%s: %d ok, %d not modified, %d "
+		           "failed, %d skipped; %d new stor%s",
+		           t->feeds, t->feeds == 1 ? "" : "s", t->ok,
+		           t->not_modified, t->failed, t->skipped,
+		           t->new_stories, t->new_stories == 1 ? "y" : "ies");
 		d.exit_status = 0;
 		goto out;
 	}

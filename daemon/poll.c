@@ -1439,9 +1439,13 @@ char *
 poller_status(const struct poller *p)
 {
 	const struct sched_node *n = sched_heap_top(&p->heap);
-	size_t disabled = 0, failing = 0, i, waiting = 0;
+	size_t disabled = 0, failing = 0, i, waiting = 0, stalled = 0;
 	int64_t now = now_s();
+	const struct pfeed *pf;
 	char *s;
+
+	TAILQ_FOREACH(pf, &p->stalled, stall_link)
+	stalled++;
 
 	for (i = 0; i < p->n_feeds; i++) {
 		if (p->feeds[i]->sf->disabled)
@@ -1451,26 +1455,29 @@ poller_status(const struct poller *p)
 		if (p->feeds[i]->waiting)
 			waiting++;
 	}
-	s = xasprintf(
-	        "feeds: %zu\n"
-	        "disabled: %zu\n"
-	        "failing: %zu\n"
-	        "polling: %d\n"
-	        "transfers: %d\n"
-	        "queued: %zu\n"
-	        "next-poll-in: %lld\n"
-	        "network: %s\n"
-	        "polls: %d\n"
-	        "polls-ok: %d\n"
-	        "polls-not-modified: %d\n"
-	        "polls-failed: %d\n"
-	        "new-stories: %d\n"
-	        "config: %s\n",
-	        p->n_feeds, disabled, failing, p->inflight, p->active, waiting,
-	        n ? (long long)(n->due > now ? n->due - now : 0) : -1LL,
-	        p->network_down ? "down" : "up", p->totals.feeds, p->totals.ok,
-	        p->totals.not_modified, p->totals.failed, p->totals.new_stories,
-	        p->cfg->path ? p->cfg->path : "(defaults)");
+	s = xasprintf("feeds: %zu\n"
+	              "disabled: %zu\n"
+	              "failing: %zu\n"
+	              "polling: %d\n"
+	              "transfers: %d\n"
+	              "slow-transfers: %d\n"
+	              "stalled-waiting: %zu\n"
+	              "queued: %zu\n"
+	              "next-poll-in: %lld\n"
+	              "network: %s\n"
+	              "polls: %d\n"
+	              "polls-ok: %d\n"
+	              "polls-not-modified: %d\n"
+	              "polls-failed: %d\n"
+	              "new-stories: %d\n"
+	              "config: %s\n",
+	              p->n_feeds, disabled, failing, p->inflight, p->active,
+	              p->slow, stalled, waiting,
+	              n ? (long long)(n->due > now ? n->due - now : 0) : -1LL,
+	              p->network_down ? "down" : "up", p->totals.feeds,
+	              p->totals.ok, p->totals.not_modified, p->totals.failed,
+	              p->totals.new_stories,
+	              p->cfg->path ? p->cfg->path : "(defaults)");
 	return s;
 }
 
@@ -1599,8 +1606,7 @@ poll_fetch_url(const struct config *cfg, const char *url, const char *proxy,
 	r = fetch_start(f, &req, grab_data, grab_done, &g, &x);
 	if (r < 0) {
 		if (ret_err)
-			*ret_err = xasprintf("cannot fetch '%s': %s", url,
-			                     strerror(-r));
+			*ret_err = xstrdup(strerror(-r));
 		goto out;
 	}
 	event_base_dispatch(g.base);
@@ -1612,9 +1618,8 @@ poll_fetch_url(const struct config *cfg, const char *url, const char *proxy,
 		    : g.res.error == FETCH_CONNECT ? -ECONNREFUSED
 		                                   : -EIO;
 		if (ret_err)
-			*ret_err = xasprintf("cannot fetch '%s': %s", url,
-			                     g.res.message ? g.res.message
-			                                   : "interrupted");
+			*ret_err = xstrdup(g.res.message ? g.res.message
+			                                 : "interrupted");
 		goto out;
 	}
 	ret->status = g.res.status;

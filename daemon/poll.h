@@ -73,7 +73,8 @@ struct poll_fetched {
 /*
  * GET url (through proxy when not NULL) with the configured limits.
  * 0 when a response came (any status: look at ret->status); -EIO etc.
- * with *ret_err naming what failed (DNS, connect, timeout, too big).
+ * with *ret_err saying what failed (DNS, connect, timeout, too big),
+ * without the URL: the caller names it.
  */
 int poll_fetch_url(const struct config *cfg, const char *url, const char *proxy,
                    struct poll_fetched *ret, char **ret_err);

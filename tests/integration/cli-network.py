@@ -125,6 +125,9 @@ def test_add_with_mirrors_proxy_title_and_interval(env):
     r = env.run("add", "--proxy", "http://127.0.0.1:1", srv.url("/news.xml"))
     check(r.rc == 1 and "cannot fetch" in r.err,
           "a dead proxy is used and reported", r)
+    check(r.err.count("cannot fetch") == 1 and
+          r.err.count(srv.url("/news.xml")) == 1,
+          "the failure is said once, naming the URL once", r)
     r = env.run("add", "--interval", "soon", srv.url("/news.xml"))
     check(r.rc == 2, "bad --interval: usage", r)
 

@@ -10,6 +10,7 @@ Environment: GAZETTED (the binary), GAZETTE (the CLI, optional).
 """
 
 import email.utils
+import json
 import os
 import signal
 import socket
@@ -383,6 +384,16 @@ class TestSchedule(Base):
         self.assertEqual(self.env.feed(2, "error_count"), 0)
         self.assertIn("network seems down", log)
         self.assertIsNotNone(self.env.url(1, 0, "last_error"))
+        gazette = os.environ.get("GAZETTE")
+        if gazette and os.path.exists(gazette):
+            # `gazette feeds` does not call such a feed ok
+            p = subprocess.run([gazette, "--config", self.env.conf, "feeds",
+                                "--json"], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            for line in p.stdout.splitlines():
+                state = json.loads(line)["state"]
+                self.assertIn("network seemed down", state)
 
     def test_dead_host_beside_healthy_one_is_counted(self):
         self.srv.set("/ok", {"body": httpd.rss("ok", ITEMS)})
