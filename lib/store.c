@@ -31,9 +31,9 @@
 #define STR(x)            STR_(x)  /* a number as a string literal, for SQL */
 #define SEARCH_CANDIDATES "5000"   /* the newest matches a search ranks */
 #define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
-#define INDEX_BATCH       20000    /* stories indexed per transaction */
+#define INDEX_BATCH       10000    /* stories indexed per transaction */
 #ifndef INDEX_AFTER                /* (a -D for measurements) */
-#define INDEX_AFTER 20000 /* stories a connection merges before indexing */
+#define INDEX_AFTER 10000 /* stories a connection merges before indexing */
 #endif
 
 struct stmt_slot {
