@@ -9,9 +9,9 @@
  * polls are saved in a group commit: the first opens a transaction, and
  * it commits after BATCH_FEEDS polls or BATCH_MS, whichever comes first,
  * and before anyone is told of a result (a waiter's reply, the end of a
- * round). Each poll is its own savepoint inside, so one poll's failure
- * undoes only that poll; a failed commit makes every poll of the batch
- * forget its validators, so that nothing it lost is skipped as unchanged.
+ * round). No savepoint per poll (store_begin_batch): they cost more than
+ * the writes. One failure fails the batch; its polls count as failed and
+ * forget their validators, so that nothing lost is skipped as unchanged.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -818,7 +818,7 @@ batch_begin(struct poller *p)
 	if (p->batch_open)
 		return;
 	/* When it cannot open, each poll has transactions of its own. */
-	if (store_begin(p->store) < 0)
+	if (store_begin_batch(p->store) < 0)
 		return;
 	p->batch_open = true;
 	evtimer_add(&p->batch_timer, &tv);
@@ -981,6 +981,8 @@ poll_finish(struct pfeed *pf, ssize_t served, struct gz_feed *feed,
 				free(a->last_modified);
 				a->last_modified = NULL;
 			}
+			/* The batch failed with it: end it, then go on. */
+			batch_commit(p);
 			log_warn(
 			        "feed %lld: cannot store what %s served in "
 			        "'%s': %s",

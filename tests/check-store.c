@@ -228,7 +228,7 @@ END_TEST
 
 START_TEST(test_database_uses_wal_and_current_schema)
 {
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 4);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *s;
@@ -303,7 +303,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	{
 		const char *u[] = {"https://a.example/rss"};
 		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
@@ -315,7 +315,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 	/* Reopening migrates nothing and keeps the data. */
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story'"),
@@ -1643,7 +1643,7 @@ START_TEST(test_version_2_database_migrates_with_marks_mirrors_and_index)
 
 	r = store_open(path, 0, &st, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(raw_int(path,
 	                         "SELECT count(*) FROM sqlite_schema"
 	                         " WHERE name IN ('story_purge',"
@@ -1677,6 +1677,81 @@ START_TEST(test_version_2_database_migrates_with_marks_mirrors_and_index)
 	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
 	                                " VALUES ('integrity-check')"),
 	                 SQLITE_OK);
+}
+END_TEST
+
+START_TEST(test_version_3_database_migrates_and_new_stories_are_indexed)
+{
+	char path[192], *err = NULL;
+	struct store *old = st;
+	struct store_query q = {0};
+	struct seen sn;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/v3.db", dir);
+	load_dump("store-v3.sql", path);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	r = store_open(path, 0, &st, &err);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
+	                               " WHERE name = 'story_fts_insert'"),
+	                 0);
+	/* A new story still waits for the index, and is found. */
+	merge1(1, 0,
+	       entry("two-9", "https://two.example/9", "Platypus patrol", NULL,
+	             1600500000),
+	       1600500000);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM fts_pending"), 2);
+	q.search = "platypus";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	q.search = "wombat";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	store_close(st);
+	st = old;
+	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
+	                                " VALUES ('integrity-check')"),
+	                 SQLITE_OK);
+}
+END_TEST
+
+START_TEST(test_batch_failure_fails_what_follows_and_rolls_back_all)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	int64_t c = add_feed("C", "https://c.example/rss", NULL, NULL);
+	struct gz_entry e[3] = {
+	        entry("a1", NULL, "from a", NULL, NOW - 5),
+	        entry("b1", NULL, "from b", NULL, NOW - 5),
+	        entry("c1", NULL, "from c", NULL, NOW - 5),
+	};
+	struct gz_feed f[3] = {{.entries = &e[0], .n_entries = 1},
+	                       {.entries = &e[1], .n_entries = 1},
+	                       {.entries = &e[2], .n_entries = 1}};
+	struct store_query q = {0};
+	char sql[200];
+	struct seen sn;
+
+	snprintf(sql, sizeof(sql),
+	         "CREATE TRIGGER boom BEFORE INSERT ON membership"
+	         " WHEN new.feed_id = %lld BEGIN SELECT RAISE(ABORT, 'boom');"
+	         " END",
+	         (long long)b);
+	ck_assert_int_eq(raw_exec(dbpath, sql), SQLITE_OK);
+	ck_assert_int_eq(store_begin_batch(st), 0);
+	ck_assert_int_eq(store_merge(st, a, 0, &f[0], NOW, NULL), 0);
+	ck_assert_int_lt(store_merge(st, b, 0, &f[1], NOW, NULL), 0);
+	/* Nothing more is written after the failure... */
+	ck_assert_int_lt(store_merge(st, c, 0, &f[2], NOW, NULL), 0);
+	/* ...and the commit rolls it all back, saying why. */
+	ck_assert_int_lt(store_commit(st), 0);
+	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "boom"));
+	ck_assert_int_eq(list(&q, &sn), 0);
+	/* The connection goes on as before. */
+	ck_assert_int_eq(raw_exec(dbpath, "DROP TRIGGER boom"), SQLITE_OK);
+	ck_assert_int_eq(store_merge(st, c, 0, &f[2], NOW, NULL), 0);
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "from c");
 }
 END_TEST
 
@@ -1716,7 +1791,7 @@ START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
 
 	r = store_open(path, 0, &st, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	q.search = "zeppelin";
 	ck_assert_int_eq(list(&q, &sn), 2);
 	q.search = "archived";
@@ -1858,6 +1933,12 @@ store_suite(void)
 	tcase_add_test(
 	        open_tc,
 	        test_version_2_database_migrates_with_marks_mirrors_and_index);
+	tcase_add_test(
+	        open_tc,
+	        test_version_3_database_migrates_and_new_stories_are_indexed);
+	tcase_add_test(
+	        open_tc,
+	        test_batch_failure_fails_what_follows_and_rolls_back_all);
 	return s;
 }
 

@@ -270,6 +270,13 @@ int store_purge(struct store *s, int64_t before);
 
 /* Run several calls as one transaction (the CLI's import). */
 int store_begin(struct store *s);
+/*
+ * The same for the daemon's group commit, cheaper: the calls inside take
+ * no savepoint each, so a failure of one fails them all. After it every
+ * call fails at once with that error, and store_commit rolls everything
+ * back and returns it.
+ */
+int store_begin_batch(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 
