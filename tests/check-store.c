@@ -1625,25 +1625,52 @@ load_dump(const char *name, const char *path)
 	free(sql);
 }
 
+/*
+ * The dumped database NAME of schema version `from` loaded into
+ * DIR/FILE (path), then opened by the store as st, which migrates it to
+ * the current version; the test's own store is returned, for
+ * migrated_close.
+ */
+static struct store *
+migrated_open(const char *name, const char *file, int from, char *path,
+              size_t size)
+{
+	struct store *old = st;
+	char *err = NULL;
+	int r;
+
+	snprintf(path, size, "%s/%s", dir, file);
+	load_dump(name, path);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), from);
+	r = store_open(path, 0, &st, &err);
+	ck_assert_msg(r == 0, "%s", err ? err : "");
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
+	return old;
+}
+
+/* Close the migrated store, back to old; its full-text index is sound. */
+static void
+migrated_close(const char *path, struct store *old)
+{
+	store_close(st);
+	st = old;
+	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
+	                                " VALUES ('integrity-check')"),
+	                 SQLITE_OK);
+}
+
 START_TEST(test_version_2_database_migrates_with_marks_mirrors_and_index)
 {
-	char path[192], *err = NULL;
-	struct store *old = st;
+	char path[192];
 	struct store_query q = {0};
 	struct store_feed **v = NULL;
 	size_t n = 0;
 	struct seen sn;
-	int r;
-
 	/* A real version-2 database, made by the version-2 code. */
-	snprintf(path, sizeof(path), "%s/v2.db", dir);
-	load_dump("store-v2.sql", path);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM fts_pending"), 1);
+	struct store *old =
+	        migrated_open("store-v2.sql", "v2.db", 2, path, sizeof(path));
 
-	r = store_open(path, 0, &st, &err);
-	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM fts_pending"), 1);
 	ck_assert_int_eq(raw_int(path,
 	                         "SELECT count(*) FROM sqlite_schema"
 	                         " WHERE name IN ('story_purge',"
@@ -1672,28 +1699,18 @@ START_TEST(test_version_2_database_migrates_with_marks_mirrors_and_index)
 	ck_assert_int_eq(store_purge(st, 1500000000), 1);
 	q.flags = 0;
 	ck_assert_int_eq(list(&q, &sn), 3);
-	store_close(st);
-	st = old;
-	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
-	                                " VALUES ('integrity-check')"),
-	                 SQLITE_OK);
+	migrated_close(path, old);
 }
 END_TEST
 
 START_TEST(test_version_3_database_migrates_and_new_stories_are_indexed)
 {
-	char path[192], *err = NULL;
-	struct store *old = st;
+	char path[192];
 	struct store_query q = {0};
 	struct seen sn;
-	int r;
+	struct store *old =
+	        migrated_open("store-v3.sql", "v3.db", 3, path, sizeof(path));
 
-	snprintf(path, sizeof(path), "%s/v3.db", dir);
-	load_dump("store-v3.sql", path);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
-	r = store_open(path, 0, &st, &err);
-	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story_fts_insert'"),
 	                 0);
@@ -1707,11 +1724,7 @@ START_TEST(test_version_3_database_migrates_and_new_stories_are_indexed)
 	ck_assert_int_eq(list(&q, &sn), 1);
 	q.search = "wombat";
 	ck_assert_int_eq(list(&q, &sn), 1);
-	store_close(st);
-	st = old;
-	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
-	                                " VALUES ('integrity-check')"),
-	                 SQLITE_OK);
+	migrated_close(path, old);
 }
 END_TEST
 
@@ -1757,41 +1770,13 @@ END_TEST
 
 START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
 {
-	char path[192], sqlpath[512], *err = NULL, *sql;
-	const char *data = getenv("GAZETTE_TESTDATA");
-	struct store *old = st;
+	char path[192];
 	struct store_query q = {0};
 	struct seen sn;
-	sqlite3 *db;
-	FILE *f;
-	long len;
-	int r;
-
 	/* A real version-1 database, dumped by the version-1 code. */
-	ck_assert_ptr_nonnull(data);
-	snprintf(sqlpath, sizeof(sqlpath), "%s/store-v1.sql", data);
-	f = fopen(sqlpath, "re");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	sql = calloc(1, (size_t)len + 1);
-	ck_assert_ptr_nonnull(sql);
-	ck_assert_int_eq(fread(sql, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/v1.db", dir);
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	free(sql);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM story_fts"
-	                               " WHERE story_fts MATCH 'zeppelin'"),
-	                 2);
+	struct store *old =
+	        migrated_open("store-v1.sql", "v1.db", 1, path, sizeof(path));
 
-	r = store_open(path, 0, &st, &err);
-	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	q.search = "zeppelin";
 	ck_assert_int_eq(list(&q, &sn), 2);
 	q.search = "archived";
@@ -1824,11 +1809,7 @@ START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
 	ck_assert_int_eq(list(&q, &sn), 1);
 	q.search = "airship";
 	ck_assert_int_eq(list(&q, &sn), 1);
-	store_close(st);
-	st = old;
-	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
-	                                " VALUES ('integrity-check')"),
-	                 SQLITE_OK);
+	migrated_close(path, old);
 }
 END_TEST
 
