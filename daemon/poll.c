@@ -449,7 +449,6 @@ waiters_note(struct poller *p, int64_t id, const struct poll_summary *d)
 			sum_add(&w->sum, d);
 		}
 		if (w->remaining == 0) {
-			batch_commit(p); /* what we say is saved is saved */
 			p->waiters[i] = p->waiters[--p->n_waiters];
 			if (w->fn)
 				w->fn(&w->sum, w->arg);
@@ -824,7 +823,11 @@ batch_begin(struct poller *p)
 	evtimer_add(&p->batch_timer, &tv);
 }
 
-/* Count a poll's outcome d into the totals and tell its waiters. */
+/*
+ * Count a poll's outcome d into the totals and tell its waiters: only
+ * once it is committed (never with the batch open), so that what a
+ * waiter is told is saved is saved.
+ */
 static void
 account(struct poller *p, int64_t id, const struct poll_summary *d)
 {
@@ -891,7 +894,7 @@ batch_commit(struct poller *p)
 	}
 }
 
-/* Write the attempts and the schedule in one short transaction. */
+/* Write the attempts and the schedule: in the batch, else on their own. */
 static void
 save_poll(struct pfeed *pf)
 {
