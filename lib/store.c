@@ -1818,11 +1818,11 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 	                sp->category) &&
 	       sqlite3_column_int64(st, 2) == sp->interval &&
 	       sqlite3_column_int(st, 3) == 1;
-	done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(s, rc);
-	if (!same)
-		return 0;
+		same = fail(s, rc);
+	done(st);
+	if (same <= 0)
+		return same;
 	st = prep(s, "SELECT url, proxy FROM feed_url WHERE feed_id = ?1"
 	             " ORDER BY position");
 	if (!st)
@@ -1839,9 +1839,11 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 		                proxy);
 		i++;
 	}
-	done(st);
 	if (same && rc != SQLITE_DONE)
-		return fail(s, rc);
+		same = fail(s, rc);
+	done(st);
+	if (same < 0)
+		return same;
 	return same && i == sp->n_urls;
 }
 
