@@ -203,6 +203,30 @@ class Manager:
         self.cgroups = self._make_cgroups()
         self.proc = None
 
+    def add_unit(self, installed, dest, prog, log, exit_file):
+        """The installed unit file into this manager's unit directory as
+        gazetted.service, its ExecStart= (which must run prog) moved into
+        DESTDIR dest, with a drop-in that appends the output to log and
+        writes how the main process ended to exit_file (a shell word)."""
+        with open(installed, encoding="utf-8") as f:
+            text = f.read()
+        if "ExecStart=%s " % prog not in text:
+            common.fail("%s does not run %s" % (installed, prog))
+        text = text.replace("ExecStart=" + prog,
+                            "ExecStart=" + common.in_destdir(dest, prog), 1)
+        with open(os.path.join(self.unit_dir, "gazetted.service"), "w",
+                  encoding="utf-8") as f:
+            f.write(text)
+        dropin = os.path.join(self.unit_dir, "gazetted.service.d")
+        os.makedirs(dropin)
+        with open(os.path.join(dropin, "output.conf"), "w",
+                  encoding="utf-8") as f:
+            f.write("[Service]\nStandardOutput=append:%s\n"
+                    "StandardError=append:%s\n" % (log, log))
+            f.write("ExecStopPost=/bin/sh -c 'echo \"$SERVICE_RESULT "
+                    "$EXIT_CODE $EXIT_STATUS\" > %s'\n" % exit_file)
+        open(log, "w").close()
+
     def as_user(self, cmd):
         """cmd run as the manager's user (unchanged for root)."""
         if self.user is None:

@@ -159,28 +159,12 @@ def inside(work, group_cli):
     mgr = sandbox.Manager(work)
     log = os.path.join(work, "gazetted.log")
     try:
-        # The installed unit, ExecStart= moved into DESTDIR.
-        installed = common.in_destdir(dest, os.path.join(
-            dirs["systemdsystemunitdir"], "gazetted.service"))
-        prog = os.path.join(dirs["sbindir"], "gazetted")
-        with open(installed, encoding="utf-8") as f:
-            text = f.read()
-        if "ExecStart=%s " % prog not in text:
-            common.fail("%s does not run %s" % (installed, prog))
-        text = text.replace("ExecStart=" + prog,
-                            "ExecStart=" + common.in_destdir(dest, prog), 1)
-        with open(os.path.join(mgr.unit_dir, "gazetted.service"), "w",
-                  encoding="utf-8") as f:
-            f.write(text)
-        dropin = os.path.join(mgr.unit_dir, "gazetted.service.d")
-        os.makedirs(dropin)
-        with open(os.path.join(dropin, "output.conf"), "w",
-                  encoding="utf-8") as f:
-            f.write("[Service]\nStandardOutput=append:%s\n"
-                    "StandardError=append:%s\n" % (log, log))
-            # How the main process ended, kept where the service may write.
-            f.write("ExecStopPost=/bin/sh -c 'echo \"$SERVICE_RESULT "
-                    "$EXIT_CODE $EXIT_STATUS\" > \"$STATE_DIRECTORY/exit\"'\n")
+        # The installed unit, ExecStart= moved into DESTDIR; how the
+        # main process ended is kept where the service may write.
+        mgr.add_unit(common.in_destdir(dest, os.path.join(
+            dirs["systemdsystemunitdir"], "gazetted.service")), dest,
+            os.path.join(dirs["sbindir"], "gazetted"), log,
+            '"$STATE_DIRECTORY/exit"')
 
         # ConfigurationDirectory=gazette: $XDG_CONFIG_HOME/gazette here.
         confdir = os.path.join(mgr.env["XDG_CONFIG_HOME"], "gazette")

@@ -92,28 +92,10 @@ def inside(work):
     mgr = sandbox.Manager(work, user)
     log = os.path.join(work, "gazetted-user.log")
     try:
-        installed = common.in_destdir(dest, os.path.join(
-            dirs["systemduserunitdir"], "gazetted.service"))
-        prog = os.path.join(dirs["sbindir"], "gazetted")
-        with open(installed, encoding="utf-8") as f:
-            text = f.read()
-        if "ExecStart=%s " % prog not in text:
-            common.fail("%s does not run %s" % (installed, prog))
-        text = text.replace("ExecStart=" + prog,
-                            "ExecStart=" + common.in_destdir(dest, prog), 1)
-        with open(os.path.join(mgr.unit_dir, "gazetted.service"), "w",
-                  encoding="utf-8") as f:
-            f.write(text)
-        dropin = os.path.join(mgr.unit_dir, "gazetted.service.d")
-        os.makedirs(dropin)
-        with open(os.path.join(dropin, "output.conf"), "w",
-                  encoding="utf-8") as f:
-            f.write("[Service]\nStandardOutput=append:%s\n"
-                    "StandardError=append:%s\n" % (log, log))
-            # How the main process ended.
-            f.write("ExecStopPost=/bin/sh -c 'echo \"$SERVICE_RESULT "
-                    "$EXIT_CODE $EXIT_STATUS\" > %s/exit'\n" % home)
-        open(log, "w").close()
+        mgr.add_unit(common.in_destdir(dest, os.path.join(
+            dirs["systemduserunitdir"], "gazetted.service")), dest,
+            os.path.join(dirs["sbindir"], "gazetted"), log,
+            os.path.join(home, "exit"))
         os.chown(log, user.pw_uid, user.pw_gid)
 
         confdir = os.path.join(home, ".config", "gazette")
