@@ -1194,8 +1194,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((n = sched_heap_top(&p->heap)) && n->due <= now) {
 		struct pfeed *pf =
-		        (struct pfeed *)((char *)n -
-		                         offsetof(struct pfeed, node));
+		        (struct pfeed *)(void *)((char *)n -
+		                                 offsetof(struct pfeed, node));
 
 		sched_heap_pop(&p->heap);
 		poll_begin(pf);

@@ -235,8 +235,8 @@ static const char *const migrations[] = {
          * journal (the old content of every page it touches), which in
          * the daemon's long transactions was the most written file.
          */
-        "DROP TRIGGER story_fts_insert;"
-        "PRAGMA user_version = 4;",
+        ("DROP TRIGGER story_fts_insert;"
+         "PRAGMA user_version = 4;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
