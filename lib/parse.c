@@ -1161,11 +1161,14 @@ cdf_attrs(struct gz_parser *p, struct frame *f, int na, const xmlChar **attrs)
 	char *href = NULL, *mod = NULL;
 	int64_t t;
 
+	/* CDF's names are case-blind: of HREF and href, the first counts */
 	for (int i = 0; i < na; i++) {
 		a = attrs + i * 5;
-		if (a[2] == NULL && !strcasecmp((const char *)a[0], "href"))
+		if (a[2] != NULL)
+			continue;
+		if (href == NULL && !strcasecmp((const char *)a[0], "href"))
 			href = attr_dup(p, a[3], a[4]);
-		else if (a[2] == NULL &&
+		else if (mod == NULL &&
 		         !strcasecmp((const char *)a[0], "lastmod"))
 			mod = attr_dup(p, a[3], a[4]);
 	}

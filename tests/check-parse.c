@@ -427,6 +427,27 @@ START_TEST(test_atom_link_inside_rss_sets_only_alternate)
 }
 END_TEST
 
+/* Fuzzing found the first HREF leaked when a second one followed. */
+START_TEST(test_cdf_attribute_given_twice_in_two_cases_keeps_the_first)
+{
+	static const char doc[] =
+	        "<CHANNEL HREF='http://a.example/' href='http://b.example/'"
+	        " LASTMOD='2004-01-02T03:04' lastmod='2010-01-01T00:00'>"
+	        "<TITLE>t</TITLE>"
+	        "<ITEM HREF='http://a.example/1' Href='http://b.example/1'>"
+	        "<TITLE>i</TITLE></ITEM></CHANNEL>";
+	struct gz_feed *f = parse_str(doc, NULL);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->link, "http://a.example/");
+	ck_assert_int_eq(f->updated, when("2004-01-02T03:04:00Z"));
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].link, "http://a.example/1");
+	ck_assert_uint_eq(f->entries[0].n_links, 1);
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_empty_element_gives_empty_string_absent_gives_null)
 {
 	static const char doc[] =
@@ -928,6 +949,9 @@ parse_suite(void)
 	tcase_add_test(tb, test_repeated_xml_base_and_lang_keep_the_last);
 	tcase_add_test(tc, test_guid_not_permalink_is_not_the_link);
 	tcase_add_test(tc, test_atom_link_inside_rss_sets_only_alternate);
+	tcase_add_test(
+	        tc,
+	        test_cdf_attribute_given_twice_in_two_cases_keeps_the_first);
 	tcase_add_test(tc,
 	               test_empty_element_gives_empty_string_absent_gives_null);
 	tcase_add_test(tc, test_cdata_is_unwrapped_and_whitespace_trimmed);
