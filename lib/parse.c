@@ -44,6 +44,8 @@
 #define MAX_DECLARED 1024
 /* Longest entity replacement text we accept from a DTD subset. */
 #define MAX_ENTITY_TEXT 4096
+/* Longest DOCTYPE held back until its end has arrived. */
+#define MAX_DOCTYPE_HOLD (1024 * 1024)
 
 enum ns {
 	NS_CORE, /* no namespace, RSS namespaces, Atom */
@@ -161,7 +163,12 @@ struct gz_parser {
 	bool filter;
 	bool utf8; /* the document is UTF-8: bad bytes are read as cp1252 */
 	enum { FS_TEXT, FS_COMMENT, FS_CDATA, FS_PI } fs;
-	int fmatch;                 /* bytes of the end marker seen */
+	int fmatch;         /* bytes of the end marker seen */
+	struct {            /* a DOCTYPE held until it is whole */
+		size_t pos; /* bytes of it scanned */
+		char quote; /* the open literal's quote, or 0 */
+		enum { DT_HEAD, DT_SUBSET, DT_COMMENT, DT_PI, DT_CLOSE } at;
+	} dt;
 	struct buf hold, fin, fout; /* held-back tail, joined input, output */
 	struct buf fix;             /* input with its bad UTF-8 repaired */
 
@@ -2090,6 +2097,89 @@ ref_scan(const char *s, size_t i, size_t n, bool *more)
 }
 
 /*
+ * true once the DOCTYPE at d (avail bytes, from "<!DOCTYPE") has its end.
+ * libxml2's push parser looks for the end of an internal subset with a
+ * scan that loses its place in a comment cut by the chunk ("<!-- it's
+ * ]> -->" then ends the subset early), so the filter holds the whole
+ * declaration back and libxml2 gets it in one piece, as from a whole
+ * document. p->dt keeps the scan's place between pushes: d is the same
+ * held bytes, with more after them, each time until the end is found.
+ */
+static bool
+doctype_whole(struct gz_parser *p, const char *d, size_t avail)
+{
+	size_t i = p->dt.pos ? p->dt.pos : 9;
+
+	for (; i < avail; i++) {
+		char c = d[i];
+		size_t rest = avail - i;
+
+		if (p->dt.quote) {
+			if (c == p->dt.quote)
+				p->dt.quote = 0;
+			continue;
+		}
+		switch (p->dt.at) {
+		case DT_HEAD:
+			if (c == '"' || c == '\'')
+				p->dt.quote = c;
+			else if (c == '[')
+				p->dt.at = DT_SUBSET;
+			else if (c == '>')
+				goto whole;
+			break;
+		case DT_CLOSE:
+			if (c == '>')
+				goto whole;
+			if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+				break;
+			p->dt.at = DT_SUBSET;
+			/* fall through */
+		case DT_SUBSET:
+			if (c == '<' && rest < 4)
+				goto more; /* "<!--" or not: told later */
+			if (c == '<' && !memcmp(d + i, "<!--", 4)) {
+				p->dt.at = DT_COMMENT;
+				i += 3;
+			} else if (c == '<' && d[i + 1] == '?') {
+				p->dt.at = DT_PI;
+				i++;
+			} else if (c == '"' || c == '\'') {
+				p->dt.quote = c;
+			} else if (c == ']') {
+				p->dt.at = DT_CLOSE;
+			}
+			break;
+		case DT_COMMENT:
+			if (c == '-' && rest < 3)
+				goto more;
+			if (c == '-' && !memcmp(d + i, "-->", 3)) {
+				p->dt.at = DT_SUBSET;
+				i += 2;
+			}
+			break;
+		case DT_PI:
+			if (c == '?' && rest < 2)
+				goto more;
+			if (c == '?' && d[i + 1] == '>') {
+				p->dt.at = DT_SUBSET;
+				i++;
+			}
+			break;
+		}
+	}
+more:
+	if (i <= MAX_DOCTYPE_HOLD) {
+		p->dt.pos = i;
+		return false;
+	}
+	/* too long to hold: libxml2 takes it as it comes */
+whole:
+	memset(&p->dt, 0, sizeof(p->dt));
+	return true;
+}
+
+/*
  * The '&' filter over s[0..n): a '&' that starts no reference becomes
  * "&amp;", and "&#X" becomes "&#x", outside comments, CDATA and PIs.
  * Output goes to p->fout; an undecidable tail is held back unless final.
@@ -2174,6 +2264,11 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 			} else if (rest >= 2 && s[i + 1] == '?') {
 				p->fs = FS_PI;
 				i += 2;
+			} else if (!final && !memcmp(s + i, "<!DOCTYPE", 9) &&
+			           !doctype_whole(p, s + i, rest)) {
+				buf_add(&p->fout, s + run, i - run);
+				filter_hold(p, s, i, n);
+				return;
 			} else {
 				i++;
 			}
