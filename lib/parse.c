@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -171,6 +172,10 @@ struct gz_parser {
 	} dt;
 	struct buf hold, fin, fout; /* held-back tail, joined input, output */
 	struct buf fix;             /* input with its bad UTF-8 repaired */
+	/* a document in another ASCII-compatible encoding, made UTF-8 */
+	iconv_t cd;                  /* or (iconv_t)-1 */
+	char cd_from[64];            /* the encoding's name, for messages */
+	struct buf conv, cin, carry; /* output, joined input, unfinished */
 
 	struct gz_feed *feed;
 	int64_t feed_published;
@@ -1936,6 +1941,7 @@ gz_parser_new(const struct gz_parser_opts *opts)
 		p->opts.max_entries = DEFAULT_MAX_ENTRIES;
 	if (p->opts.max_field == 0)
 		p->opts.max_field = DEFAULT_MAX_FIELD;
+	p->cd = (iconv_t)-1;
 	p->feed = calloc(1, sizeof(*p->feed));
 	p->entities = xmlHashCreate(64);
 	p->refused = xmlHashCreate(16);
@@ -2398,6 +2404,68 @@ utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
 }
 
 /*
+ * s[0..n) of a document in another ASCII-compatible encoding, as UTF-8
+ * in p->conv. libxml2's own conversion stops at the first byte sequence
+ * the encoding does not have and ends the document there without a
+ * word: a windows-1252 feed with one stray 0x81 was lost whole, and
+ * where depended on the chunking. Here such a sequence becomes U+FFFD;
+ * one cut by the end of s waits for the next push.
+ */
+static void
+convert(struct gz_parser *p, const char *s, size_t n, bool final)
+{
+	char *in = (char *)s, *o;
+	size_t left = n, room;
+
+	if (p->carry.len) {
+		p->cin.len = 0;
+		if (!buf_add(&p->cin, p->carry.s, p->carry.len) ||
+		    !buf_add(&p->cin, s, n)) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		p->carry.len = 0;
+		in = p->cin.s;
+		left = p->cin.len;
+	}
+	p->conv.len = 0;
+	for (;;) {
+		size_t r;
+
+		if (left == 0 && !final)
+			return;
+		if (!buf_reserve(&p->conv, 4 * left + 16)) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		o = p->conv.s + p->conv.len;
+		room = p->conv.cap - p->conv.len - 1;
+		if (left == 0) {
+			/* the end: back to the initial shift state */
+			iconv(p->cd, NULL, NULL, &o, &room);
+			p->conv.len = (size_t)(o - p->conv.s);
+			return;
+		}
+		r = iconv(p->cd, &in, &left, &o, &room);
+		p->conv.len = (size_t)(o - p->conv.s);
+		if (r != (size_t)-1 || errno == E2BIG)
+			continue;
+		if (errno == EINVAL && !final) {
+			if (!buf_add(&p->carry, in, left))
+				fail(p, -ENOMEM);
+			return;
+		}
+		/* EILSEQ, or EINVAL at the end of the document */
+		bozo(p, "bytes that are not %s were read as U+FFFD",
+		     p->cd_from);
+		memcpy(p->conv.s + p->conv.len, "\xef\xbf\xbd", 3);
+		p->conv.len += 3;
+		in++;
+		left--;
+	}
+}
+
+/*
  * The bytes libxml2 gets for s[0..n): bad UTF-8 repaired, bare '&'
  * escaped; into p->fout, with an undecidable tail held back.
  */
@@ -2424,6 +2492,11 @@ xml_push_slice(struct gz_parser *p, const char *s, size_t n, bool final)
 	if (!p->filter) {
 		xml_push_raw(p, s, n);
 		return;
+	}
+	if (p->cd != (iconv_t)-1) {
+		convert(p, s, n, final);
+		s = p->conv.s;
+		n = p->conv.len;
 	}
 	if (p->hold.len) {
 		p->fin.len = 0;
@@ -2453,6 +2526,24 @@ xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
 		s += k;
 		n -= k;
 	} while (n > 0 && !p->error && !p->stopped);
+}
+
+/*
+ * Read an ASCII-compatible document that is not in UTF-8 through iconv
+ * (see convert()); false leaves it to libxml2: UTF-8, the UTF-16 and -32
+ * a byte-wide document cannot be in, or a name iconv does not know.
+ */
+static bool
+convert_start(struct gz_parser *p, const char *name)
+{
+	if (!strcasecmp(name, "utf-8") || !strcasecmp(name, "utf8") ||
+	    strstr(name, "16") || strstr(name, "32") || strcasestr(name, "ucs"))
+		return false;
+	p->cd = iconv_open("UTF-8", name);
+	if (p->cd == (iconv_t)-1)
+		return false;
+	snprintf(p->cd_from, sizeof(p->cd_from), "%s", name);
+	return true;
 }
 
 /* Create the libxml2 context once the first bytes are known. */
@@ -2534,6 +2625,11 @@ parser_start(struct gz_parser *p)
 			memmove(p->pre.s, p->pre.s + 3, n - 3);
 			p->pre.len = n = n - 3;
 		}
+		if (convert_start(p, eff)) {
+			if (force)
+				xmlCharEncCloseFunc(force);
+			force = xmlFindCharEncodingHandler("UTF-8");
+		}
 	}
 	if (p->http_nonxml)
 		bozo(p, "served with a non-XML Content-Type");
@@ -2551,7 +2647,7 @@ parser_start(struct gz_parser *p)
 	sax.serror = on_error;
 
 	p->filter = ascii_compat;
-	if (p->filter) {
+	if (p->filter && p->cd == (iconv_t)-1) {
 		const char *names[] = {enc, p->charset};
 		for (int k = 0; k < 2; k++)
 			if (names[k] && (strstr(names[k], "2022") ||
@@ -2559,9 +2655,17 @@ parser_start(struct gz_parser *p)
 				p->filter = false;
 	}
 	p->utf8 = p->filter && eff &&
-	          (!strcasecmp(eff, "utf-8") || !strcasecmp(eff, "utf8"));
+	          (!strcasecmp(eff, "utf-8") || !strcasecmp(eff, "utf8") ||
+	           p->cd != (iconv_t)-1);
 	if (p->filter) {
-		prepare(p, p->pre.s, p->pre.len, false);
+		s = p->pre.s;
+		n = p->pre.len;
+		if (p->cd != (iconv_t)-1) {
+			convert(p, s, n, false);
+			s = p->conv.s;
+			n = p->conv.len;
+		}
+		prepare(p, s, n, false);
 		s = p->fout.s;
 		n = p->fout.len;
 	} else {
@@ -2725,7 +2829,7 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 		}
 	}
 	if (p->ctxt && !p->error && !p->stopped) {
-		if (p->filter && p->hold.len)
+		if (p->filter && (p->hold.len || p->carry.len))
 			xml_push(p, "", 0, true);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
 		if (!p->ctxt->wellFormed && !p->wf_ignored)
@@ -2782,6 +2886,11 @@ gz_parser_free(struct gz_parser *p)
 	free(p->fin.s);
 	free(p->fout.s);
 	free(p->fix.s);
+	if (p->cd != (iconv_t)-1)
+		iconv_close(p->cd);
+	free(p->conv.s);
+	free(p->cin.s);
+	free(p->carry.s);
 	free(p->author_name);
 	free(p->author_email);
 	free(p->root_lang);

@@ -612,6 +612,59 @@ START_TEST(test_doctype_subset_parses_the_same_in_every_chunk_size)
 }
 END_TEST
 
+/*
+ * libxml2 ended a document at the first byte its encoding lacks, without
+ * an error: a windows-1252 feed with one stray 0x81 had no title and no
+ * entries, and where it ended depended on the chunking (found by fuzzing).
+ */
+START_TEST(test_byte_the_encoding_lacks_is_replaced_not_the_feed_lost)
+{
+	static const char doc[] =
+	        "<?xml version='1.0' encoding='windows-1252'?>"
+	        "<rss><channel><title>T \x81 \x93q\x94</title>"
+	        "<item><title>a</title></item></channel></rss>";
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(doc, NULL);
+	char *a = dump(f);
+
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->bozo_message,
+	                 "bytes that are not windows-1252 were read as U+FFFD");
+	ck_assert_str_eq(f->title, "T \xef\xbf\xbd \xe2\x80\x9cq\xe2\x80\x9d");
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "a");
+	for (size_t k = 1; k <= 8; k++)
+		assert_same_in_chunks("windows-1252", doc, strlen(doc), a, k,
+		                      &o);
+	free(a);
+	gz_feed_free(f);
+}
+END_TEST
+
+/* The HTTP charset wins, and a multi-byte character cut by a chunk
+ * waits for its other bytes. */
+START_TEST(test_charset_from_http_reads_multibyte_text_in_any_chunks)
+{
+	static const char doc[] =
+	        "<?xml version='1.0' encoding='iso-8859-1'?>"
+	        "<rss><channel><title>\x93\xfa\x96\x7b \x82\xa0</title>"
+	        "<item><title>\x83\x4e</title></item></channel></rss>";
+	struct gz_parser_opts o = {
+	        .content_type = "application/xml; charset=Shift_JIS"};
+	struct gz_feed *f = parse_str(doc, &o);
+	char *a = dump(f);
+
+	ck_assert(!f->bozo);
+	/* 日本 あ, ク */
+	ck_assert_str_eq(f->title, "\xe6\x97\xa5\xe6\x9c\xac \xe3\x81\x82");
+	ck_assert_str_eq(f->entries[0].title, "\xe3\x82\xaf");
+	for (size_t k = 1; k <= 8; k++)
+		assert_same_in_chunks("Shift_JIS", doc, strlen(doc), a, k, &o);
+	free(a);
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_html_entities_decoded_and_unknown_kept_as_written)
 {
 	struct gz_feed *f = parse_file("broken.xml", NULL);
@@ -1025,6 +1078,10 @@ parse_suite(void)
 	tcase_add_test(
 	        tb, test_windows_1252_bytes_in_utf8_document_are_read_as_such);
 	tcase_add_test(tc, test_comment_opening_with_gt_is_a_comment);
+	tcase_add_test(
+	        tc, test_byte_the_encoding_lacks_is_replaced_not_the_feed_lost);
+	tcase_add_test(
+	        tc, test_charset_from_http_reads_multibyte_text_in_any_chunks);
 	tcase_add_test(tc,
 	               test_doctype_subset_parses_the_same_in_every_chunk_size);
 	tcase_add_test(tb,
