@@ -2140,7 +2140,8 @@ doctype_whole(struct gz_parser *p, const char *d, size_t avail)
 			if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 				break;
 			p->dt.at = DT_SUBSET;
-			/* fall through */
+			i--; /* c again, in the subset */
+			break;
 		case DT_SUBSET:
 			if (c == '<' && rest < 4)
 				goto more; /* "<!--" or not: told later */
@@ -2528,22 +2529,43 @@ xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
 	} while (n > 0 && !p->error && !p->stopped);
 }
 
+/* How an ASCII-compatible document in encoding name is read. */
+enum enc_way {
+	ENC_LIBXML, /* by libxml2: UTF-8, or the UTF-16 and -32 it cannot be */
+	ENC_ICONV,  /* through iconv, by convert() */
+	ENC_UTF8,   /* as UTF-8: another spelling of it ("utf--8") */
+	ENC_UNKNOWN /* as UTF-8: iconv does not know the name */
+};
+
 /*
- * Read an ASCII-compatible document that is not in UTF-8 through iconv
- * (see convert()); false leaves it to libxml2: UTF-8, the UTF-16 and -32
- * a byte-wide document cannot be in, or a name iconv does not know.
+ * Decide how a document in encoding name is read, and open the iconv
+ * conversion for ENC_ICONV. libxml2 is not left the others: it takes
+ * names iconv does not know to ICU, which reads them differently
+ * depending on the chunking.
  */
-static bool
+static enum enc_way
 convert_start(struct gz_parser *p, const char *name)
 {
+	char alnum[64];
+	size_t n = 0;
+
+	for (const char *c = name; *c && n < sizeof(alnum) - 1; c++)
+		if (isalnum((unsigned char)*c))
+			alnum[n++] = (char)tolower((unsigned char)*c);
+	alnum[n] = '\0';
 	if (!strcasecmp(name, "utf-8") || !strcasecmp(name, "utf8") ||
-	    strstr(name, "16") || strstr(name, "32") || strcasestr(name, "ucs"))
-		return false;
+	    strstr(alnum, "utf16") || strstr(alnum, "utf32") ||
+	    strstr(alnum, "ucs") || !strcmp(alnum, "unicode"))
+		return ENC_LIBXML;
+	if (!strcmp(alnum, "utf8"))
+		return ENC_UTF8;
 	p->cd = iconv_open("UTF-8", name);
 	if (p->cd == (iconv_t)-1)
-		return false;
+		p->cd = iconv_open("UTF-8", alnum);
+	if (p->cd == (iconv_t)-1)
+		return ENC_UNKNOWN;
 	snprintf(p->cd_from, sizeof(p->cd_from), "%s", name);
-	return true;
+	return ENC_ICONV;
 }
 
 /* Create the libxml2 context once the first bytes are known. */
@@ -2625,10 +2647,15 @@ parser_start(struct gz_parser *p)
 			memmove(p->pre.s, p->pre.s + 3, n - 3);
 			p->pre.len = n = n - 3;
 		}
-		if (convert_start(p, eff)) {
+		enum enc_way way = convert_start(p, eff);
+		if (way == ENC_UNKNOWN)
+			bozo(p, "unknown encoding '%s': read as UTF-8", eff);
+		if (way != ENC_LIBXML) {
 			if (force)
 				xmlCharEncCloseFunc(force);
 			force = xmlFindCharEncodingHandler("UTF-8");
+			if (way != ENC_ICONV)
+				eff = "UTF-8";
 		}
 	}
 	if (p->http_nonxml)

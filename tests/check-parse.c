@@ -641,6 +641,30 @@ START_TEST(test_byte_the_encoding_lacks_is_replaced_not_the_feed_lost)
 }
 END_TEST
 
+/* libxml2 took "utf--8" to ICU, which read it one way whole and another
+ * in chunks (found by fuzzing); it is UTF-8, with UTF-8's repairs. */
+START_TEST(test_encoding_spelled_loosely_is_read_as_that_encoding)
+{
+	static const char doc[] =
+	        "<?xml version='1.0' encoding='utf--8'?>"
+	        "<rss><channel><title>T \x99 x</title>"
+	        "<item><title>a</title></item></channel></rss>";
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(doc, NULL);
+	char *a = dump(f);
+
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->bozo_message, "bytes that are not UTF-8 were read "
+	                                  "as windows-1252");
+	ck_assert_str_eq(f->title, "T \xe2\x84\xa2 x");
+	ck_assert_uint_eq(f->n_entries, 1);
+	for (size_t k = 1; k <= 8; k++)
+		assert_same_in_chunks("utf--8", doc, strlen(doc), a, k, &o);
+	free(a);
+	gz_feed_free(f);
+}
+END_TEST
+
 /* The HTTP charset wins, and a multi-byte character cut by a chunk
  * waits for its other bytes. */
 START_TEST(test_charset_from_http_reads_multibyte_text_in_any_chunks)
@@ -1082,6 +1106,8 @@ parse_suite(void)
 	        tc, test_byte_the_encoding_lacks_is_replaced_not_the_feed_lost);
 	tcase_add_test(
 	        tc, test_charset_from_http_reads_multibyte_text_in_any_chunks);
+	tcase_add_test(tc,
+	               test_encoding_spelled_loosely_is_read_as_that_encoding);
 	tcase_add_test(tc,
 	               test_doctype_subset_parses_the_same_in_every_chunk_size);
 	tcase_add_test(tb,
