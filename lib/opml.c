@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct opml_state {
 	size_t cap_feeds, cap_skipped;
 	char *msg;
 	int line;
+	char generic[256]; /* what libxml2 said with no context */
+	size_t generic_len;
 };
 
 /* true for an absolute http:// or https:// URL with a host. */
@@ -438,6 +441,41 @@ on_error(void *data, xmlErrorPtr e)
 	st->msg = trim(strdup(e->message ? e->message : "not well-formed"));
 }
 
+/*
+ * libxml2's messages with no parser context, in pieces: an encoding
+ * error is one, and says what is wrong better than the parse errors
+ * that follow it. Kept, not printed: lib/ never prints.
+ */
+static void
+on_generic(void *data, const char *fmt, ...)
+{
+	struct opml_state *st = data;
+	size_t room = sizeof(st->generic) - st->generic_len;
+	va_list ap;
+	int n;
+
+	if (room <= 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(st->generic + st->generic_len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		st->generic_len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* The first line of what on_generic() kept, without its "...: " label. */
+static char *
+generic_msg(struct opml_state *st)
+{
+	char *m = st->generic, *nl, *label;
+
+	if ((nl = strchr(m, '\n')))
+		*nl = '\0';
+	if ((label = strstr(m, " : ")))
+		m = label + 3;
+	return *m ? strdup(m) : NULL;
+}
+
 /* Parse an OPML document. */
 int
 opml_parse(const char *buf, size_t len, struct opml_doc **ret, char **ret_err)
@@ -446,6 +484,8 @@ opml_parse(const char *buf, size_t len, struct opml_doc **ret, char **ret_err)
 	xmlParserCtxtPtr ctxt = NULL;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root, body, head, title;
+	xmlGenericErrorFunc old_generic;
+	void *old_generic_ctx;
 	int r;
 
 	if (len > OPML_MAX_SIZE) {
@@ -462,10 +502,19 @@ opml_parse(const char *buf, size_t len, struct opml_doc **ret, char **ret_err)
 	ctxt->_private = &st;
 	ctxt->sax->serror = on_error;
 	/* no XML_PARSE_NOENT / DTDLOAD / DTDATTR: entities stay unloaded */
+	old_generic = xmlGenericError;
+	old_generic_ctx = xmlGenericErrorContext;
+	xmlSetGenericErrorFunc(&st, on_generic);
 	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
 	                        XML_PARSE_NONET | XML_PARSE_NOERROR |
 	                                XML_PARSE_NOWARNING);
+	xmlSetGenericErrorFunc(old_generic_ctx, old_generic);
 	if (doc == NULL || !ctxt->wellFormed) {
+		char *g = generic_msg(&st);
+		if (g) {
+			free(st.msg);
+			st.msg = g;
+		}
 		if (st.msg == NULL)
 			st.msg = strdup("not well-formed XML");
 		r = -EINVAL;

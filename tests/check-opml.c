@@ -141,6 +141,27 @@ START_TEST(test_malformed_file_is_an_error_naming_the_line)
 }
 END_TEST
 
+/* The error said "AttValue: ' expected", and libxml2 printed the real one. */
+START_TEST(test_byte_not_in_the_encoding_is_the_error_named)
+{
+	const char *s =
+	        "<?xml version=\"1.0\" encoding=\"windows-1252\"?>\n"
+	        "<opml version=\"2.0\"><body>\n"
+	        "<outline text=\"A \x81 b\" xmlUrl=\"https://a.example/\"/>\n"
+	        "</body></opml>\n";
+	struct opml_doc *d = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(opml_parse(s, strlen(s), &d, &err), -EINVAL);
+	ck_assert_ptr_null(d);
+	ck_assert_msg(strncmp(err, "line 3: ", 8) == 0, "err: %s", err);
+	ck_assert_msg(strstr(err, "input conversion failed") &&
+	                      strstr(err, "bytes 0x81"),
+	              "err: %s", err);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_document_without_opml_root_is_refused)
 {
 	const char *s = "<rss version=\"2.0\"><channel/></rss>";
@@ -334,6 +355,7 @@ opml_suite(void)
 	tcase_add_test(tc, test_attributes_of_another_namespace_are_ignored);
 	tcase_add_test(tc, test_non_http_urls_are_skipped_and_reported);
 	tcase_add_test(tc, test_malformed_file_is_an_error_naming_the_line);
+	tcase_add_test(tc, test_byte_not_in_the_encoding_is_the_error_named);
 	tcase_add_test(tc, test_document_without_opml_root_is_refused);
 	tcase_add_test(tc, test_external_entities_are_refused_and_never_loaded);
 	tcase_add_test(tc, test_folder_outlines_without_children_are_ignored);
