@@ -33,10 +33,14 @@ struct gz_parser_opts {
 struct gz_parser *gz_parser_new(const struct gz_parser_opts *opts);
 
 /*
- * Push the next len bytes of the document. Any chunking gives the same
- * result as the whole document at once. Returns 0, or a negative errno:
- * -E2BIG when a limit was hit (entries), -ECANCELED when the callback
- * stopped the parse. Malformed input is not an error here: it sets bozo.
+ * Push the next len bytes of the document. For a well-formed document any
+ * chunking gives the same result as the whole document at once (in a
+ * malformed one, where libxml2's recovery resumes may differ). Returns 0,
+ * or a negative errno: -E2BIG when a limit was hit (entries), -ECANCELED
+ * when the callback stopped the parse. Malformed input is not an error
+ * here: it sets bozo. So do bytes the document's encoding does not have:
+ * they are read as U+FFFD (as windows-1252 in a UTF-8 document), and the
+ * rest of the document is still read.
  */
 int gz_parser_push(struct gz_parser *p, const char *buf, size_t len);
 
