@@ -446,7 +446,7 @@ on_error(void *data, xmlErrorPtr e)
  * error is one, and says what is wrong better than the parse errors
  * that follow it. Kept, not printed: lib/ never prints.
  */
-static void
+static void __attribute__((format(printf, 2, 3)))
 on_generic(void *data, const char *fmt, ...)
 {
 	struct opml_state *st = data;

@@ -2433,12 +2433,13 @@ convert(struct gz_parser *p, const char *s, size_t n, bool final)
 	for (;;) {
 		size_t r;
 
-		if (left == 0 && !final)
-			return;
+		/* first: p->conv.s is never NULL, even for no bytes */
 		if (!buf_reserve(&p->conv, 4 * left + 16)) {
 			fail(p, -ENOMEM);
 			return;
 		}
+		if (left == 0 && !final)
+			return;
 		o = p->conv.s + p->conv.len;
 		room = p->conv.cap - p->conv.len - 1;
 		if (left == 0) {
