@@ -2460,8 +2460,10 @@ convert(struct gz_parser *p, const char *s, size_t n, bool final)
 		/* EILSEQ, or EINVAL at the end of the document */
 		bozo(p, "bytes that are not %s were read as U+FFFD",
 		     p->cd_from);
-		memcpy(p->conv.s + p->conv.len, "\xef\xbf\xbd", 3);
-		p->conv.len += 3;
+		if (!buf_add(&p->conv, "\xef\xbf\xbd", 3)) {
+			fail(p, -ENOMEM);
+			return;
+		}
 		in++;
 		left--;
 	}
