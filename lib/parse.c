@@ -2534,7 +2534,7 @@ xml_push(struct gz_parser *p, const char *s, size_t n, bool final)
 
 /* How an ASCII-compatible document in encoding name is read. */
 enum enc_way {
-	ENC_LIBXML, /* by libxml2: UTF-8, or the UTF-16 and -32 it cannot be */
+	ENC_LIBXML, /* by libxml2: UTF-8 and Latin-1, or UTF-16 and -32 */
 	ENC_ICONV,  /* through iconv, by convert() */
 	ENC_UTF8,   /* as UTF-8: another spelling of it ("utf--8") */
 	ENC_UNKNOWN /* as UTF-8: iconv does not know the name */
@@ -2559,6 +2559,10 @@ convert_start(struct gz_parser *p, const char *name)
 	if (!strcasecmp(name, "utf-8") || !strcasecmp(name, "utf8") ||
 	    strstr(alnum, "utf16") || strstr(alnum, "utf32") ||
 	    strstr(alnum, "ucs") || !strcmp(alnum, "unicode"))
+		return ENC_LIBXML;
+	/* every byte is Latin-1: libxml2's own reader never stops */
+	if (!strcmp(alnum, "iso88591") || !strcmp(alnum, "latin1") ||
+	    !strcmp(alnum, "isolatin1"))
 		return ENC_LIBXML;
 	if (!strcmp(alnum, "utf8"))
 		return ENC_UTF8;
@@ -2684,9 +2688,9 @@ parser_start(struct gz_parser *p)
 			                 strcasestr(names[k], "utf-7")))
 				p->filter = false;
 	}
-	p->utf8 = p->filter && eff &&
-	          (!strcasecmp(eff, "utf-8") || !strcasecmp(eff, "utf8") ||
-	           p->cd != (iconv_t)-1);
+	/* (what convert() makes is UTF-8 already: nothing to repair) */
+	p->utf8 = p->filter && eff && p->cd == (iconv_t)-1 &&
+	          (!strcasecmp(eff, "utf-8") || !strcasecmp(eff, "utf8"));
 	if (p->filter) {
 		s = p->pre.s;
 		n = p->pre.len;
