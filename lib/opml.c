@@ -463,16 +463,23 @@ on_generic(void *data, const char *fmt, ...)
 		st->generic_len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
-/* The first line of what on_generic() kept, without its "...: " label. */
+/* The first line of what on_generic() kept, said plainly, or NULL. */
 static char *
 generic_msg(struct opml_state *st)
 {
-	char *m = st->generic, *nl, *label;
+	char *m = st->generic, *nl, *label, *bytes, *ret;
 
 	if ((nl = strchr(m, '\n')))
 		*nl = '\0';
 	if ((label = strstr(m, " : ")))
 		m = label + 3;
+	/* "input conversion failed due to input error, bytes 0x81 0x20" */
+	if (strstr(m, "conversion failed") && (bytes = strstr(m, "bytes 0x"))) {
+		if (asprintf(&ret, "bytes not in the file's encoding, from %s",
+		             bytes + 6) < 0)
+			return NULL;
+		return ret;
+	}
 	return *m ? strdup(m) : NULL;
 }
 
