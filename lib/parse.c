@@ -2405,6 +2405,22 @@ utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
 }
 
 /*
+ * *s (*n bytes) after the bytes held back in held, joined in into, which
+ * *s then points to; held is emptied. false when out of memory.
+ */
+static bool
+join_held(struct buf *held, struct buf *into, const char **s, size_t *n)
+{
+	into->len = 0;
+	if (!buf_add(into, held->s, held->len) || !buf_add(into, *s, *n))
+		return false;
+	held->len = 0;
+	*s = into->s;
+	*n = into->len;
+	return true;
+}
+
+/*
  * s[0..n) of a document in another ASCII-compatible encoding, as UTF-8
  * in p->conv. libxml2's own conversion stops at the first byte sequence
  * the encoding does not have and ends the document there without a
@@ -2415,20 +2431,15 @@ utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
 static void
 convert(struct gz_parser *p, const char *s, size_t n, bool final)
 {
-	char *in = (char *)s, *o;
-	size_t left = n, room;
+	char *in, *o;
+	size_t left, room;
 
-	if (p->carry.len) {
-		p->cin.len = 0;
-		if (!buf_add(&p->cin, p->carry.s, p->carry.len) ||
-		    !buf_add(&p->cin, s, n)) {
-			fail(p, -ENOMEM);
-			return;
-		}
-		p->carry.len = 0;
-		in = p->cin.s;
-		left = p->cin.len;
+	if (p->carry.len && !join_held(&p->carry, &p->cin, &s, &n)) {
+		fail(p, -ENOMEM);
+		return;
 	}
+	in = (char *)s;
+	left = n;
 	p->conv.len = 0;
 	for (;;) {
 		size_t r;
@@ -2502,16 +2513,9 @@ xml_push_slice(struct gz_parser *p, const char *s, size_t n, bool final)
 		s = p->conv.s;
 		n = p->conv.len;
 	}
-	if (p->hold.len) {
-		p->fin.len = 0;
-		if (!buf_add(&p->fin, p->hold.s, p->hold.len) ||
-		    !buf_add(&p->fin, s, n)) {
-			fail(p, -ENOMEM);
-			return;
-		}
-		p->hold.len = 0;
-		s = p->fin.s;
-		n = p->fin.len;
+	if (p->hold.len && !join_held(&p->hold, &p->fin, &s, &n)) {
+		fail(p, -ENOMEM);
+		return;
 	}
 	prepare(p, s, n, final);
 	xml_push_raw(p, p->fout.s, p->fout.len);
