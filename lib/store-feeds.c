@@ -1,0 +1,1011 @@
+/*
+ * Subscriptions: feeds, their URLs (the primary, then the mirrors), the
+ * configuration file's feeds, and the polling state the daemon keeps.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gazette/url.h"
+#include "store-internal.h"
+
+/* ---- subscriptions ---- */
+
+/* Free one URL's strings. */
+static void
+url_clear(struct store_url *u)
+{
+	free(u->url);
+	free(u->proxy);
+	free(u->etag);
+	free(u->last_modified);
+	free(u->last_error);
+	free(u->redirect);
+	free(u->moved_from);
+}
+
+/* Free a feed and everything it holds; NULL is fine. */
+void
+store_feed_free(struct store_feed *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n_urls; i++)
+		url_clear(&f->urls[i]);
+	free(f->urls);
+	free(f->title);
+	free(f->category);
+	free(f->disabled_reason);
+	free(f);
+}
+
+/* Free an array of feeds from store_feeds. */
+void
+store_feeds_free(struct store_feed **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_feed_free(v[i]);
+	free(v);
+}
+
+/* Load the URLs of f, in order. */
+static int
+load_urls(struct store *s, struct store_feed *f)
+{
+	sqlite3_stmt *st = sql_prep(
+	        s, "SELECT id, url, proxy, etag, last_modified, last_status,"
+	           " last_error, last_ok, last_tried, redirect,"
+	           " redirect_count, moved_from"
+	           " FROM feed_url WHERE feed_id = ?1 ORDER BY position, id");
+	bool oom = false;
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, f->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_url *u, *nu;
+
+		nu = realloc(f->urls, (f->n_urls + 1) * sizeof(*nu));
+		if (!nu) {
+			r = -ENOMEM;
+			goto out;
+		}
+		f->urls = nu;
+		u = &f->urls[f->n_urls++];
+		memset(u, 0, sizeof(*u));
+		u->id = sqlite3_column_int64(st, 0);
+		u->url = sql_col_dup(st, 1, &oom);
+		u->proxy = sql_col_dup(st, 2, &oom);
+		u->etag = sql_col_dup(st, 3, &oom);
+		u->last_modified = sql_col_dup(st, 4, &oom);
+		u->last_status = sqlite3_column_int(st, 5);
+		u->last_error = sql_col_dup(st, 6, &oom);
+		u->last_ok = sqlite3_column_int64(st, 7);
+		u->last_tried = sqlite3_column_int64(st, 8);
+		u->redirect = sql_col_dup(st, 9, &oom);
+		u->redirect_count = sqlite3_column_int(st, 10);
+		u->moved_from = sql_col_dup(st, 11, &oom);
+	}
+	if (rc != SQLITE_DONE)
+		r = sql_fail(s, rc);
+	else if (oom)
+		r = -ENOMEM;
+out:
+	sql_done(st);
+	return r;
+}
+
+#define FEED_FIELDS                                                            \
+	"SELECT id, coalesce(title, parsed_title), category, interval,"        \
+	" from_config, disabled, disabled_reason, next_poll, error_count,"     \
+	" failing_since, retry_after, hint, preferred, last_served,"           \
+	" primary_probe,"
+
+/* One feed's columns with its counts. */
+#define FEED_COLUMNS                                                           \
+	FEED_FIELDS                                                            \
+	" (SELECT count(*) FROM membership m JOIN story s"                     \
+	"   ON s.id = m.story_id WHERE m.feed_id = feed.id AND s.read = 0),"   \
+	" (SELECT count(*) FROM membership m WHERE m.feed_id = feed.id)"       \
+	" FROM feed"
+
+/* A feed from a row of FEED_COLUMNS, with its URLs. */
+static int
+read_feed(struct store *s, sqlite3_stmt *st, struct store_feed **ret)
+{
+	struct store_feed *f = calloc(1, sizeof(*f));
+	bool oom = false;
+
+	if (!f)
+		return -ENOMEM;
+	f->id = sqlite3_column_int64(st, 0);
+	f->title = sql_col_dup(st, 1, &oom);
+	f->category = sql_col_dup(st, 2, &oom);
+	f->interval = sqlite3_column_int64(st, 3);
+	f->from_config = sqlite3_column_int(st, 4) != 0;
+	f->disabled = sqlite3_column_int(st, 5) != 0;
+	f->disabled_reason = sql_col_dup(st, 6, &oom);
+	f->next_poll = sqlite3_column_int64(st, 7);
+	f->error_count = sqlite3_column_int(st, 8);
+	f->failing_since = sqlite3_column_int64(st, 9);
+	f->retry_after = sqlite3_column_int64(st, 10);
+	f->hint = sqlite3_column_int64(st, 11);
+	f->preferred = sqlite3_column_int(st, 12);
+	f->last_served = sqlite3_column_int(st, 13);
+	f->primary_probe = sqlite3_column_int64(st, 14);
+	f->unread = sqlite3_column_int64(st, 15);
+	f->total = sqlite3_column_int64(st, 16);
+	if (oom) {
+		store_feed_free(f);
+		return -ENOMEM;
+	}
+	*ret = f;
+	return 0;
+}
+
+/* Fill the URLs of the feeds read, and the primary as a missing title. */
+static int
+finish_feed(struct store *s, struct store_feed *f)
+{
+	int r = load_urls(s, f);
+
+	if (r < 0)
+		return r;
+	if (!f->title && f->n_urls > 0) {
+		f->title = strdup(f->urls[0].url);
+		if (!f->title)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Fill total (or unread) of feeds v, sorted by id, from (feed, count) rows. */
+static int
+feed_counts(struct store *s, struct store_feed **v, size_t n, const char *sql,
+            bool unread)
+{
+	sqlite3_stmt *st = sql_prep(s, sql);
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (v[mid]->id < id) {
+				lo = mid + 1;
+			} else if (v[mid]->id > id) {
+				hi = mid;
+			} else {
+				if (unread)
+					v[mid]->unread =
+					        sqlite3_column_int64(st, 1);
+				else
+					v[mid]->total =
+					        sqlite3_column_int64(st, 1);
+				break;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = sql_fail(s, rc);
+	sql_done(st);
+	return r;
+}
+
+/* Every subscription, ordered by id, with URLs, and counts if asked. */
+static int
+feeds_list(struct store *s, bool counts, struct store_feed ***ret,
+           size_t *ret_n)
+{
+	sqlite3_stmt *st =
+	        sql_prep(s, FEED_FIELDS " 0, 0 FROM feed ORDER BY id");
+	struct store_feed **v = NULL;
+	size_t n = 0;
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_feed **nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		v = nv;
+		r = read_feed(s, st, &v[n]);
+		if (r < 0)
+			break;
+		n++;
+	}
+	if (r >= 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, rc);
+	sql_done(st);
+	/*
+	 * The counts of all feeds in two scans: the memberships (a compact
+	 * index), and the unread stories through their partial index,
+	 * rather than a story lookup per membership.
+	 */
+	if (r >= 0 && counts)
+		r = feed_counts(s, v, n,
+		                "SELECT feed_id, count(*) FROM membership"
+		                " GROUP BY feed_id",
+		                false);
+	if (r >= 0 && counts)
+		r = feed_counts(s, v, n,
+		                "SELECT m.feed_id, count(*)"
+		                " FROM story s INDEXED BY story_unread"
+		                " JOIN membership m ON m.story_id = s.id"
+		                " WHERE s.read = 0 GROUP BY m.feed_id",
+		                true);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = finish_feed(s, v[i]);
+	if (r < 0) {
+		store_feeds_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return (int)n;
+}
+
+int
+store_feeds(struct store *s, struct store_feed ***ret, size_t *ret_n)
+{
+	return feeds_list(s, true, ret, ret_n);
+}
+
+int
+store_feeds_uncounted(struct store *s, struct store_feed ***ret, size_t *ret_n)
+{
+	return feeds_list(s, false, ret, ret_n);
+}
+
+/* One subscription by id. -ENOENT when there is none. */
+int
+store_feed_get(struct store *s, int64_t id, struct store_feed **ret)
+{
+	sqlite3_stmt *st = sql_prep(s, FEED_COLUMNS " WHERE id = ?1");
+	struct store_feed *f = NULL;
+	int rc, r;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = read_feed(s, st, &f);
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = sql_fail(s, rc);
+	sql_done(st);
+	if (r >= 0)
+		r = finish_feed(s, f);
+	if (r < 0) {
+		store_feed_free(f);
+		return r;
+	}
+	*ret = f;
+	return 0;
+}
+
+/* FEED as the user names it: id, exact URL, or a unique title prefix. */
+int
+store_feed_find(struct store *s, const char *name, int64_t *ret_id)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0, exact = 0;
+	char *end;
+	int rc, n = 0, r;
+
+	if (!name || !*name)
+		return -EINVAL;
+	errno = 0;
+	id = strtoll(name, &end, 10);
+	if (!*end && errno == 0 && id > 0) {
+		r = sql_int(s, &id, "SELECT id FROM feed WHERE id = ?1", "I",
+		            id);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return -ENOENT;
+		*ret_id = id;
+		return 0;
+	}
+	r = sql_int(s, &id, "SELECT feed_id FROM feed_url WHERE url = ?1", "t",
+	            name);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		*ret_id = id;
+		return 0;
+	}
+	st = sql_prep(s,
+	              "SELECT id, lower(coalesce(title, parsed_title)) ="
+	              " lower(?1) FROM feed"
+	              " WHERE substr(lower(coalesce(title, parsed_title)), 1,"
+	              " length(?1)) = lower(?1)");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		id = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_int(st, 1))
+			exact = id;
+	}
+	r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc);
+	sql_done(st);
+	if (r < 0)
+		return r;
+	if (exact) {
+		*ret_id = exact;
+		return 0;
+	}
+	if (n == 0)
+		return -ENOENT;
+	if (n > 1)
+		return -EEXIST;
+	*ret_id = id;
+	return 0;
+}
+
+/* The feed that has url as one of its URLs: 1 and *ret, or 0. */
+static int
+url_owner(struct store *s, const char *url, int64_t *ret)
+{
+	return sql_int(s, ret, "SELECT feed_id FROM feed_url WHERE url = ?1",
+	               "t", url);
+}
+
+/* Check a spec: at least one URL, not too many, none empty. */
+static int
+spec_check(struct store *s, const struct store_feed_spec *spec)
+{
+	if (!spec || spec->n_urls == 0 || !spec->urls)
+		return sql_failf(s, -EINVAL, "a feed needs a URL");
+	if (spec->n_urls > MAX_URLS)
+		return sql_failf(s, -E2BIG, "more than %d URLs for one feed",
+		                 MAX_URLS);
+	for (size_t i = 0; i < spec->n_urls; i++)
+		if (!spec->urls[i] || !*spec->urls[i])
+			return sql_failf(s, -EINVAL, "empty URL");
+	return 0;
+}
+
+/* Insert a feed row and its URLs (inside a transaction). */
+static int
+feed_insert(struct store *s, const struct store_feed_spec *spec,
+            int64_t *ret_id)
+{
+	int64_t id;
+	int r;
+
+	r = sql_exec(s,
+	             "INSERT INTO feed (title, category, interval, from_config)"
+	             " VALUES (?1, ?2, ?3, ?4)",
+	             "ttIi", spec->title, spec->category, spec->interval,
+	             (int)spec->from_config);
+	if (r < 0)
+		return r;
+	id = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < spec->n_urls; i++) {
+		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
+
+		r = sql_exec(
+		        s,
+		        "INSERT INTO feed_url (feed_id, position, url, proxy)"
+		        " VALUES (?1, ?2, ?3, ?4)",
+		        "IItt", id, (int64_t)i, spec->urls[i], proxy);
+		if (r == -EEXIST)
+			r = sql_failf(s, -EEXIST, "URL '%s' given twice",
+			              spec->urls[i]);
+		if (r < 0)
+			return r;
+	}
+	*ret_id = id;
+	return 0;
+}
+
+/* Subscribe; 0 and the existing id when a URL is already subscribed. */
+int
+store_feed_add(struct store *s, const struct store_feed_spec *spec,
+               int64_t *ret_id)
+{
+	int64_t id = 0;
+	int r;
+
+	r = spec_check(s, spec);
+	if (r < 0)
+		return r;
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < spec->n_urls && r == 0; i++)
+		r = url_owner(s, spec->urls[i], &id);
+	if (r == 1) {
+		r = sql_end(s, 0);
+		if (r < 0)
+			return r;
+		if (ret_id)
+			*ret_id = id;
+		return 0;
+	}
+	if (r == 0)
+		r = feed_insert(s, spec, &id);
+	r = sql_end(s, r);
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	return 1;
+}
+
+/* Delete a feed and the stories only it has, unless starred. */
+static int
+feed_delete(struct store *s, int64_t id)
+{
+	int r;
+
+	r = sql_exec(s,
+	             "DELETE FROM story WHERE starred = 0 AND id IN"
+	             " (SELECT story_id FROM membership WHERE feed_id = ?1)"
+	             " AND NOT EXISTS (SELECT 1 FROM membership m"
+	             "  WHERE m.story_id = story.id AND m.feed_id <> ?1)",
+	             "I", id);
+	if (r < 0)
+		return r;
+	r = sql_exec(s, "DELETE FROM feed WHERE id = ?1", "I", id);
+	if (r == 0)
+		r = -ENOENT;
+	return r < 0 ? r : 0;
+}
+
+/* Unsubscribe: its stories go unless another feed has them or starred. */
+int
+store_feed_remove(struct store *s, int64_t id)
+{
+	int r = sql_begin(s);
+
+	if (r < 0)
+		return r;
+	return sql_end(s, feed_delete(s, id));
+}
+
+/* Set the user's title for a feed. */
+int
+store_feed_rename(struct store *s, int64_t id, const char *title)
+{
+	int r = sql_write(s, "UPDATE feed SET title = ?2 WHERE id = ?1", "It",
+	                  id, title);
+
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* The title a poll found. */
+int
+store_feed_set_parsed_title(struct store *s, int64_t id, const char *title)
+{
+	int r = sql_write(s,
+	                  "UPDATE feed SET parsed_title = ?2 WHERE id = ?1"
+	                  " AND parsed_title IS NOT ?2",
+	                  "It", id, title);
+
+	return r < 0 ? r : 0;
+}
+
+/* Set a feed's own polling interval (0: the default). */
+int
+store_feed_set_interval(struct store *s, int64_t id, int64_t interval)
+{
+	int r = sql_write(s, "UPDATE feed SET interval = ?2 WHERE id = ?1",
+	                  "II", id, interval);
+
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* Disable (410 Gone, the user) or enable a feed. */
+int
+store_feed_set_disabled(struct store *s, int64_t id, bool disabled,
+                        const char *reason)
+{
+	int r = sql_write(s,
+	                  "UPDATE feed SET disabled = ?2, disabled_reason = ?3"
+	                  " WHERE id = ?1",
+	                  "Iit", id, (int)disabled, disabled ? reason : NULL);
+
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* The ids of a feed's URLs in order; *ret_n of them. */
+static int
+url_ids(struct store *s, int64_t feed, int64_t *ids, size_t *ret_n)
+{
+	sqlite3_stmt *st =
+	        sql_prep(s, "SELECT id FROM feed_url WHERE feed_id = ?1"
+	                    " ORDER BY position, id");
+	size_t n = 0;
+	int rc, r;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, feed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < MAX_URLS)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : sql_fail(s, rc);
+	sql_done(st);
+	*ret_n = n;
+	return r;
+}
+
+/* Write positions 0..n-1 for the URL ids in order. */
+static int
+renumber(struct store *s, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = sql_exec(
+		        s, "UPDATE feed_url SET position = ?2 WHERE id = ?1",
+		        "II", ids[i], (int64_t)i);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Where the URL at old index i went, given old ids and new ids. */
+static int
+new_index(const int64_t *old, size_t n_old, const int64_t *nw, size_t n_new,
+          int i)
+{
+	if (i < 0 || (size_t)i >= n_old)
+		return i < 0 ? -1 : 0;
+	for (size_t j = 0; j < n_new; j++)
+		if (nw[j] == old[i])
+			return (int)j;
+	return 0;
+}
+
+/* Keep preferred / last_served pointing at the same URLs after a change. */
+static int
+remap_indexes(struct store *s, int64_t feed, const int64_t *old, size_t n_old,
+              const int64_t *nw, size_t n_new)
+{
+	int64_t pref = 0, last = -1;
+	int r;
+
+	r = sql_int(s, &pref, "SELECT preferred FROM feed WHERE id = ?1", "I",
+	            feed);
+	if (r <= 0)
+		return r;
+	r = sql_int(s, &last, "SELECT last_served FROM feed WHERE id = ?1", "I",
+	            feed);
+	if (r <= 0)
+		return r;
+	pref = new_index(old, n_old, nw, n_new, (int)pref);
+	if (pref < 0)
+		pref = 0;
+	last = new_index(old, n_old, nw, n_new, (int)last);
+	r = sql_exec(s,
+	             "UPDATE feed SET preferred = ?2, last_served = ?3"
+	             " WHERE id = ?1",
+	             "III", feed, pref, last);
+	return r < 0 ? r : 0;
+}
+
+/* Append a mirror URL to a feed. */
+int
+store_mirror_add(struct store *s, int64_t feed, const char *url,
+                 const char *proxy)
+{
+	int64_t owner = 0, pos = 0;
+	int r;
+
+	if (!url || !*url)
+		return sql_failf(s, -EINVAL, "empty URL");
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	r = sql_int(s, &owner, "SELECT id FROM feed WHERE id = ?1", "I", feed);
+	if (r == 0)
+		r = -ENOENT;
+	if (r > 0)
+		r = url_owner(s, url, &owner);
+	if (r == 1)
+		r = sql_failf(s, -EEXIST, "'%s' is already a URL of feed %lld",
+		              url, (long long)owner);
+	if (r == 0)
+		r = sql_int(s, &pos,
+		            "SELECT count(*) FROM feed_url WHERE feed_id = ?1",
+		            "I", feed);
+	if (r >= 0 && pos >= MAX_URLS)
+		r = sql_failf(s, -E2BIG, "more than %d URLs for one feed",
+		              MAX_URLS);
+	if (r >= 0)
+		r = sql_exec(
+		        s,
+		        "INSERT INTO feed_url (feed_id, position, url, proxy)"
+		        " VALUES (?1, (SELECT coalesce(max(position), -1) + 1"
+		        "  FROM feed_url WHERE feed_id = ?1), ?2, ?3)",
+		        "Itt", feed, url, proxy);
+	return sql_end(s, r < 0 ? r : 0);
+}
+
+/* Remove a URL of a feed; the last one stays. */
+int
+store_mirror_remove(struct store *s, int64_t feed, const char *url)
+{
+	int64_t old[MAX_URLS], nw[MAX_URLS], uid = 0;
+	size_t n_old = 0, n_new = 0;
+	int r;
+
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	r = sql_int(s, &uid,
+	            "SELECT id FROM feed_url WHERE feed_id = ?1 AND url = ?2",
+	            "It", feed, url);
+	if (r == 0)
+		r = -ENOENT;
+	if (r > 0)
+		r = url_ids(s, feed, old, &n_old);
+	if (r >= 0 && n_old <= 1)
+		r = sql_failf(s, -EINVAL,
+		              "cannot remove the only URL of a feed");
+	if (r >= 0)
+		r = sql_exec(s, "DELETE FROM feed_url WHERE id = ?1", "I", uid);
+	if (r >= 0)
+		r = url_ids(s, feed, nw, &n_new);
+	if (r >= 0)
+		r = renumber(s, nw, n_new);
+	if (r >= 0)
+		r = remap_indexes(s, feed, old, n_old, nw, n_new);
+	return sql_end(s, r < 0 ? r : 0);
+}
+
+/* Move one of a feed's URLs to a position (0: make it the primary). */
+int
+store_url_move(struct store *s, int64_t feed, const char *url, size_t position)
+{
+	int64_t old[MAX_URLS], nw[MAX_URLS], uid = 0;
+	size_t n = 0, k = 0;
+	int r;
+
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	r = sql_int(s, &uid,
+	            "SELECT id FROM feed_url WHERE feed_id = ?1 AND url = ?2",
+	            "It", feed, url);
+	if (r == 0)
+		r = -ENOENT;
+	if (r > 0)
+		r = url_ids(s, feed, old, &n);
+	if (r >= 0) {
+		if (position >= n)
+			position = n - 1;
+		for (size_t i = 0; i < n; i++) {
+			if (k == position)
+				nw[k++] = uid;
+			if (old[i] != uid)
+				nw[k++] = old[i];
+		}
+		if (k == position)
+			nw[k++] = uid;
+		r = renumber(s, nw, n);
+	}
+	if (r >= 0)
+		r = remap_indexes(s, feed, old, n, nw, n);
+	return sql_end(s, r < 0 ? r : 0);
+}
+
+/* Make a feed's URLs exactly the spec's, keeping the state of those kept. */
+static int
+set_urls(struct store *s, int64_t feed, const struct store_feed_spec *spec)
+{
+	int64_t old[MAX_URLS], nw[MAX_URLS];
+	size_t n_old = 0, n_new = 0;
+	int r;
+
+	r = url_ids(s, feed, old, &n_old);
+	if (r < 0)
+		return r;
+	r = sql_exec(s,
+	             "UPDATE feed_url SET position = position + 1000000"
+	             " WHERE feed_id = ?1",
+	             "I", feed);
+	for (size_t i = 0; r >= 0 && i < spec->n_urls; i++) {
+		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
+		sqlite3_stmt *st;
+		int64_t uid = 0, owner = 0;
+		int rc;
+
+		/* A URL a permanent redirect replaced is still the same. */
+		st = sql_prep(s, "SELECT id, feed_id FROM feed_url"
+		                 " WHERE url = ?1 OR (moved_from = ?1"
+		                 "  AND feed_id = ?2)"
+		                 " ORDER BY url = ?1 DESC LIMIT 1");
+		if (!st)
+			return -EIO;
+		sqlite3_bind_text(st, 1, spec->urls[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, feed);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			uid = sqlite3_column_int64(st, 0);
+			owner = sqlite3_column_int64(st, 1);
+		} else if (rc != SQLITE_DONE) {
+			r = sql_fail(s, rc);
+		}
+		sql_done(st);
+		if (r < 0)
+			break;
+		if (uid && owner != feed)
+			return sql_failf(s, -EEXIST,
+			                 "'%s' is already a URL of feed %lld",
+			                 spec->urls[i], (long long)owner);
+		if (uid)
+			r = sql_exec(s,
+			             "UPDATE feed_url SET position = ?2,"
+			             " proxy = ?3 WHERE id = ?1",
+			             "IIt", uid, (int64_t)i, proxy);
+		else
+			r = sql_exec(s,
+			             "INSERT INTO feed_url"
+			             " (feed_id, position, url, proxy)"
+			             " VALUES (?1, ?2, ?3, ?4)",
+			             "IItt", feed, (int64_t)i, spec->urls[i],
+			             proxy);
+	}
+	if (r >= 0)
+		r = sql_exec(s,
+		             "DELETE FROM feed_url WHERE feed_id = ?1"
+		             " AND position >= 1000000",
+		             "I", feed);
+	if (r >= 0)
+		r = url_ids(s, feed, nw, &n_new);
+	if (r >= 0)
+		r = renumber(s, nw, n_new);
+	if (r >= 0)
+		r = remap_indexes(s, feed, old, n_old, nw, n_new);
+	return r < 0 ? r : 0;
+}
+
+/* The feed a configuration entry describes: 1 and *ret, or 0. */
+static int
+config_match(struct store *s, const struct store_feed_spec *spec, int64_t *ret)
+{
+	int r = 0;
+
+	if (spec->title)
+		r = sql_int(s, ret,
+		            "SELECT id FROM feed WHERE from_config = 1"
+		            " AND title = ?1 ORDER BY id LIMIT 1",
+		            "t", spec->title);
+	for (size_t i = 0; r == 0 && i < spec->n_urls; i++)
+		r = sql_int(
+		        s, ret,
+		        "SELECT feed_id FROM feed_url WHERE url = ?1"
+		        " OR moved_from = ?1 ORDER BY url = ?1 DESC LIMIT 1",
+		        "t", spec->urls[i]);
+	return r;
+}
+
+/* Whether two strings, either maybe NULL, are the same. */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Whether feed id is already what spec declares: its title, category,
+ * interval, from_config, and its URLs with their proxies in order.
+ * 1 or 0, or -errno.
+ */
+static int
+spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
+{
+	sqlite3_stmt *st;
+	size_t i = 0;
+	int rc, same;
+
+	st = sql_prep(s, "SELECT title, category, interval, from_config"
+	                 " FROM feed WHERE id = ?1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	same = rc == SQLITE_ROW &&
+	       same_str((const char *)sqlite3_column_text(st, 0), sp->title) &&
+	       same_str((const char *)sqlite3_column_text(st, 1),
+	                sp->category) &&
+	       sqlite3_column_int64(st, 2) == sp->interval &&
+	       sqlite3_column_int(st, 3) == 1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		same = sql_fail(s, rc);
+	sql_done(st);
+	if (same <= 0)
+		return same;
+	st = sql_prep(s, "SELECT url, proxy FROM feed_url WHERE feed_id = ?1"
+	                 " ORDER BY position");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	while (same && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *proxy =
+		        sp->proxies && i < sp->n_urls ? sp->proxies[i] : NULL;
+
+		same = i < sp->n_urls &&
+		       same_str((const char *)sqlite3_column_text(st, 0),
+		                sp->urls[i]) &&
+		       same_str((const char *)sqlite3_column_text(st, 1),
+		                proxy);
+		i++;
+	}
+	if (same && rc != SQLITE_DONE)
+		same = sql_fail(s, rc);
+	sql_done(st);
+	if (same < 0)
+		return same;
+	return same && i == sp->n_urls;
+}
+
+/* Make the from_config feeds match the configuration's, in one go. */
+int
+store_config_sync(struct store *s, const struct store_feed_spec *specs,
+                  size_t n)
+{
+	int64_t *keep = NULL, *gone = NULL;
+	size_t n_gone = 0;
+	sqlite3_stmt *st;
+	int r, rc;
+
+	for (size_t i = 0; i < n; i++) {
+		r = spec_check(s, &specs[i]);
+		if (r < 0)
+			return r;
+	}
+	keep = calloc(n + 1, sizeof(*keep));
+	if (!keep)
+		return -ENOMEM;
+	r = sql_begin(s);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		const struct store_feed_spec *sp = &specs[i];
+		int64_t id = 0;
+
+		r = config_match(s, sp, &id);
+		if (r > 0) {
+			r = spec_same(s, id, sp);
+			if (r >= 0)
+				r = !r; /* unchanged: nothing to write */
+		}
+		if (r == 0 && id == 0) {
+			r = feed_insert(s, sp, &id);
+		} else if (r > 0) {
+			r = sql_exec(
+			        s,
+			        "UPDATE feed SET title = ?2, category = ?3,"
+			        " interval = ?4, from_config = 1"
+			        " WHERE id = ?1",
+			        "IttI", id, sp->title, sp->category,
+			        sp->interval);
+			if (r >= 0)
+				r = set_urls(s, id, sp);
+		}
+		keep[i] = id;
+	}
+	/* What the file no longer declares goes. */
+	st = r >= 0 ? sql_prep(s, "SELECT id FROM feed WHERE from_config = 1")
+	            : NULL;
+	if (r >= 0 && !st)
+		r = -EIO;
+	while (r >= 0 && (rc = sqlite3_step(st)) != SQLITE_DONE) {
+		int64_t id;
+		bool kept = false;
+
+		if (rc != SQLITE_ROW) {
+			r = sql_fail(s, rc);
+			break;
+		}
+		id = sqlite3_column_int64(st, 0);
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = keep[i] == id;
+		if (!kept) {
+			int64_t *ng = realloc(gone, (n_gone + 1) * sizeof(*ng));
+
+			if (!ng) {
+				r = -ENOMEM;
+				break;
+			}
+			gone = ng;
+			gone[n_gone++] = id;
+		}
+	}
+	sql_done(st);
+	for (size_t i = 0; r >= 0 && i < n_gone; i++)
+		r = feed_delete(s, gone[i]);
+	r = sql_end(s, r < 0 ? r : 0);
+out:
+	free(keep);
+	free(gone);
+	return r;
+}
+
+/* ---- polling state ---- */
+
+/* Record the outcome of one attempt at one URL. */
+int
+store_url_record(struct store *s, const struct store_attempt *a)
+{
+	int r;
+
+	if (!a)
+		return -EINVAL;
+	r = sql_write(
+	        s,
+	        "UPDATE feed_url SET last_status = ?2, last_error = ?3,"
+	        " last_tried = ?4,"
+	        " last_ok = CASE WHEN ?3 IS NULL THEN ?4 ELSE last_ok END,"
+	        " etag = CASE WHEN ?3 IS NULL AND ?5 IS NOT NULL"
+	        "  THEN ?5 ELSE etag END,"
+	        " last_modified = CASE WHEN ?3 IS NULL AND ?6 IS NOT NULL"
+	        "  THEN ?6 ELSE last_modified END,"
+	        " redirect_count = CASE WHEN ?7 IS NULL THEN 0"
+	        "  WHEN redirect IS ?7 THEN redirect_count + 1 ELSE 1 END,"
+	        " redirect = ?7"
+	        " WHERE id = ?1",
+	        "IitIttt", a->url_id, a->status, a->error, a->when, a->etag,
+	        a->last_modified, a->redirect);
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* Replace a URL after a permanent redirect, keeping the old as moved_from. */
+int
+store_url_update(struct store *s, int64_t url_id, const char *new_url)
+{
+	int r;
+
+	if (!new_url || !*new_url)
+		return -EINVAL;
+	r = sql_write(s,
+	              "UPDATE feed_url SET moved_from = url, url = ?2,"
+	              " redirect = NULL, redirect_count = 0 WHERE id = ?1",
+	              "It", url_id, new_url);
+	if (r == -EEXIST)
+		r = sql_failf(s, -EEXIST, "'%s' is already a feed's URL",
+		              new_url);
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* Save the daemon's scheduling state of a feed. */
+int
+store_feed_save_schedule(struct store *s, const struct store_feed *f)
+{
+	int r;
+
+	if (!f)
+		return -EINVAL;
+	r = sql_write(s,
+	              "UPDATE feed SET next_poll = ?2, error_count = ?3,"
+	              " failing_since = ?4, retry_after = ?5, hint = ?6,"
+	              " preferred = ?7, last_served = ?8, primary_probe = ?9"
+	              " WHERE id = ?1",
+	              "IIiIIIiiI", f->id, f->next_poll, f->error_count,
+	              f->failing_since, f->retry_after, f->hint, f->preferred,
+	              f->last_served, f->primary_probe);
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}

@@ -1,0 +1,93 @@
+/*
+ * What the store's files share and nothing else sees: the connection
+ * with its statement cache, and the SQL helpers (lib/store-sql.c). Not
+ * installed; include/gazette/store.h is the API.
+ */
+#ifndef GAZETTE_STORE_INTERNAL_H
+#define GAZETTE_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gazette/store.h"
+
+#define BUSY_TIMEOUT_MS   5000
+#define STMT_CACHE        256    /* slots; a power of two above the count */
+#define MAX_URLS          64     /* URLs (primary + mirrors) per feed */
+#define MAX_ENTRIES       200000 /* entries accepted in one merge */
+#define NESTED_SP         "store_nested"
+#define PURGE_BATCH       500 /* stories a purge removes per transaction */
+#define STR_(x)           #x
+#define STR(x)            STR_(x)  /* a number as a string literal, for SQL */
+#define SEARCH_CANDIDATES "5000"   /* the newest matches a search ranks */
+#define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
+#define INDEX_BATCH       10000    /* stories indexed per transaction */
+#ifndef INDEX_AFTER                /* (a -D for measurements) */
+#define INDEX_AFTER 10000 /* stories a connection merges before indexing */
+#endif
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *st;
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	unsigned flags;
+	int tx_depth;
+	bool flat;    /* store_begin_batch: nested calls take no savepoint */
+	int flat_err; /* the first failure inside it, and its message */
+	char flat_msg[512];
+	int unindexed; /* stories this connection queued for the index */
+	struct stmt_slot cache[STMT_CACHE];
+	char err[512];
+};
+
+/* ---- lib/store-sql.c: statements, errors, transactions ---- */
+
+/* An SQLite result code as a negative errno. */
+int sql_errno(int rc);
+/* Keep the connection's message; rc as -errno. */
+int sql_fail(struct store *s, int rc);
+/* Keep a message of our own; returns err. */
+int sql_failf(struct store *s, int err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* The cached statement for the literal sql (keyed by its address). */
+sqlite3_stmt *sql_prep(struct store *s, const char *sql);
+/* Reset a statement and clear its bindings; NULL is fine. */
+void sql_done(sqlite3_stmt *st);
+/*
+ * Bind ?1.. from fmt ('I' int64_t, 'i' int, 't' text or NULL, 'z' int64_t
+ * NULL when 0) and step: sql_exec gives the changed rows, sql_int the
+ * first row's integer (1, or 0 without a row), sql_write the same as
+ * sql_exec in a transaction of its own.
+ */
+int sql_exec(struct store *s, const char *sql, const char *fmt, ...);
+int sql_int(struct store *s, int64_t *ret, const char *sql, const char *fmt,
+            ...);
+int sql_write(struct store *s, const char *sql, const char *fmt, ...);
+/* BEGIN IMMEDIATE, or a savepoint inside one; sql_end commits when r >= 0. */
+int sql_begin(struct store *s);
+int sql_end(struct store *s, int r);
+/* Column i copied (NULL stays NULL); *oom set when out of memory. */
+char *sql_col_dup(sqlite3_stmt *st, int i, bool *oom);
+/* a b c d concatenated, newly allocated; NULL when out of memory. */
+char *sql_join4(const char *a, const char *b, const char *c, const char *d);
+
+/* ---- lib/store-schema.c ---- */
+
+extern const int store_schema_version;
+/* PRAGMA user_version of the open database. */
+int schema_version(struct store *s, int *ret);
+/* Apply the migrations from the database's version up, in one transaction. */
+int schema_migrate(struct store *s);
+
+/* ---- lib/store-index.c ---- */
+
+/* Register gz_fts_text() on a connection. */
+int index_register(sqlite3 *db);
+
+#endif

@@ -1,0 +1,581 @@
+/*
+ * Merging a parsed feed into a subscription: the identities of entries
+ * and deduplication within a feed, across mirrors and across feeds.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gazette/url.h"
+#include "store-internal.h"
+
+/* ---- merging ---- */
+
+/*
+ * A 64-bit hash of a string, folded into h eight bytes at a time, with
+ * its length mixed in so that NULL, "" and field boundaries differ.
+ * Not cryptographic: it tells text apart, it does not defend against
+ * crafted collisions (a collision only hides one changed text).
+ */
+static uint64_t
+fnv(uint64_t h, const char *t)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ULL;
+	size_t n, i = 0;
+
+	if (!t) {
+		h = (h ^ 0xff) * m;
+		return h ^ (h >> 29);
+	}
+	n = strlen(t);
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, t + i, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		uint64_t w = 0;
+
+		memcpy(&w, t + i, n - i);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	h = (h ^ (uint64_t)n ^ 0xfe00) * m;
+	return h ^ (h >> 32);
+}
+
+#define FNV_SEED 0xcbf29ce484222325ULL
+
+/* The keys one entry is known by, computed before the transaction. */
+struct entry_keys {
+	char *guid;       /* guid identity (mirror host folded), NULL none */
+	char *link;       /* canonical link, NULL none */
+	char *ident;      /* the primary identity, for tombstones */
+	int64_t chash;    /* title + summary + content, to see changes */
+	bool link_shared; /* several entries of this document share link */
+};
+
+/* A string set with counts, for the keys of one document. */
+struct keyset {
+	const char **k;
+	unsigned *n;
+	size_t cap;
+};
+
+/* Slot of key in the set (an empty slot when it is absent). */
+static size_t
+keyset_slot(const struct keyset *ks, const char *key)
+{
+	size_t i = fnv(FNV_SEED, key) & (ks->cap - 1);
+
+	while (ks->k[i] && strcmp(ks->k[i], key) != 0)
+		i = (i + 1) & (ks->cap - 1);
+	return i;
+}
+
+/* Make a set for up to n keys. */
+static int
+keyset_init(struct keyset *ks, size_t n)
+{
+	ks->cap = 16;
+	while (ks->cap < 2 * n + 1)
+		ks->cap *= 2;
+	ks->k = calloc(ks->cap, sizeof(*ks->k));
+	ks->n = calloc(ks->cap, sizeof(*ks->n));
+	return ks->k && ks->n ? 0 : -ENOMEM;
+}
+
+/* Count key (not copied; it must outlive the set). */
+static void
+keyset_add(struct keyset *ks, const char *key)
+{
+	size_t i = keyset_slot(ks, key);
+
+	ks->k[i] = key;
+	ks->n[i]++;
+}
+
+/* How many times key was added. */
+static unsigned
+keyset_count(const struct keyset *ks, const char *key)
+{
+	size_t i = keyset_slot(ks, key);
+
+	return ks->k[i] ? ks->n[i] : 0;
+}
+
+/* Free the set's tables (not the keys). */
+static void
+keyset_free(struct keyset *ks)
+{
+	free(ks->k);
+	free(ks->n);
+}
+
+/* The hosts of a feed's URLs: to_host from the primary, from_hosts the rest. */
+struct feed_hosts {
+	char *to;
+	char *from[MAX_URLS + 1];
+	size_t n_from;
+	size_t n_urls;
+};
+
+/* Free the hosts. */
+static void
+hosts_free(struct feed_hosts *h)
+{
+	free(h->to);
+	for (size_t i = 0; i < h->n_from; i++)
+		free(h->from[i]);
+}
+
+/* Load the primary's host and the mirrors' other hosts. */
+static int
+hosts_load(struct store *s, int64_t feed, struct feed_hosts *h)
+{
+	sqlite3_stmt *st =
+	        sql_prep(s, "SELECT url FROM feed_url WHERE feed_id = ?1"
+	                    " ORDER BY position, id");
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, feed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && h->n_urls < MAX_URLS) {
+		const char *u = (const char *)sqlite3_column_text(st, 0);
+		char *host = u ? url_host(u) : NULL;
+
+		if (h->n_urls++ == 0) {
+			h->to = host;
+			continue;
+		}
+		if (!host)
+			continue;
+		if (h->to && strcmp(host, h->to) == 0) {
+			free(host);
+			continue;
+		}
+		h->from[h->n_from++] = host;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = sql_fail(s, rc);
+	sql_done(st);
+	return r;
+}
+
+/* The identity of a link or URL-like guid; the raw text when not a URL. */
+static char *
+identity(const char *u, const struct feed_hosts *h, bool *oom)
+{
+	char *out = NULL;
+
+	if (url_is_http(u) &&
+	    url_identity(u, h->to ? (const char *const *)h->from : NULL, h->to,
+	                 &out) == 0 &&
+	    out)
+		return out;
+	out = strdup(u);
+	if (!out)
+		*oom = true;
+	return out;
+}
+
+/* Compute the identity keys of an entry. */
+static int
+entry_keys(const struct gz_entry *e, const struct feed_hosts *h,
+           struct entry_keys *k)
+{
+	bool oom = false;
+	uint64_t c;
+
+	memset(k, 0, sizeof(*k));
+	if (e->link && *e->link)
+		k->link = identity(e->link, h, &oom);
+	/* A permalink guid is the link: canonicalize once. */
+	if (e->id && *e->id && k->link && e->link && !strcmp(e->id, e->link)) {
+		k->guid = strdup(k->link);
+		if (!k->guid)
+			oom = true;
+	} else if (e->id && *e->id) {
+		k->guid = identity(e->id, h, &oom);
+	}
+	c = fnv(fnv(fnv(FNV_SEED, e->title), e->summary), e->content);
+	k->chash = (int64_t)c;
+	if (oom)
+		return -ENOMEM;
+	if (k->guid)
+		k->ident =
+		        sql_join4("g:", k->guid, "\n", k->link ? k->link : "");
+	else if (k->link)
+		k->ident = sql_join4("l:", k->link, "", "");
+	else {
+		char date[32];
+
+		snprintf(date, sizeof(date), "%lld", (long long)e->published);
+		c = fnv(fnv(fnv(fnv(FNV_SEED, e->title), date), e->content),
+		        e->summary);
+		k->ident = malloc(20);
+		if (k->ident)
+			snprintf(k->ident, 20, "h:%016llx",
+			         (unsigned long long)c);
+	}
+	return k->ident ? 0 : -ENOMEM;
+}
+
+/* Free an entry's keys. */
+static void
+entry_keys_free(struct entry_keys *k)
+{
+	free(k->guid);
+	free(k->link);
+	free(k->ident);
+}
+
+/* A story of this feed an entry matches. */
+struct match {
+	int64_t story;
+	int64_t chash;
+	bool rekey; /* the membership's keys differ from the entry's */
+};
+
+/* Equal strings, NULL equal only to NULL. */
+static bool
+same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Find the story of feed an entry is, by guid, link or hash. 1 found. */
+static int
+find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
+             const struct keyset *guids, struct match *m)
+{
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	/*
+	 * By guid; a candidate whose link differs is another entry of a
+	 * feed that repeats its guids (guid + link tells them apart).
+	 */
+	if (k->guid) {
+		st = sql_prep(s, "SELECT story_id, link_key, chash"
+		                 " FROM membership INDEXED BY membership_guid"
+		                 " WHERE feed_id = ?1 AND guid_key = ?2"
+		                 " AND guid_key IS NOT NULL");
+		if (!st)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, feed);
+		sqlite3_bind_text(st, 2, k->guid, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *l =
+			        (const char *)sqlite3_column_text(st, 1);
+			bool exact = same(l, k->link);
+
+			if (!exact && l && k->link)
+				continue;
+			if (r == 0 || exact) {
+				m->story = sqlite3_column_int64(st, 0);
+				m->chash = sqlite3_column_int64(st, 2);
+				m->rekey = !exact;
+				r = 1;
+			}
+			if (exact)
+				break;
+		}
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			r = sql_fail(s, rc);
+		sql_done(st);
+		if (r != 0)
+			return r;
+	}
+	/*
+	 * By canonical link, when it is the identity: the feed changed its
+	 * guids (the old guid is gone from the document), or has none.
+	 * Links shared by several entries are no identity.
+	 */
+	if (k->link && !k->link_shared) {
+		int64_t sid = 0, ch = 0;
+		bool ok = false;
+		int n = 0;
+
+		st = sql_prep(s, "SELECT story_id, guid_key, chash"
+		                 " FROM membership INDEXED BY membership_link"
+		                 " WHERE feed_id = ?1 AND link_key = ?2"
+		                 " AND link_key IS NOT NULL LIMIT 2");
+		if (!st)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, feed);
+		sqlite3_bind_text(st, 2, k->link, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *g =
+			        (const char *)sqlite3_column_text(st, 1);
+
+			n++;
+			sid = sqlite3_column_int64(st, 0);
+			ch = sqlite3_column_int64(st, 2);
+			ok = !k->guid || !g || !keyset_count(guids, g);
+		}
+		if (rc != SQLITE_DONE)
+			r = sql_fail(s, rc);
+		sql_done(st);
+		if (r < 0)
+			return r;
+		if (n == 1 && ok) {
+			m->story = sid;
+			m->chash = ch;
+			m->rekey = k->guid != NULL;
+			return 1;
+		}
+		return 0;
+	}
+	if (!k->guid && !k->link) {
+		st = sql_prep(s, "SELECT story_id, chash"
+		                 " FROM membership INDEXED BY membership_hash"
+		                 " WHERE feed_id = ?1 AND ident = ?2"
+		                 " AND guid_key IS NULL AND link_key IS NULL");
+		if (!st)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, feed);
+		sqlite3_bind_text(st, 2, k->ident, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			m->story = sqlite3_column_int64(st, 0);
+			m->chash = sqlite3_column_int64(st, 1);
+			m->rekey = false;
+			r = 1;
+		} else if (rc != SQLITE_DONE) {
+			r = sql_fail(s, rc);
+		}
+		sql_done(st);
+	}
+	return r;
+}
+
+/* Add the story to the feed with the entry's keys. */
+static int
+add_membership(struct store *s, int64_t feed, int64_t story,
+               const struct entry_keys *k)
+{
+	return sql_exec(s,
+	                "INSERT INTO membership"
+	                " (feed_id, story_id, ident, guid_key, link_key, chash)"
+	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                "IItttI", feed, story, k->ident, k->guid, k->link,
+	                k->chash);
+}
+
+/* Merge one entry into the feed (inside the merge's transaction). */
+static int
+merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
+            const struct entry_keys *k, const struct keyset *guids, int64_t now,
+            struct store_merge_result *res)
+{
+	struct match m = {0};
+	int64_t sid = 0, published;
+	int r;
+
+	r = find_in_feed(s, feed, k, guids, &m);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		if (m.rekey) {
+			r = sql_exec(s,
+			             "UPDATE membership SET ident = ?3,"
+			             " guid_key = ?4, link_key = ?5"
+			             " WHERE feed_id = ?1 AND story_id = ?2",
+			             "IIttt", feed, m.story, k->ident, k->guid,
+			             k->link);
+			if (r < 0)
+				return r;
+		}
+		if (m.chash == k->chash) {
+			res->unchanged++;
+			return 0;
+		}
+		/* Changed: new text, the read state kept, flagged. */
+		r = sql_exec(s,
+		             "UPDATE story SET title = ?2, link = ?3,"
+		             " author = ?4, summary = ?5, content = ?6,"
+		             " updated = ?7, guid = ?8,"
+		             " link_key = coalesce(?9, link_key), changed = 1"
+		             " WHERE id = ?1",
+		             "ItttttItt", m.story, e->title, e->link, e->author,
+		             e->summary, e->content,
+		             e->updated == GZ_NO_DATE ? now : e->updated, e->id,
+		             k->link);
+		if (r >= 0)
+			r = sql_exec(s,
+			             "UPDATE membership SET chash = ?3"
+			             " WHERE feed_id = ?1 AND story_id = ?2",
+			             "III", feed, m.story, k->chash);
+		if (r < 0)
+			return r;
+		res->updated++;
+		return 0;
+	}
+
+	/* Retention removed it: it never comes back as new. */
+	r = sql_int(s, &sid,
+	            "SELECT 1 FROM tombstone WHERE feed_id = ?1 AND ident = ?2",
+	            "It", feed, k->ident);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		res->unchanged++;
+		return 0;
+	}
+
+	/* The same canonical link in another feed: one story, two feeds. */
+	if (k->link && !k->link_shared) {
+		r = sql_int(s, &sid,
+		            "SELECT id FROM story WHERE link_key = ?2"
+		            " AND NOT EXISTS (SELECT 1 FROM membership m"
+		            "  WHERE m.story_id = story.id AND m.feed_id = ?1)"
+		            " ORDER BY id LIMIT 1",
+		            "It", feed, k->link);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			r = add_membership(s, feed, sid, k);
+			if (r < 0)
+				return r;
+			res->unchanged++;
+			return 0;
+		}
+	}
+
+	published = e->published != GZ_NO_DATE ? e->published : e->updated;
+	if (published == GZ_NO_DATE || published > now)
+		published = now;
+	r = sql_exec(s,
+	             "INSERT INTO story (link_key, guid, title, link, author,"
+	             " summary, content, published, updated, first_seen)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	             "tttttttIzI", k->link, e->id, e->title, e->link, e->author,
+	             e->summary, e->content, published,
+	             e->updated == GZ_NO_DATE ? (int64_t)0 : e->updated, now);
+	if (r < 0)
+		return r;
+	sid = sqlite3_last_insert_rowid(s->db);
+	r = sql_exec(s, "INSERT INTO fts_pending(id) VALUES (?1)", "I", sid);
+	if (r >= 0)
+		r = add_membership(s, feed, sid, k);
+	if (r < 0)
+		return r;
+	res->new_stories++;
+	return 0;
+}
+
+/* Merge a parsed feed into a subscription, in one transaction. */
+int
+store_merge(struct store *s, int64_t feed_id, size_t url_index,
+            const struct gz_feed *feed, int64_t now,
+            struct store_merge_result *ret)
+{
+	struct store_merge_result res = {0};
+	struct feed_hosts hosts = {0};
+	struct entry_keys *keys = NULL;
+	struct keyset guids = {0}, links = {0};
+	bool *shared = NULL;
+	size_t n;
+	int r;
+
+	if (!feed)
+		return -EINVAL;
+	n = feed->n_entries;
+	if (n > MAX_ENTRIES)
+		return sql_failf(s, -E2BIG,
+		                 "%zu entries in one feed (limit %d)", n,
+		                 MAX_ENTRIES);
+	r = hosts_load(s, feed_id, &hosts);
+	if (r < 0)
+		goto out;
+	if (hosts.n_urls == 0) {
+		r = sql_failf(s, -ENOENT, "no feed %lld", (long long)feed_id);
+		goto out;
+	}
+	if (url_index >= hosts.n_urls) {
+		r = sql_failf(s, -EINVAL, "feed %lld has no URL number %zu",
+		              (long long)feed_id, url_index);
+		goto out;
+	}
+
+	/* Keys first, outside the transaction: it stays short. */
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys || keyset_init(&guids, n) < 0 || keyset_init(&links, n) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = entry_keys(&feed->entries[i], &hosts, &keys[i]);
+		if (r < 0)
+			goto out;
+		if (keys[i].guid)
+			keyset_add(&guids, keys[i].guid);
+	}
+	/*
+	 * A link is no identity when entries with different guids carry it
+	 * (a home page as every item's link); the same entry twice is.
+	 * links.n holds the first entry with the link, shared[] the verdict.
+	 */
+	shared = calloc(links.cap, sizeof(*shared));
+	if (!shared) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t sl;
+
+		if (!keys[i].link)
+			continue;
+		sl = keyset_slot(&links, keys[i].link);
+		if (!links.k[sl]) {
+			links.k[sl] = keys[i].link;
+			links.n[sl] = (unsigned)i;
+		} else if (!same(keys[links.n[sl]].guid, keys[i].guid)) {
+			shared[sl] = true;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].link)
+			keys[i].link_shared =
+			        shared[keyset_slot(&links, keys[i].link)];
+
+	r = sql_begin(s);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = merge_entry(s, feed_id, &feed->entries[i], &keys[i], &guids,
+		                now, &res);
+	if (r >= 0)
+		r = sql_exec(s,
+		             "UPDATE feed SET last_served = ?2 WHERE id = ?1",
+		             "II", feed_id, (int64_t)url_index);
+	r = sql_end(s, r < 0 ? r : 0);
+	if (r >= 0 && ret)
+		*ret = res;
+	/*
+	 * Enough queued for one batch: index them now (outside a caller's
+	 * transaction). A failure here leaves them queued for the next.
+	 */
+	if (r >= 0) {
+		s->unindexed += res.new_stories + res.updated;
+		if (s->unindexed >= INDEX_AFTER && s->tx_depth == 0)
+			store_index(s);
+	}
+out:
+	for (size_t i = 0; keys && i < n; i++)
+		entry_keys_free(&keys[i]);
+	free(keys);
+	keyset_free(&guids);
+	keyset_free(&links);
+	free(shared);
+	hosts_free(&hosts);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,231 @@
+/*
+ * The schema and its migrations, keyed on PRAGMA user_version.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+
+#include "store-internal.h"
+
+/*
+ * The schema, one entry per version: migrations[i] takes a database from
+ * user_version i to i + 1 and ends by setting it. Applied in order, all
+ * in one transaction.
+ */
+static const char *const migrations[] = {
+        /* 0 -> 1 */
+        "CREATE TABLE feed ("
+        "  id INTEGER PRIMARY KEY,"
+        "  title TEXT,"        /* set by the user or the configuration */
+        "  parsed_title TEXT," /* what the feed calls itself */
+        "  category TEXT,"
+        "  interval INTEGER NOT NULL DEFAULT 0,"
+        "  from_config INTEGER NOT NULL DEFAULT 0,"
+        "  disabled INTEGER NOT NULL DEFAULT 0,"
+        "  disabled_reason TEXT,"
+        "  next_poll INTEGER NOT NULL DEFAULT 0,"
+        "  error_count INTEGER NOT NULL DEFAULT 0,"
+        "  failing_since INTEGER NOT NULL DEFAULT 0,"
+        "  retry_after INTEGER NOT NULL DEFAULT 0,"
+        "  hint INTEGER NOT NULL DEFAULT 0,"
+        "  preferred INTEGER NOT NULL DEFAULT 0,"
+        "  last_served INTEGER NOT NULL DEFAULT -1,"
+        "  primary_probe INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE TABLE feed_url ("
+        "  id INTEGER PRIMARY KEY,"
+        "  feed_id INTEGER NOT NULL REFERENCES feed(id) ON DELETE CASCADE,"
+        "  position INTEGER NOT NULL,"
+        "  url TEXT NOT NULL UNIQUE,"
+        "  proxy TEXT,"
+        "  etag TEXT,"
+        "  last_modified TEXT,"
+        "  last_status INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT,"
+        "  last_ok INTEGER NOT NULL DEFAULT 0,"
+        "  last_tried INTEGER NOT NULL DEFAULT 0,"
+        "  redirect TEXT,"
+        "  redirect_count INTEGER NOT NULL DEFAULT 0,"
+        "  moved_from TEXT"
+        ");"
+        "CREATE INDEX feed_url_feed ON feed_url(feed_id, position);"
+        /* AUTOINCREMENT: ids never come back, so the "new" cursor holds. */
+        /*
+         * The small columns first: reading read/starred must not walk
+         * through a long content's overflow pages.
+         */
+        "CREATE TABLE story ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  read INTEGER NOT NULL DEFAULT 0,"
+        "  starred INTEGER NOT NULL DEFAULT 0,"
+        "  changed INTEGER NOT NULL DEFAULT 0,"
+        "  published INTEGER NOT NULL,"
+        "  updated INTEGER,"
+        "  first_seen INTEGER NOT NULL,"
+        "  link_key TEXT," /* canonical link, the identity across feeds */
+        "  guid TEXT,"
+        "  title TEXT,"
+        "  link TEXT," /* as served */
+        "  author TEXT,"
+        "  summary TEXT,"
+        "  content TEXT"
+        ");"
+        "CREATE INDEX story_link ON story(link_key) WHERE link_key IS NOT NULL;"
+        "CREATE INDEX story_published ON story(published, id);"
+        "CREATE INDEX story_unread ON story(published, id) WHERE read = 0;"
+        "CREATE INDEX story_starred ON story(id) WHERE starred = 1;"
+        /*
+         * A story in a feed, with the keys that feed identifies it by:
+         * ident is the primary identity (guid + link, else link, else a
+         * hash of title + date + content), chash what the feed last served.
+         */
+        "CREATE TABLE membership ("
+        "  feed_id INTEGER NOT NULL REFERENCES feed(id) ON DELETE CASCADE,"
+        "  story_id INTEGER NOT NULL REFERENCES story(id) ON DELETE CASCADE,"
+        "  ident TEXT NOT NULL,"
+        "  guid_key TEXT,"
+        "  link_key TEXT,"
+        "  chash INTEGER NOT NULL,"
+        "  PRIMARY KEY (feed_id, story_id)"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX membership_story ON membership(story_id);"
+        "CREATE INDEX membership_guid ON membership(feed_id, guid_key)"
+        "  WHERE guid_key IS NOT NULL;"
+        "CREATE INDEX membership_link ON membership(feed_id, link_key)"
+        "  WHERE link_key IS NOT NULL;"
+        "CREATE INDEX membership_hash ON membership(feed_id, ident)"
+        "  WHERE guid_key IS NULL AND link_key IS NULL;"
+        /* What retention removed, so that it never returns as new. */
+        "CREATE TABLE tombstone ("
+        "  feed_id INTEGER NOT NULL REFERENCES feed(id) ON DELETE CASCADE,"
+        "  ident TEXT NOT NULL,"
+        "  purged INTEGER NOT NULL,"
+        "  PRIMARY KEY (feed_id, ident)"
+        ") WITHOUT ROWID;"
+        "CREATE TABLE state ("
+        "  key TEXT PRIMARY KEY,"
+        "  value INTEGER"
+        ") WITHOUT ROWID;"
+        "CREATE VIRTUAL TABLE story_fts USING fts5("
+        "  title, summary, content, content='story', content_rowid='id');"
+        "CREATE TRIGGER story_fts_insert AFTER INSERT ON story BEGIN"
+        "  INSERT INTO story_fts(rowid, title, summary, content)"
+        "    VALUES (new.id, new.title, new.summary, new.content);"
+        "END;"
+        "CREATE TRIGGER story_fts_delete AFTER DELETE ON story BEGIN"
+        "  INSERT INTO story_fts(story_fts, rowid, title, summary, content)"
+        "    VALUES ('delete', old.id, old.title, old.summary, old.content);"
+        "END;"
+        "CREATE TRIGGER story_fts_update AFTER UPDATE OF title, summary, content"
+        "  ON story BEGIN"
+        "  INSERT INTO story_fts(story_fts, rowid, title, summary, content)"
+        "    VALUES ('delete', old.id, old.title, old.summary, old.content);"
+        "  INSERT INTO story_fts(rowid, title, summary, content)"
+        "    VALUES (new.id, new.title, new.summary, new.content);"
+        "END;"
+        "PRAGMA user_version = 1;",
+        /*
+         * 1 -> 2: the full-text index holds plain text (markup stripped
+         * by gz_fts_text, registered on every connection), no copy of
+         * it (contentless), and is built in batches: a new or changed
+         * story waits in fts_pending until store_index (or the next
+         * search, or a merge that finds the batch full) indexes it, so
+         * that many small merge transactions do not each write a tiny
+         * index segment. An indexed story leaves the index when it
+         * changes or goes, with the text it was indexed with.
+         */
+        "DROP TRIGGER story_fts_insert;"
+        "DROP TRIGGER story_fts_delete;"
+        "DROP TRIGGER story_fts_update;"
+        "DROP TABLE story_fts;"
+        "CREATE VIRTUAL TABLE story_fts USING fts5("
+        "  title, summary, content, content='');"
+        "INSERT INTO story_fts(story_fts, rank) VALUES ('hashsize', "
+        "  " STR(
+                FTS_HASHSIZE) ");"
+                              "CREATE TABLE fts_pending (id INTEGER PRIMARY KEY);"
+                              "INSERT INTO fts_pending(id) SELECT id FROM story;"
+                              "CREATE TRIGGER story_fts_insert AFTER INSERT ON story BEGIN"
+                              "  INSERT INTO fts_pending(id) VALUES (new.id);"
+                              "END;"
+                              "CREATE TRIGGER story_fts_delete AFTER DELETE ON story BEGIN"
+                              "  INSERT INTO story_fts(story_fts, rowid, title, summary, content)"
+                              "    SELECT 'delete', old.id, old.title, gz_fts_text(old.summary),"
+                              "    gz_fts_text(old.content) WHERE NOT EXISTS"
+                              "    (SELECT 1 FROM fts_pending WHERE id = old.id);"
+                              "  DELETE FROM fts_pending WHERE id = old.id;"
+                              "END;"
+                              "CREATE TRIGGER story_fts_update AFTER UPDATE OF title, summary, content"
+                              "  ON story BEGIN"
+                              "  INSERT INTO story_fts(story_fts, rowid, title, summary, content)"
+                              "    SELECT 'delete', old.id, old.title, gz_fts_text(old.summary),"
+                              "    gz_fts_text(old.content) WHERE NOT EXISTS"
+                              "    (SELECT 1 FROM fts_pending WHERE id = old.id);"
+                              "  INSERT OR IGNORE INTO fts_pending(id) VALUES (new.id);"
+                              "END;"
+                              "PRAGMA user_version = 2;",
+        /*
+         * 2 -> 3: indexes for what every daemon start runs: retention's
+         * walk of read, unstarred stories by date (before, a table
+         * lookup for every old story, read or not), the configuration's
+         * match of a feed by title, and of a URL a permanent redirect
+         * replaced.
+         */
+        "CREATE INDEX story_purge ON story(published, id)"
+        "  WHERE read = 1 AND starred = 0;"
+        "CREATE INDEX feed_config_title ON feed(title) WHERE from_config = 1;"
+        "CREATE INDEX feed_url_moved ON feed_url(moved_from)"
+        "  WHERE moved_from IS NOT NULL;"
+        "PRAGMA user_version = 3;",
+        /*
+         * 3 -> 4: the story queues itself for the index from C, not by
+         * a trigger: an INSERT that fires a trigger writes a statement
+         * journal (the old content of every page it touches), which in
+         * the daemon's long transactions was the most written file.
+         */
+        ("DROP TRIGGER story_fts_insert;"
+         "PRAGMA user_version = 4;"),
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+const int store_schema_version = SCHEMA_VERSION;
+/* The schema version of the open database, or -errno. */
+int
+schema_version(struct store *s, int *ret)
+{
+	int64_t v = 0;
+	int r = sql_int(s, &v, "PRAGMA user_version", "");
+
+	if (r < 0)
+		return r;
+	*ret = (int)v;
+	return 0;
+}
+
+/* Apply the migrations from the database's version up, in one transaction. */
+int
+schema_migrate(struct store *s)
+{
+	int r, v;
+
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	/* Read again under the write lock: another process may have done it. */
+	r = schema_version(s, &v);
+	if (r >= 0 && v > SCHEMA_VERSION)
+		r = sql_failf(s, -EPROTO, "schema version %d is newer than %d",
+		              v, SCHEMA_VERSION);
+	for (; r >= 0 && v < SCHEMA_VERSION; v++) {
+		char *msg = NULL;
+		int rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg);
+
+		if (rc != SQLITE_OK) {
+			r = sql_failf(s, sql_errno(rc),
+			              "migration to version %d: %s", v + 1,
+			              msg ? msg : sqlite3_errstr(rc));
+			sqlite3_free(msg);
+		}
+	}
+	return sql_end(s, r);
+}
