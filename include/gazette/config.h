@@ -65,9 +65,12 @@ struct config {
 	int slow_connections;     /* slow-connections = 128: their cap */
 	int64_t max_feed_size;    /* max-feed-size = 16MiB: decoded bytes */
 	int64_t primary_retry;    /* primary-retry = 1h */
-	int64_t retention;        /* retention = 90d; 0: keep forever */
-	int redirect_polls;       /* redirect-polls = 3: 301s before update */
-	char *user_agent;         /* user-agent = gazette/VERSION (+URL) */
+	int64_t ingest_queue; /* ingest-queue = 32MiB: bodies waiting to parse
+	                       */
+	int64_t index_lag;  /* index-lag = 60s: the index at most this behind */
+	int64_t retention;  /* retention = 90d; 0: keep forever */
+	int redirect_polls; /* redirect-polls = 3: 301s before update */
+	char *user_agent;   /* user-agent = gazette/VERSION (+URL) */
 
 	size_t n_feeds;
 	struct config_feed *feeds;
