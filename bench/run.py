@@ -238,6 +238,86 @@ def bounds(work, docroot, urls, jobs, gazette, rounds):
     return out
 
 
+def catch_up(gazette, rounds):
+    """The index built after a cold poll: gazette search catching up on
+    every story (the index file deleted first, so that nothing of it was
+    done while gazetted idled), beside an FTS5 bulk build of the same rows
+    by sqlite3 (one INSERT ... SELECT into a table of the same columns)."""
+    gz = os.path.join(gazette.builddir, "cli", "gazette")
+    idx = gazette.db + ".index"
+    bulk = os.path.join(gazette.dir, "bulk.db")
+    ours, theirs = [], []
+    for _ in range(rounds):
+        for f in (idx, idx + "-wal", idx + "-shm", bulk):
+            if os.path.exists(f):
+                os.unlink(f)
+        ours.append(run([gz, "--config", gazette.conf, "--db", gazette.db,
+                         "search", "zzyzx"]))
+        theirs.append(run(["sqlite3", bulk,
+                           "ATTACH DATABASE '%s' AS s;"
+                           "CREATE VIRTUAL TABLE f USING fts5(title,"
+                           " summary, content);"
+                           "INSERT INTO f(rowid, title, summary, content)"
+                           " SELECT id, title, summary, content"
+                           " FROM s.story;" % gazette.db]))
+    return median_of(ours), median_of(theirs)
+
+
+def list_latency(gazette):
+    """gazette list --limit 50, over and over while a cold poll runs:
+    the wall seconds of each call (p50, p99, max) and how many ran."""
+    exe = os.path.join(gazette.builddir, "daemon", "gazetted")
+    gz = os.path.join(gazette.builddir, "cli", "gazette")
+    gazette.reset()
+    p = subprocess.Popen([exe, "--once", "-c", gazette.conf, "--db",
+                          gazette.db], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    times = []
+    failed = 0
+    while p.poll() is None:
+        t0 = time.monotonic()
+        r = subprocess.run([gz, "--config", gazette.conf, "--db",
+                            gazette.db, "list", "--all", "--limit", "50"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        times.append(time.monotonic() - t0)
+        failed += r.returncode != 0
+    p.wait()
+    times.sort()
+    if not times:
+        return (0, 0, 0, 0, 0)
+    return (times[len(times) // 2], times[min(len(times) - 1,
+                                              int(len(times) * 0.99))],
+            times[-1], len(times), failed)
+
+
+def idle_wakeups(gazette, seconds):
+    """Context switches of gazetted's threads while it waits between
+    polls: each one a wakeup."""
+    exe = os.path.join(gazette.builddir, "daemon", "gazetted")
+    p = subprocess.Popen([exe, "-f", "-c", gazette.conf, "--db", gazette.db],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def switches():
+        n = 0
+        for tid in os.listdir("/proc/%d/task" % p.pid):
+            with open("/proc/%d/task/%s/status" % (p.pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches",
+                                        "nonvoluntary_ctxt_switches")):
+                        n += int(line.split()[1])
+        return n
+    try:
+        time.sleep(5)  # its first round, and the index catching up
+        s0 = switches()
+        time.sleep(seconds)
+        used = switches() - s0
+    finally:
+        p.terminate()
+        p.wait()
+    return used
+
+
 def idle_cpu(gazette, seconds):
     """CPU seconds gazetted spends waiting between polls."""
     exe = os.path.join(gazette.builddir, "daemon", "gazetted")
@@ -315,6 +395,11 @@ def main():
                                a.rounds).items():
                 res[(n, k, "bound")] = v
             res[(n, "gazette", "idle")] = idle_cpu(g, a.idle)
+            res[(n, "gazette", "wakeups")] = idle_wakeups(g, a.idle)
+            res[(n, "gazette", "catchup")], res[(n, "fts5", "bulk")] = \
+                catch_up(g, a.rounds)
+            if n == max(sizes):
+                res[(n, "gazette", "list")] = list_latency(g)
         big = os.path.join(docroot, "big-10MB.xml")
         gz = os.path.join(a.builddir, "cli", "gazette")
         for name, argv in (("gazette", [gz, "parse", big]),
@@ -364,6 +449,20 @@ def report(res, sizes, a):
                                    if (n, t, "stories") in res),
                          a.idle, res[(n, "gazette", "idle")]))
         lines.append("")
+        c, b = res[(n, "gazette", "catchup")], res[(n, "fts5", "bulk")]
+        lines.append("Index after the cold poll: gazette's catch-up %s "
+                     "(%.1f MiB), an FTS5 bulk build of the same rows %s; "
+                     "%.2f×. Wakeups in %d s idle: %d." % (
+                         fmt(c[0], "s"), c[2] / 1024, fmt(b[0], "s"),
+                         c[0] / b[0] if b[0] else 0, a.idle,
+                         res[(n, "gazette", "wakeups")]))
+        if (n, "gazette", "list") in res:
+            li = res[(n, "gazette", "list")]
+            lines.append("`gazette list --limit 50` during the cold poll: "
+                         "p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d "
+                         "calls (%d failed)." % (li[0] * 1e3, li[1] * 1e3,
+                                                 li[2] * 1e3, li[3], li[4]))
+        lines.append("")
     g = res[(0, "gazette", "parse")]
     v = res[(0, "sfeed", "parse")]
     lines += ["### parse, one 10 MiB RSS file", "",
@@ -381,8 +480,8 @@ def report(res, sizes, a):
 
 
 def targets(res, sizes):
-    """Issue 4's targets, each with the measured figure (wall seconds)."""
-    out = ["### Targets (issue 4)", ""]
+    """The targets (issues 4 and 13), each with the measured figure."""
+    out = ["### Targets", ""]
 
     def check(ok, what):
         out.append("- [%s] %s" % ("x" if ok else " ", what))
@@ -412,6 +511,16 @@ def targets(res, sizes):
               % (m, rss / 1024))
     idle = max(res[(k, "gazette", "idle")] for k in sizes)
     check(idle < 0.05, "no CPU between polls: %.2f s" % idle)
+    wk = max(res[(k, "gazette", "wakeups")] for k in sizes)
+    check(wk <= 1, "no wakeups between polls beyond the timer: %d" % wk)
+    c, b = res[(n, "gazette", "catchup")], res[(n, "fts5", "bulk")]
+    check(c[0] <= 1.3 * b[0], "index catch-up within 1.3× of an FTS5 bulk "
+          "build: %.2f×" % (c[0] / b[0]))
+    m = sizes[-1]
+    if (m, "gazette", "list") in res:
+        li = res[(m, "gazette", "list")]
+        check(li[1] <= 0.05 and li[4] == 0, "list --limit 50 p99 during a "
+              "cold %d-feed poll within 50 ms: %.1f ms" % (m, li[1] * 1e3))
     return out
 
 

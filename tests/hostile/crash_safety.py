@@ -50,6 +50,38 @@ class TestCrashSafety(Base):
         finally:
             c.close()
 
+    def index_integrity(self):
+        """The index file's own check (FTS5 integrity-check); None when
+        there is no index file yet."""
+        path = self.env.db + ".index"
+        if not os.path.exists(path):
+            return None
+        c = sqlite3.connect(path, timeout=30)
+        try:
+            c.execute("INSERT INTO story_fts(story_fts)"
+                      " VALUES ('integrity-check')")
+            return "ok"
+        except sqlite3.Error as e:
+            return str(e)
+        finally:
+            c.close()
+
+    def index_matches_store(self):
+        """After a catch-up: one index row per story, with its title."""
+        c = sqlite3.connect(self.env.db + ".index", timeout=30)
+        try:
+            c.execute("ATTACH DATABASE ? AS store", (self.env.db,))
+            rows = c.execute("SELECT count(*) FROM story_fts").fetchone()[0]
+            stories = c.execute(
+                "SELECT count(*) FROM store.story").fetchone()[0]
+            wrong = c.execute(
+                "SELECT count(*) FROM store.story s WHERE NOT EXISTS"
+                " (SELECT 1 FROM story_fts f WHERE f.rowid = s.id"
+                "  AND f.title = s.title)").fetchone()[0]
+            return rows, stories, wrong
+        finally:
+            c.close()
+
     def marker(self, stop, rnd, acked, tried):
         """Mark random stories read with the CLI until stop is set."""
         while not stop.is_set():
@@ -103,6 +135,9 @@ class TestCrashSafety(Base):
                 ic = self.integrity()
                 if ic != [("ok",)]:
                     bad.append("after kill %d: %r" % (k, ic))
+                ii = self.index_integrity()
+                if ii not in (None, "ok"):
+                    bad.append("index after kill %d: %r" % (k, ii))
         finally:
             stop.set()
             t.join()
@@ -125,6 +160,13 @@ class TestCrashSafety(Base):
         self.assertEqual(self.env.q1(
             "SELECT count(*) FROM story WHERE title NOT LIKE '%v" +
             str(K + 1) + "'"), 0)
+        # The index, caught up by a search, holds every story as it is.
+        p = subprocess.run([GAZETTE, "--db", self.env.db, "search", "v1"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.index_integrity(), "ok")
+        rows, stories, wrong = self.index_matches_store()
+        self.assertEqual((rows, wrong), (stories, 0))
         lost = [sid for sid in acked if self.env.q1(
             "SELECT read FROM story WHERE id = ?", sid) != 1]
         self.assertEqual(lost, [])
