@@ -23,10 +23,12 @@
 #define STR(x)            STR_(x)  /* a number as a string literal, for SQL */
 #define SEARCH_CANDIDATES "5000"   /* the newest matches a search ranks */
 #define FTS_HASHSIZE      33554432 /* bytes of index terms held before a flush */
-#define INDEX_BATCH       10000    /* stories indexed per transaction */
-#ifndef INDEX_AFTER                /* (a -D for measurements) */
-#define INDEX_AFTER 10000 /* stories a connection merges before indexing */
-#endif
+#define INDEX_BATCH       20000    /* stories indexed per transaction */
+
+/* store_open_db flags beside store.h's (STORE_API_FLAGS) */
+#define STORE_API_FLAGS 0xff
+#define STORE_SYNC_OFF  0x100 /* synchronous=OFF: a file we can rebuild */
+#define STORE_URI       0x200 /* the path may be a file: URI */
 
 struct stmt_slot {
 	const char *sql;
@@ -41,7 +43,7 @@ struct store {
 	bool flat;    /* store_begin_batch: nested calls take no savepoint */
 	int flat_err; /* the first failure inside it, and its message */
 	char flat_msg[512];
-	int unindexed; /* stories this connection queued for the index */
+	struct store *index; /* the full-text index's connection, or NULL */
 	struct stmt_slot cache[STMT_CACHE];
 	char err[512];
 };
@@ -72,6 +74,9 @@ int sql_write(struct store *s, const char *sql, const char *fmt, ...);
 /* BEGIN IMMEDIATE, or a savepoint inside one; sql_end commits when r >= 0. */
 int sql_begin(struct store *s);
 int sql_end(struct store *s, int r);
+/* A read transaction, for one snapshot across statements; ended. */
+int sql_begin_read(struct store *s);
+void sql_end_read(struct store *s);
 /* Column i copied (NULL stays NULL); *oom set when out of memory. */
 char *sql_col_dup(sqlite3_stmt *st, int i, bool *oom);
 /* a b c d concatenated, newly allocated; NULL when out of memory. */
@@ -79,15 +84,30 @@ char *sql_join4(const char *a, const char *b, const char *c, const char *d);
 
 /* ---- lib/store-schema.c ---- */
 
-extern const int store_schema_version;
+/* A schema: steps[i] takes a database from user_version i to i + 1. */
+struct schema {
+	const char *const *steps;
+	int n;
+};
+
+extern const struct schema schema_store; /* the store's */
+extern const struct schema schema_index; /* the index file's */
 /* PRAGMA user_version of the open database. */
 int schema_version(struct store *s, int *ret);
-/* Apply the migrations from the database's version up, in one transaction. */
-int schema_migrate(struct store *s);
+/* Apply sc's steps from the database's version up, in one transaction. */
+int schema_migrate(struct store *s, const struct schema *sc);
+
+/* ---- lib/store.c ---- */
+
+/* Open (create, migrate) a database of schema sc: the store, the index. */
+int store_open_db(const char *path, unsigned flags, const struct schema *sc,
+                  struct store **ret, char **ret_err);
 
 /* ---- lib/store-index.c ---- */
 
 /* Register gz_fts_text() on a connection. */
 int index_register(sqlite3 *db);
+/* The index's connection (the store attached as "store"), opened once. */
+int index_get(struct store *s, struct store **ret);
 
 #endif

@@ -463,9 +463,7 @@ merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
 	if (r < 0)
 		return r;
 	sid = sqlite3_last_insert_rowid(s->db);
-	r = sql_exec(s, "INSERT INTO fts_pending(id) VALUES (?1)", "I", sid);
-	if (r >= 0)
-		r = add_membership(s, feed, sid, k);
+	r = add_membership(s, feed, sid, k);
 	if (r < 0)
 		return r;
 	res->new_stories++;
@@ -560,15 +558,6 @@ store_merge(struct store *s, int64_t feed_id, size_t url_index,
 	r = sql_end(s, r < 0 ? r : 0);
 	if (r >= 0 && ret)
 		*ret = res;
-	/*
-	 * Enough queued for one batch: index them now (outside a caller's
-	 * transaction). A failure here leaves them queued for the next.
-	 */
-	if (r >= 0) {
-		s->unindexed += res.new_stories + res.updated;
-		if (s->unindexed >= INDEX_AFTER && s->tx_depth == 0)
-			store_index(s);
-	}
 out:
 	for (size_t i = 0; keys && i < n; i++)
 		entry_keys_free(&keys[i]);

@@ -158,8 +158,8 @@ story_feeds(struct store *s, int64_t id, struct titles *t,
 
 /* Run a listing statement and call fn per row. The count or -errno. */
 static int
-run_stories(struct store *s, sqlite3_stmt *st, bool ranked, store_story_fn fn,
-            void *arg)
+run_stories(struct store *s, struct store *on, sqlite3_stmt *st, bool ranked,
+            store_story_fn fn, void *arg)
 {
 	struct titles t = {0};
 	struct story_feeds sf = {0};
@@ -195,8 +195,11 @@ run_stories(struct store *s, sqlite3_stmt *st, bool ranked, store_story_fn fn,
 		if (fn && fn(&story, arg) != 0)
 			break;
 	}
-	if (r >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = sql_fail(s, rc);
+	if (r >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		r = sql_fail(on, rc);
+		if (on != s)
+			memcpy(s->err, on->err, sizeof(s->err));
+	}
 	sql_done(st);
 	titles_free(&t);
 	free(sf.ids);
@@ -258,6 +261,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
               void *arg)
 {
 	static const struct store_query none = {0};
+	struct store *on = s; /* the connection of the statement */
 	sqlite3_stmt *st;
 	char *match = NULL;
 	bool ranked = false;
@@ -271,7 +275,10 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		match = fts_query(q->search);
 		if (!match)
 			return sql_failf(s, -EINVAL, "empty search");
-		/* What merges queued is indexed first (read-only: skipped). */
+		/*
+		 * What merges committed is indexed first (read-only: what
+		 * is indexed), so that a search never misses a story.
+		 */
 		if (s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
 			r = store_index(s);
 			/* A writer busy for long: search what is indexed. */
@@ -279,6 +286,11 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 				free(match);
 				return r;
 			}
+		}
+		r = index_get(s, &on);
+		if (r < 0) {
+			free(match);
+			return r;
 		}
 		ranked = true;
 		/*
@@ -290,7 +302,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		    !q->feed_id && !q->since && !q->min_id)
 			/* No filters: the stories joined only for the page. */
 			st = sql_prep(
-			        s, STORY_COLUMNS
+			        on, STORY_COLUMNS
 			        ", c.score FROM"
 			        " (SELECT id, score FROM"
 			        "  (SELECT rowid AS id,"
@@ -304,7 +316,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 			        " ORDER BY c.score, c.id DESC");
 		else
 			st = sql_prep(
-			        s, STORY_COLUMNS
+			        on, STORY_COLUMNS
 			        ", c.score FROM"
 			        " (SELECT id, score, published FROM"
 			        "  (SELECT story_fts.rowid AS id,"
@@ -336,6 +348,8 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		                      STORY_ORDER);
 	}
 	if (!st) {
+		if (on != s)
+			memcpy(s->err, on->err, sizeof(s->err));
 		free(match);
 		return -EIO;
 	}
@@ -349,7 +363,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	sqlite3_bind_int64(st, 7, q->min_id);
 	sqlite3_bind_int64(st, 8, q->limit ? q->limit : -1);
 	sqlite3_bind_int64(st, 9, q->offset);
-	r = run_stories(s, st, ranked, fn, arg);
+	r = run_stories(s, on, st, ranked, fn, arg);
 	if (r == -EIO && match && strstr(s->err, "fts5"))
 		r = -EINVAL;
 	free(match);
@@ -368,7 +382,7 @@ store_story_get(struct store *s, int64_t id, store_story_fn fn, void *arg)
 		return -EIO;
 	sqlite3_bind_int(st, 1, 1);
 	sqlite3_bind_int64(st, 2, id);
-	r = run_stories(s, st, false, fn, arg);
+	r = run_stories(s, s, st, false, fn, arg);
 	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
 }
 

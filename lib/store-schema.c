@@ -185,7 +185,37 @@ static const char *const migrations[] = {
         ("DROP TRIGGER story_fts_insert;"
          "PRAGMA user_version = 4;"),
         /*
-         * 4 -> 5 (issue 14, mirrors v2): per URL the failure kind of the
+         * 4 -> 5: the full-text index leaves the store for a file of its
+         * own (schema_index), kept by an indexer that lags behind the
+         * merges instead of slowing them. It indexes the stories above
+         * the last id it took, and learns from story_change, written in
+         * the transaction that changes a story's text or removes it,
+         * which of those it took to re-index or drop. 'instance' tells
+         * an index file which store it belongs to.
+         */
+        "DROP TRIGGER story_fts_delete;"
+        "DROP TRIGGER story_fts_update;"
+        "DROP TABLE story_fts;"
+        "DROP TABLE fts_pending;"
+        "CREATE TABLE story_change ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  story_id INTEGER NOT NULL,"
+        "  at INTEGER NOT NULL"
+        ");"
+        "CREATE TRIGGER story_change_update"
+        "  AFTER UPDATE OF title, summary, content ON story BEGIN"
+        "  INSERT INTO story_change(story_id, at)"
+        "    VALUES (new.id, CAST(strftime('%s', 'now') AS INTEGER));"
+        "END;"
+        "CREATE TRIGGER story_change_delete AFTER DELETE ON story BEGIN"
+        "  INSERT INTO story_change(story_id, at)"
+        "    VALUES (old.id, CAST(strftime('%s', 'now') AS INTEGER));"
+        "END;"
+        "INSERT OR REPLACE INTO state(key, value)"
+        "  VALUES ('instance', random());"
+        "PRAGMA user_version = 5;",
+        /*
+         * 5 -> 6 (issue 14, mirrors v2): per URL the failure kind of the
          * last attempt, the addresses that last served it a feed, the
          * address and the proxy/resolver/pin of the last attempt, its
          * DoH resolver, whether it diverged from the primary; per feed
@@ -207,12 +237,32 @@ static const char *const migrations[] = {
          "  last_seen INTEGER NOT NULL,"
          "  PRIMARY KEY (feed_id, url)"
          ") WITHOUT ROWID;"
-         "PRAGMA user_version = 5;"),
+         "PRAGMA user_version = 6;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-const int store_schema_version = SCHEMA_VERSION;
+const struct schema schema_store = {migrations, SCHEMA_VERSION};
+
+/*
+ * The index file: the words of every story (plain text, markup stripped
+ * by gz_fts_text) and how far the indexer has come: indexed_upto, the
+ * highest story id indexed; changes_upto, the last story_change applied;
+ * instance, the store's (another store's index is rebuilt).
+ */
+static const char *const index_steps[] = {
+        "CREATE VIRTUAL TABLE story_fts USING fts5(title, summary, content);"
+        "INSERT INTO story_fts(story_fts, rank) VALUES ('hashsize', "
+        "  " STR(FTS_HASHSIZE) ");"
+                               "CREATE TABLE index_state ("
+                               "  key TEXT PRIMARY KEY,"
+                               "  value INTEGER NOT NULL"
+                               ") WITHOUT ROWID;"
+                               "PRAGMA user_version = 1;",
+};
+
+const struct schema schema_index = {
+        index_steps, (int)(sizeof(index_steps) / sizeof(index_steps[0]))};
 /* The schema version of the open database, or -errno. */
 int
 schema_version(struct store *s, int *ret)
@@ -228,7 +278,7 @@ schema_version(struct store *s, int *ret)
 
 /* Apply the migrations from the database's version up, in one transaction. */
 int
-schema_migrate(struct store *s)
+schema_migrate(struct store *s, const struct schema *sc)
 {
 	int r, v;
 
@@ -237,12 +287,12 @@ schema_migrate(struct store *s)
 		return r;
 	/* Read again under the write lock: another process may have done it. */
 	r = schema_version(s, &v);
-	if (r >= 0 && v > SCHEMA_VERSION)
+	if (r >= 0 && v > sc->n)
 		r = sql_failf(s, -EPROTO, "schema version %d is newer than %d",
-		              v, SCHEMA_VERSION);
-	for (; r >= 0 && v < SCHEMA_VERSION; v++) {
+		              v, sc->n);
+	for (; r >= 0 && v < sc->n; v++) {
 		char *msg = NULL;
-		int rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg);
+		int rc = sqlite3_exec(s->db, sc->steps[v], NULL, NULL, &msg);
 
 		if (rc != SQLITE_OK) {
 			r = sql_failf(s, sql_errno(rc),

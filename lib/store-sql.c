@@ -337,3 +337,20 @@ sql_join4(const char *a, const char *b, const char *c, const char *d)
 	out[la + lb + lc + ld] = '\0';
 	return out;
 }
+
+/* A read transaction (outside any other), for one snapshot. */
+int
+sql_begin_read(struct store *s)
+{
+	if (s->tx_depth > 0)
+		return 0;
+	return sql_exec(s, "BEGIN", "");
+}
+
+/* End what sql_begin_read opened. */
+void
+sql_end_read(struct store *s)
+{
+	if (s->tx_depth == 0 && !sqlite3_get_autocommit(s->db))
+		sql_exec(s, "COMMIT", "");
+}

@@ -48,9 +48,10 @@ open_error(char **ret_err, const char *path, const char *fmt, ...)
 	*ret_err = m;
 }
 
-/* Open, check and migrate the database at path. */
+/* Open, check and migrate the database at path to schema sc. */
 int
-store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
+store_open_db(const char *path, unsigned flags, const struct schema *sc,
+              struct store **ret, char **ret_err)
 {
 	struct store *s;
 	int oflags, rc, r, v = 0;
@@ -97,6 +98,8 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 		open_error(ret_err, path, "cannot open: %s", strerror(errno));
 		goto fail;
 	}
+	if (flags & STORE_URI)
+		oflags |= SQLITE_OPEN_URI;
 	rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		r = sql_errno(rc);
@@ -121,12 +124,12 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 		open_error(ret_err, path, "cannot read: %s", s->err);
 		goto fail;
 	}
-	if (v > store_schema_version) {
+	if (v > sc->n) {
 		r = -EPROTO;
 		open_error(ret_err, path,
 		           "database schema version %d is newer than this "
 		           "gazette understands (%d); refusing to use it",
-		           v, store_schema_version);
+		           v, sc->n);
 		goto fail;
 	}
 	r = sql_exec(s, "PRAGMA foreign_keys = ON", "");
@@ -135,12 +138,12 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 		goto fail;
 	}
 	if (flags & STORE_READONLY) {
-		if (v < store_schema_version) {
+		if (v < sc->n) {
 			r = -EPROTO;
 			open_error(ret_err, path,
 			           "database schema version %d needs upgrading "
 			           "to %d; open it read-write once",
-			           v, store_schema_version);
+			           v, sc->n);
 			goto fail;
 		}
 		*ret = s;
@@ -169,6 +172,8 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 	}
 	if (flags & STORE_SYNC_FULL)
 		r = sql_exec(s, "PRAGMA synchronous = FULL", "");
+	else if (flags & STORE_SYNC_OFF)
+		r = sql_exec(s, "PRAGMA synchronous = OFF", "");
 	else
 		r = sql_exec(s, "PRAGMA synchronous = NORMAL", "");
 	/* Room for a big merge's pages and the full-text index's. */
@@ -178,8 +183,8 @@ store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
 		open_error(ret_err, path, "pragmas: %s", s->err);
 		goto fail;
 	}
-	if (v < store_schema_version) {
-		r = schema_migrate(s);
+	if (v < sc->n) {
+		r = schema_migrate(s, sc);
 		if (r < 0) {
 			open_error(ret_err, path, "cannot migrate: %s", s->err);
 			goto fail;
@@ -192,12 +197,21 @@ fail:
 	return r;
 }
 
+/* Open, check and migrate the store at path. */
+int
+store_open(const char *path, unsigned flags, struct store **ret, char **ret_err)
+{
+	return store_open_db(path, flags & STORE_API_FLAGS, &schema_store, ret,
+	                     ret_err);
+}
+
 /* Finalize every cached statement and close the connection. */
 void
 store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_close(s->index);
 	for (size_t i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
@@ -240,19 +254,11 @@ store_begin_batch(struct store *s)
 	return r;
 }
 
-/*
- * Commit what store_begin opened; merges it held that leave enough
- * stories waiting for the full-text index are indexed now, as a merge of
- * its own would.
- */
+/* Commit what store_begin opened. */
 int
 store_commit(struct store *s)
 {
-	int r = sql_end(s, 0);
-
-	if (r >= 0 && s->tx_depth == 0 && s->unindexed >= INDEX_AFTER)
-		store_index(s);
-	return r;
+	return sql_end(s, 0);
 }
 
 /* Roll back what store_begin opened. */
@@ -262,4 +268,18 @@ store_rollback(struct store *s)
 	int r = sql_end(s, -ECANCELED);
 
 	return r == -ECANCELED ? 0 : r;
+}
+
+/* The file the store was opened from. */
+const char *
+store_path(const struct store *s)
+{
+	return s ? s->path : NULL;
+}
+
+/* The flags the store was opened with. */
+unsigned
+store_flags(const struct store *s)
+{
+	return s ? s->flags & STORE_API_FLAGS : 0;
 }

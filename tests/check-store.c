@@ -193,6 +193,29 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
+/* Run raw SQL on the file through a separate read-write connection. */
+static int
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* The index file beside the test's store. */
+static const char *
+idxpath(const char *store_path)
+{
+	static char p[256];
+
+	snprintf(p, sizeof(p), "%s.index", store_path);
+	return p;
+}
+
 /* ---- opening ---- */
 
 START_TEST(test_database_file_is_created_0600)
@@ -228,7 +251,7 @@ END_TEST
 
 START_TEST(test_database_uses_wal_and_current_schema)
 {
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 6);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *s;
@@ -303,7 +326,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
 	{
 		const char *u[] = {"https://a.example/rss"};
 		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
@@ -315,7 +338,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 	/* Reopening migrates nothing and keeps the data. */
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story'"),
@@ -1486,24 +1509,12 @@ START_TEST(test_search_index_follows_updates_and_purges)
 	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_READ), 1);
 	ck_assert_int_eq(store_purge(st, NOW), 1);
 	ck_assert_int_eq(list(&q, &sn), 0);
-	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
-	                                 " WHERE story_fts MATCH 'omega'"),
+	ck_assert_int_eq(raw_int(idxpath(dbpath),
+	                         "SELECT count(*) FROM story_fts"
+	                         " WHERE story_fts MATCH 'omega'"),
 	                 0);
 }
 END_TEST
-
-/* Run raw SQL on the file through a separate read-write connection. */
-static int
-raw_exec(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	int rc;
-
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc;
-}
 
 START_TEST(test_search_index_follows_updates_of_indexed_stories)
 {
@@ -1527,12 +1538,17 @@ START_TEST(test_search_index_follows_updates_of_indexed_stories)
 	ck_assert_int_eq(store_purge(st, NOW + 10), 1);
 	q.search = "body";
 	ck_assert_int_eq(list(&q, &sn), 0);
-	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
-	                                 " WHERE story_fts MATCH 'body'"),
+	ck_assert_int_eq(raw_int(idxpath(dbpath),
+	                         "SELECT count(*) FROM story_fts"
+	                         " WHERE story_fts MATCH 'body'"),
 	                 0);
-	ck_assert_int_eq(raw_exec(dbpath, "INSERT INTO story_fts(story_fts)"
-	                                  " VALUES ('integrity-check')"),
+	ck_assert_int_eq(raw_exec(idxpath(dbpath),
+	                          "INSERT INTO story_fts(story_fts)"
+	                          " VALUES ('integrity-check')"),
 	                 SQLITE_OK);
+	/* What the index applied leaves the store's change log. */
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_change"),
+	                 0);
 }
 END_TEST
 
@@ -1540,26 +1556,124 @@ START_TEST(test_new_story_waits_for_index_and_search_indexes_it_first)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
 	struct store_query q = {0};
+	struct store_index_lag lag;
 	struct seen sn;
 
 	merge1(a, 0, entry("1", NULL, "Kestrel", "body", NOW - 5), NOW);
 	merge1(a, 0, entry("2", NULL, "Osprey", "body", NOW - 4), NOW);
-	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM fts_pending"),
-	                 2);
-	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
-	                                 " WHERE story_fts MATCH 'kestrel'"),
-	                 0);
+	/* A merge does not index: two stories wait, since the merge. */
+	ck_assert_int_eq(store_index_lag(st, NOW + 30, &lag), 0);
+	ck_assert_int_eq(lag.stories, 2);
+	ck_assert_int_eq(lag.changes, 0);
+	ck_assert_int_eq(lag.seconds, 30);
+	ck_assert_int_eq(
+	        raw_int(idxpath(dbpath), "SELECT count(*) FROM story_fts"), 0);
 	/* A search indexes what waits before it looks. */
 	q.search = "kestrel";
 	ck_assert_int_eq(list(&q, &sn), 1);
-	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM fts_pending"),
-	                 0);
+	ck_assert_int_eq(store_index_lag(st, NOW + 30, &lag), 0);
+	ck_assert_int_eq(lag.stories, 0);
+	ck_assert_int_eq(lag.seconds, 0);
+	ck_assert_int_eq(lag.indexed_upto, 2);
 	ck_assert_int_eq(store_index(st), 0);
 	merge1(a, 0, entry("3", NULL, "Kestrel again", "body", NOW - 3), NOW);
 	ck_assert_int_eq(store_index(st), 1);
-	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story_fts"
-	                                 " WHERE story_fts MATCH 'kestrel'"),
+	ck_assert_int_eq(raw_int(idxpath(dbpath),
+	                         "SELECT count(*) FROM story_fts"
+	                         " WHERE story_fts MATCH 'kestrel'"),
 	                 2);
+}
+END_TEST
+
+START_TEST(test_index_some_takes_at_most_what_it_is_asked)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_index_lag lag;
+	char guid[16];
+
+	for (int i = 0; i < 25; i++) {
+		snprintf(guid, sizeof(guid), "g%d", i);
+		merge1(a, 0, entry(guid, NULL, "Heron", "body", NOW - i), NOW);
+	}
+	ck_assert_int_eq(store_index_some(st, 10), 10);
+	ck_assert_int_eq(store_index_lag(st, NOW, &lag), 0);
+	ck_assert_int_eq(lag.stories, 15);
+	ck_assert_int_eq(store_index_some(st, 0), 15);
+	ck_assert_int_eq(store_index_some(st, 0), 0);
+}
+END_TEST
+
+START_TEST(test_reindex_builds_the_index_again_from_the_store)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {.search = "grebe"};
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "Grebe", "body", NOW - 5), NOW);
+	merge1(a, 0, entry("2", NULL, "Grebe two", "body", NOW - 4), NOW);
+	ck_assert_int_eq(store_index(st), 2);
+	/* Words the store does not have, as a damaged index might. */
+	ck_assert_int_eq(raw_exec(idxpath(dbpath),
+	                          "INSERT INTO story_fts(rowid, title)"
+	                          " VALUES (99, 'grebe')"),
+	                 SQLITE_OK);
+	ck_assert_int_eq(raw_int(idxpath(dbpath),
+	                         "SELECT count(*) FROM story_fts"
+	                         " WHERE story_fts MATCH 'grebe'"),
+	                 3);
+	ck_assert_int_eq(store_reindex(st), 2);
+	ck_assert_int_eq(raw_int(idxpath(dbpath),
+	                         "SELECT count(*) FROM story_fts"
+	                         " WHERE story_fts MATCH 'grebe'"),
+	                 2);
+	ck_assert_int_eq(list(&q, &sn), 2);
+}
+END_TEST
+
+START_TEST(test_damaged_or_foreign_index_file_is_made_again)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {.search = "plover"};
+	struct seen sn;
+	char *err = NULL;
+	FILE *f;
+
+	merge1(a, 0, entry("1", NULL, "Plover", "body", NOW - 5), NOW);
+	ck_assert_int_eq(store_index(st), 1);
+	store_close(st);
+	/* Garbage where the index was. */
+	f = fopen(idxpath(dbpath), "we");
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not an SQLite database, not even close to one...", f);
+	for (int i = 0; i < 200; i++)
+		fputs("garbage garbage garbage garbage garbage\n", f);
+	fclose(f);
+	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
+	ck_assert_int_eq(list(&q, &sn), 1);
+	/* Another store's index: its words are not this store's. */
+	ck_assert_int_eq(raw_exec(dbpath, "UPDATE state SET value = value + 1"
+	                                  " WHERE key = 'instance'"),
+	                 SQLITE_OK);
+	store_close(st);
+	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(
+	        raw_int(idxpath(dbpath), "SELECT count(*) FROM story_fts"), 1);
+}
+END_TEST
+
+START_TEST(test_removed_feed_leaves_the_index)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {.search = "curlew"};
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "Curlew", "body", NOW - 5), NOW);
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(store_feed_remove(st, a), 0);
+	ck_assert_int_eq(list(&q, &sn), 0);
+	ck_assert_int_eq(
+	        raw_int(idxpath(dbpath), "SELECT count(*) FROM story_fts"), 0);
 }
 END_TEST
 
@@ -1644,7 +1758,7 @@ migrated_open(const char *name, const char *file, int from, char *path,
 	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), from);
 	r = store_open(path, 0, &st, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
 	return old;
 }
 
@@ -1652,10 +1766,12 @@ migrated_open(const char *name, const char *file, int from, char *path,
 static void
 migrated_close(const char *path, struct store *old)
 {
+	ck_assert_int_eq(store_index(st) >= 0, 1);
 	store_close(st);
 	st = old;
-	ck_assert_int_eq(raw_exec(path, "INSERT INTO story_fts(story_fts)"
-	                                " VALUES ('integrity-check')"),
+	ck_assert_int_eq(raw_exec(idxpath(path),
+	                          "INSERT INTO story_fts(story_fts)"
+	                          " VALUES ('integrity-check')"),
 	                 SQLITE_OK);
 }
 
@@ -1670,7 +1786,10 @@ START_TEST(test_version_2_database_migrates_with_marks_mirrors_and_index)
 	struct store *old =
 	        migrated_open("store-v2.sql", "v2.db", 2, path, sizeof(path));
 
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM fts_pending"), 1);
+	ck_assert_int_eq(raw_int(path,
+	                         "SELECT count(*) FROM sqlite_schema"
+	                         " WHERE name IN ('fts_pending', 'story_fts')"),
+	                 0);
 	ck_assert_int_eq(raw_int(path,
 	                         "SELECT count(*) FROM sqlite_schema"
 	                         " WHERE name IN ('story_purge',"
@@ -1719,7 +1838,6 @@ START_TEST(test_version_3_database_migrates_and_new_stories_are_indexed)
 	       entry("two-9", "https://two.example/9", "Platypus patrol", NULL,
 	             1600500000),
 	       1600500000);
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM fts_pending"), 2);
 	q.search = "platypus";
 	ck_assert_int_eq(list(&q, &sn), 1);
 	q.search = "wombat";
@@ -2128,6 +2246,11 @@ store_suite(void)
 	        query,
 	        test_new_story_waits_for_index_and_search_indexes_it_first);
 	tcase_add_test(query, test_search_index_holds_text_not_markup);
+	tcase_add_test(query, test_index_some_takes_at_most_what_it_is_asked);
+	tcase_add_test(query,
+	               test_reindex_builds_the_index_again_from_the_store);
+	tcase_add_test(query, test_damaged_or_foreign_index_file_is_made_again);
+	tcase_add_test(query, test_removed_feed_leaves_the_index);
 	tcase_add_test(
 	        open_tc,
 	        test_version_1_database_migrates_and_old_stories_are_found);

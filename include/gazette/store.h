@@ -36,6 +36,10 @@ void store_close(struct store *s);
 /* The last SQLite error message on this connection (static to s). */
 const char *store_errmsg(struct store *s);
 
+/* The file and the flags s was opened with (another thread opens its own). */
+const char *store_path(const struct store *s);
+unsigned store_flags(const struct store *s);
+
 /* Run several calls as one transaction (the CLI's import). */
 int store_begin(struct store *s);
 /*
