@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "gazette/config.h"
@@ -142,6 +143,28 @@ status_here(struct cmd_ctx *ctx)
 	return EXIT_OK;
 }
 
+/* How far the full-text index is behind, in one line. */
+static void
+print_index_lag(struct cmd_ctx *ctx)
+{
+	struct store_index_lag lag;
+	struct store *s = cmd_store(ctx);
+
+	if (s == NULL)
+		return;
+	if (store_index_lag(s, (int64_t)time(NULL), &lag) < 0) {
+		printf("index: unknown (%s)\n", store_errmsg(s));
+		return;
+	}
+	if (lag.stories == 0 && lag.changes == 0)
+		printf("index: up to date (to story %" PRId64 ")\n",
+		       lag.indexed_upto);
+	else
+		printf("index: %" PRId64 " stories and %" PRId64
+		       " changes behind, %" PRId64 "s\n",
+		       lag.stories, lag.changes, lag.seconds);
+}
+
 /* gazette status. */
 static int
 status_exec(struct cmd_ctx *ctx, int argc, char **argv)
@@ -159,14 +182,21 @@ status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_ERR;
 	r = ctl_request(socket_path(ctx, cfg), "status", NULL, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
-		return status_here(ctx);
-	return answered(r, reply, err);
+		r = status_here(ctx);
+	else
+		r = answered(r, reply, err);
+	if (r == EXIT_OK)
+		print_index_lag(ctx);
+	return r;
 }
 
 const struct cmd_entry cmd_status = {
         .name = "status",
         .usage = "",
         .summary = "what gazetted is doing, or what the database says",
-        .help = "",
+        .help = "The last line says how far the full-text index is\n"
+                "behind the stories (stories not yet indexed, changed or\n"
+                "removed ones not yet applied, and the age of the oldest);\n"
+                "gazette search catches it up before it looks.\n",
         .exec = status_exec,
 };

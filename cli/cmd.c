@@ -33,6 +33,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_list,
 	&cmd_show,
 	&cmd_mark,
+	&cmd_reindex,
 	&cmd_search,
 	&cmd_poll,
 	&cmd_status,

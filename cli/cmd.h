@@ -139,6 +139,7 @@ extern const struct cmd_entry cmd_parse;
 extern const struct cmd_entry cmd_poll;
 extern const struct cmd_entry cmd_remove;
 extern const struct cmd_entry cmd_rename;
+extern const struct cmd_entry cmd_reindex;
 extern const struct cmd_entry cmd_search;
 extern const struct cmd_entry cmd_show;
 extern const struct cmd_entry cmd_status;

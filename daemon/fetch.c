@@ -514,19 +514,35 @@ write_cb(char *buf, size_t size, size_t n, void *arg)
 	struct fetch_xfer *x = arg;
 	size_t len = size * n;
 
-	x->seen += (int64_t)len;
-	if (!x->in_body_hop)
+	int r;
+
+	if (!x->in_body_hop) {
+		x->seen += (int64_t)len;
 		return len; /* a redirect's body: not ours */
+	}
 	if (x->r.bytes + (int64_t)len > x->f->opts.max_size) {
+		x->seen += (int64_t)len;
 		x->too_big = true;
 		return 0;
 	}
-	x->r.bytes += (int64_t)len;
-	if (x->on_data && x->on_data(x, buf, len, x->arg) != 0) {
+	r = x->on_data ? x->on_data(x, buf, len, x->arg) : 0;
+	if (r == FETCH_PAUSE)
+		return CURL_WRITEFUNC_PAUSE; /* the same bytes come again */
+	x->seen += (int64_t)len;
+	if (r != 0) {
 		x->aborted = true;
 		return 0;
 	}
+	x->r.bytes += (int64_t)len;
 	return len;
+}
+
+/* Go on with a transfer its data callback paused. */
+void
+fetch_resume(struct fetch_xfer *x)
+{
+	if (x)
+		curl_easy_pause(x->easy, CURLPAUSE_CONT);
 }
 
 /*

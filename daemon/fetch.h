@@ -82,8 +82,11 @@ struct fetch_result {
 
 /*
  * Body bytes of the final response (never of a redirect), decoded. Return
- * 0 to go on, non-zero to abort the transfer (FETCH_ABORTED).
+ * 0 to go on, FETCH_PAUSE to leave these bytes for later (they come again
+ * after fetch_resume), other non-zero to abort the transfer
+ * (FETCH_ABORTED).
  */
+#define FETCH_PAUSE 2
 typedef int (*fetch_data_fn)(struct fetch_xfer *x, const char *buf, size_t len,
                              void *arg);
 /* The transfer ended; r lives until the callback returns. */
@@ -111,6 +114,8 @@ int fetch_start(struct fetch *f, const struct fetch_req *req,
                 struct fetch_xfer **ret);
 /* Call fn (with fetch_start's arg) if x stalls; stall_after_ms 0: never. */
 void fetch_on_stall(struct fetch_xfer *x, fetch_stall_fn fn);
+/* Go on with a transfer paused by FETCH_PAUSE. NULL is fine. */
+void fetch_resume(struct fetch_xfer *x);
 /* Stop a transfer: no done callback follows. NULL is fine. */
 void fetch_cancel(struct fetch_xfer *x);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,13 @@ main(int argc, char **argv)
 	int c, r;
 
 	setlocale(LC_ALL, "");
+	/*
+	 * Bodies are allocated on the loop thread and freed on the ingest
+	 * thread; with a fixed threshold the large ones are mappings that
+	 * go back to the system at once, so that the ingest queue's bound
+	 * is a bound on memory too (the dynamic one would keep them).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	while ((c = getopt_long(argc, argv, "c:fvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -528,6 +528,10 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_size(st, k, v, &c->low_speed_limit);
 	if (strcasecmp(k, "max-feed-size") == 0)
 		return set_size(st, k, v, &c->max_feed_size);
+	if (strcasecmp(k, "ingest-queue") == 0)
+		return set_size(st, k, v, &c->ingest_queue);
+	if (strcasecmp(k, "index-lag") == 0)
+		return set_duration(st, k, v, &c->index_lag);
 	if (strcasecmp(k, "max-connections") == 0)
 		return set_count(st, k, v, 4096, &c->max_connections);
 	if (strcasecmp(k, "per-host-connections") == 0)
@@ -970,6 +974,8 @@ config_defaults(enum paths_who who, struct config **ret)
 	c->stall_after_ms = 100;
 	c->slow_connections = 128;
 	c->max_feed_size = 16 * 1024 * 1024;
+	c->ingest_queue = 32 * 1024 * 1024;
+	c->index_lag = 60;
 	c->primary_retry = 3600;
 	c->retention = 90 * 86400;
 	c->redirect_polls = 3;
@@ -1003,6 +1009,8 @@ config_check(struct parse_state *st)
 		fail(st, -EINVAL, "timeouts must be at least 1s");
 	else if (c->max_feed_size < 1)
 		fail(st, -EINVAL, "max-feed-size must be at least 1 byte");
+	else if (c->ingest_queue < 64 * 1024)
+		fail(st, -EINVAL, "ingest-queue must be at least 64KiB");
 	else if (c->max_backoff < 1)
 		fail(st, -EINVAL, "max-backoff must be at least 1s");
 	else if (c->per_host_connections > c->max_connections)

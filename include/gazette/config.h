@@ -72,11 +72,14 @@ struct config {
 	int slow_connections;     /* slow-connections = 128: their cap */
 	int64_t max_feed_size;    /* max-feed-size = 16MiB: decoded bytes */
 	int64_t primary_retry;    /* primary-retry = 1h */
-	int64_t retention;        /* retention = 90d; 0: keep forever */
-	int redirect_polls;       /* redirect-polls = 3: 301s before update */
-	char *user_agent;         /* user-agent = gazette/VERSION (+URL) */
-	char *ca_file;            /* ca-file = ; NULL: the system's CAs */
-	size_t n_resolve;         /* resolve = host:port:address, every feed */
+	int64_t ingest_queue; /* ingest-queue = 32MiB: bodies waiting to parse
+	                       */
+	int64_t index_lag;  /* index-lag = 60s: the index at most this behind */
+	int64_t retention;  /* retention = 90d; 0: keep forever */
+	int redirect_polls; /* redirect-polls = 3: 301s before update */
+	char *user_agent;   /* user-agent = gazette/VERSION (+URL) */
+	char *ca_file;      /* ca-file = ; NULL: the system's CAs */
+	size_t n_resolve;   /* resolve = host:port:address, every feed */
 	char **resolve;
 
 	size_t n_feeds;

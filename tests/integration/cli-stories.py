@@ -365,7 +365,30 @@ def test_reader_who_may_not_write_still_lists(env):
           "and is told why it cannot mark", (r.returncode, r.stderr))
 
 
+def test_status_shows_index_lag_and_reindex_rebuilds(env):
+    stories(env)
+    r = env.run("status")
+    check(r.rc == 0 and "index: 4 stories and 0 changes behind" in r.out,
+          "status: stories merged but not yet indexed", r)
+    r = env.run("search", "lava")
+    check(ids(r.out) == [4], "a search indexes what waits first", r)
+    r = env.run("status")
+    check("index: up to date" in r.out, "status: index caught up", r)
+    os.unlink(env.db + ".index")
+    r = env.run("search", "lava")
+    check(ids(r.out) == [4], "a deleted index is built again", r)
+    with open(env.db + ".index", "r+b") as f:
+        f.write(b"not a database at all, just damage" * 100)
+    r = env.run("search", "lava")
+    check(r.rc == 0 and ids(r.out) == [4], "a damaged index is rebuilt", r)
+    r = env.run("reindex")
+    check(r.rc == 0 and "indexed 4 stories" in r.out, "reindex", r)
+    r = env.run("reindex", "extra")
+    check(r.rc == 2, "reindex takes no arguments", r)
+
+
 run_tests([
+    test_status_shows_index_lag_and_reindex_rebuilds,
     test_list_piped_is_one_tab_separated_story_a_line,
     test_story_in_two_feeds_is_listed_once_with_both,
     test_new_cursor_advances_and_peek_leaves_it,

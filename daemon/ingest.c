@@ -1,0 +1,652 @@
+/*
+ * The ingest thread (see ingest.h): a mutex and a condition variable
+ * around a FIFO of jobs, bounded in the bytes of the bodies it holds, and
+ * a list of results the loop collects when the eventfd says so. Nothing
+ * else is shared: the store connection is the thread's own, opened by it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gazette/log.h"
+#include "gazette/parse.h"
+#include "gazette/xalloc.h"
+#include "ingest.h"
+
+#define INGEST_BATCH    512  /* jobs in one transaction at most */
+#define INGEST_BATCH_MS 200  /* the longest a job waits for its commit */
+#define INDEX_STEP      5000 /* stories indexed between looks at the queue */
+
+/* A parser fed with the pieces of a large body. */
+struct stream {
+	int64_t feed_id;
+	uint64_t poll;
+	struct gz_parser *parser;
+	int err; /* the first push that failed */
+	struct stream *next;
+};
+
+struct ingest {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int efd;
+
+	/* under lock */
+	struct ingest_list queue;
+	struct ingest_list results;
+	size_t bytes;     /* body bytes of queued jobs and the one in hand */
+	size_t jobs;      /* queued, and the one in hand */
+	size_t max_bytes; /* full at this */
+	int64_t index_lag;
+	bool stop, drain;
+	bool started; /* the thread has opened its store (or failed to) */
+	bool running; /* there is a thread to join */
+	int open_err;
+	char *open_msg;
+
+	/* the thread's own */
+	char *db_path, *db_name;
+	unsigned flags;
+	struct store *store;
+	struct stream *streams;   /* parsers of bodies still arriving */
+	struct ingest_list batch; /* jobs that wrote, awaiting the commit */
+	size_t n_batch;
+	int64_t batch_ms; /* when the open transaction began, 0: none open */
+	int64_t unindexed_ms; /* first commit the index has not caught up */
+};
+
+/* Milliseconds on a clock that does not jump. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A new job. */
+struct ingest_job *
+ingest_job_new(enum ingest_kind kind, int64_t feed_id, uint64_t poll)
+{
+	struct ingest_job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = kind;
+	j->feed_id = feed_id;
+	j->poll = poll;
+	return j;
+}
+
+/* Free the strings of an attempt record that a job owns. */
+static void
+attempt_strings_free(struct store_attempt *a)
+{
+	free((char *)a->error);
+	free((char *)a->etag);
+	free((char *)a->last_modified);
+	free((char *)a->redirect);
+}
+
+/* Free a job and what it owns. */
+void
+ingest_job_free(struct ingest_job *j)
+{
+	size_t i;
+
+	if (j == NULL)
+		return;
+	free(j->body);
+	free(j->base_url);
+	free(j->content_type);
+	attempt_strings_free(&j->served);
+	for (i = 0; i < j->n_attempts; i++)
+		attempt_strings_free(&j->attempts[i]);
+	free(j->attempts);
+	free(j->disable);
+	for (i = 0; i < j->n_moves; i++)
+		free(j->moves[i].url);
+	free(j->moves);
+	free(j->message);
+	free(j);
+}
+
+/* Wake the loop: results are there, or room in the queue. */
+static void
+wake_loop(struct ingest *g)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is already up, and the loop will look. */
+	if (write(g->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("ingest: cannot wake the loop: %s", strerror(errno));
+}
+
+/* Hand finished jobs to the loop. */
+static void
+publish(struct ingest *g, struct ingest_list *done)
+{
+	if (TAILQ_EMPTY(done))
+		return;
+	pthread_mutex_lock(&g->lock);
+	TAILQ_CONCAT(&g->results, done, link);
+	pthread_mutex_unlock(&g->lock);
+	wake_loop(g);
+}
+
+/* Commit the open batch, then hand its jobs back. */
+static void
+batch_commit(struct ingest *g)
+{
+	struct ingest_job *j;
+	bool lost;
+
+	if (g->batch_ms == 0)
+		return;
+	g->batch_ms = 0;
+	lost = store_commit(g->store) < 0;
+	if (lost)
+		log_warn("cannot save the last %zu polls in '%s': %s; what "
+		         "they fetched is not stored, and their feeds are "
+		         "fetched in full next time",
+		         g->n_batch, g->db_name, store_errmsg(g->store));
+	else if (g->unindexed_ms == 0)
+		g->unindexed_ms = now_ms();
+	TAILQ_FOREACH(j, &g->batch, link)
+	j->lost = j->lost || lost;
+	g->n_batch = 0;
+	publish(g, &g->batch);
+}
+
+/* Open the batch's transaction unless it is open. */
+static void
+batch_begin(struct ingest *g)
+{
+	if (g->batch_ms)
+		return;
+	/* When it cannot open, each job's writes are transactions alone. */
+	if (store_begin_batch(g->store) < 0)
+		log_warn("cannot begin a transaction in '%s': %s", g->db_name,
+		         store_errmsg(g->store));
+	else
+		g->batch_ms = now_ms();
+}
+
+/* The stream of j's poll: found, or made when make; NULL otherwise. */
+static struct stream *
+stream_get(struct ingest *g, const struct ingest_job *j, bool make)
+{
+	struct stream *st;
+
+	for (st = g->streams; st; st = st->next)
+		if (st->feed_id == j->feed_id && st->poll == j->poll)
+			return st;
+	if (!make)
+		return NULL;
+	st = xcalloc(1, sizeof(*st));
+	st->feed_id = j->feed_id;
+	st->poll = j->poll;
+	st->next = g->streams;
+	g->streams = st;
+	return st;
+}
+
+/* Unlink a stream and hand back its parser. */
+static struct gz_parser *
+stream_take(struct ingest *g, struct stream *st, int *ret_err)
+{
+	struct stream **pp = &g->streams;
+	struct gz_parser *ps = st->parser;
+
+	while (*pp != st)
+		pp = &(*pp)->next;
+	*pp = st->next;
+	*ret_err = st->err;
+	free(st);
+	return ps;
+}
+
+/* The body bytes of j are done with: give back their room. */
+static void
+room_free(struct ingest *g, struct ingest_job *j)
+{
+	bool wake;
+
+	pthread_mutex_lock(&g->lock);
+	g->bytes -= j->len;
+	/* From full to not: the loop may start transfers again. */
+	wake = g->bytes + j->len >= g->max_bytes && g->bytes < g->max_bytes;
+	pthread_mutex_unlock(&g->lock);
+	if (wake)
+		wake_loop(g);
+	free(j->body);
+	j->body = NULL;
+}
+
+/*
+ * Push j's bytes to its parser (made on the first piece). Returns the
+ * parser when j is the last piece (the caller finishes it), else NULL.
+ */
+static struct gz_parser *
+feed_parser(struct ingest *g, struct ingest_job *j, int *ret_err)
+{
+	struct gz_parser_opts o = {
+	        .base_url = j->base_url,
+	        .content_type = j->content_type,
+	};
+	struct stream *st = stream_get(g, j, j->more);
+	struct gz_parser *ps = NULL;
+	int err = 0;
+
+	if (st && !st->parser && !st->err) {
+		st->parser = gz_parser_new(&o);
+		if (!st->parser)
+			st->err = -ENOMEM;
+	}
+	if (st) {
+		if (!st->err && j->len && !j->abort) {
+			int r = gz_parser_push(st->parser, j->body, j->len);
+
+			if (r < 0)
+				st->err = r;
+		}
+		if (j->more && !j->abort)
+			return NULL;
+		ps = stream_take(g, st, &err);
+		if (j->abort) {
+			gz_parser_free(ps);
+			*ret_err = -ECANCELED;
+			return NULL;
+		}
+	} else if (j->abort) {
+		*ret_err = -ECANCELED;
+		return NULL;
+	} else {
+		ps = gz_parser_new(&o);
+		if (!ps)
+			err = -ENOMEM;
+		else if (j->len)
+			err = gz_parser_push(ps, j->body, j->len);
+		if (err > 0)
+			err = 0;
+	}
+	*ret_err = err;
+	return ps;
+}
+
+/* Parse a body (or a piece of one); merge it when it is a feed. */
+static void
+run_parse(struct ingest *g, struct ingest_job *j)
+{
+	struct gz_parser *ps;
+	struct gz_feed *feed = NULL;
+	int r = 0;
+
+	ps = feed_parser(g, j, &r);
+	room_free(g, j);
+	if (!ps && j->more && !j->abort)
+		return; /* more to come */
+	if (r == -ECANCELED) {
+		j->error = r;
+		return;
+	}
+	if (r >= 0 && ps)
+		r = gz_parser_finish(ps, &feed);
+	else if (r >= 0)
+		r = -ENOMEM;
+	gz_parser_free(ps);
+	if (r == -ENOMEM && !feed) {
+		j->error = r;
+		j->message = xstrdup("out of memory");
+		return;
+	}
+	if (r == -E2BIG) {
+		j->error = r;
+		j->message = xstrdup("too many entries");
+		return;
+	}
+	if (r < 0) {
+		j->error = r;
+		j->message = xstrdup("cannot parse the document");
+		return;
+	}
+	if (!feed->is_feed) {
+		j->error = -EMEDIUMTYPE;
+		j->message =
+		        xasprintf("not a feed (Content-Type: %s)",
+		                  j->content_type ? j->content_type : "none");
+		gz_feed_free(feed);
+		return;
+	}
+	j->is_feed = true;
+	j->hint = feed->ttl > feed->update_period ? feed->ttl
+	                                          : feed->update_period;
+	batch_begin(g);
+	j->wrote = true;
+	r = store_merge(g->store, j->feed_id, j->url_index, feed, j->now,
+	                &j->merged);
+	/* The validators only with the stories: else a 304 would skip them. */
+	if (r >= 0)
+		r = store_url_record(g->store, &j->served);
+	if (r >= 0 && feed->title && feed->title[0])
+		r = store_feed_set_parsed_title(g->store, j->feed_id,
+		                                feed->title);
+	if (r < 0) {
+		char b1[200];
+
+		j->lost = true;
+		log_warn("feed %lld: cannot store what %s served in '%s': %s",
+		         (long long)j->feed_id,
+		         log_quote(j->base_url, b1, sizeof(b1)), g->db_name,
+		         store_errmsg(g->store));
+		memset(&j->merged, 0, sizeof(j->merged));
+	}
+	gz_feed_free(feed);
+}
+
+/* Save the rest of a poll. */
+static void
+run_save(struct ingest *g, struct ingest_job *j)
+{
+	struct store *s = g->store;
+	size_t i;
+	int r = 0;
+
+	batch_begin(g);
+	j->wrote = true;
+	for (i = 0; r >= 0 && i < j->n_attempts; i++)
+		r = store_url_record(s, &j->attempts[i]);
+	if (r >= 0 && j->disable)
+		r = store_feed_set_disabled(s, j->feed_id, true, j->disable);
+	if (r >= 0)
+		r = store_feed_save_schedule(s, &j->sched);
+	if (r == -ENOENT)
+		r = 0; /* the feed was removed meanwhile */
+	if (r < 0)
+		log_warn("feed %lld: cannot save the poll in '%s': %s",
+		         (long long)j->feed_id, g->db_name, store_errmsg(s));
+	for (i = 0; i < j->n_moves; i++) {
+		if (store_url_update(s, j->moves[i].url_id, j->moves[i].url) <
+		    0) {
+			char b1[200];
+
+			log_warn("feed %lld: cannot move a URL to %s: %s",
+			         (long long)j->feed_id,
+			         log_quote(j->moves[i].url, b1, sizeof(b1)),
+			         store_errmsg(s));
+			continue;
+		}
+		j->moved = true;
+	}
+}
+
+/* Do one job; keep it for the commit when it wrote, else hand it back. */
+static void
+run(struct ingest *g, struct ingest_job *j)
+{
+	if (j->kind == INGEST_PARSE)
+		run_parse(g, j);
+	else
+		run_save(g, j);
+	if (j->kind == INGEST_PARSE && j->more && !j->abort) {
+		ingest_job_free(j); /* a piece: only the last one answers */
+		return;
+	}
+	if (j->wrote && g->batch_ms) {
+		TAILQ_INSERT_TAIL(&g->batch, j, link);
+		g->n_batch++;
+	} else {
+		struct ingest_list one = TAILQ_HEAD_INITIALIZER(one);
+
+		TAILQ_INSERT_TAIL(&one, j, link);
+		publish(g, &one);
+	}
+}
+
+/* Index a step of what waits; whether more may wait. */
+static bool
+index_step(struct ingest *g)
+{
+	int r = store_index_some(g->store, INDEX_STEP);
+
+	if (r < 0) {
+		log_warn("cannot update the full-text index of '%s': %s",
+		         g->db_name, store_errmsg(g->store));
+		g->unindexed_ms = 0; /* a search, or the next commit, retries */
+		return false;
+	}
+	if (r < INDEX_STEP) {
+		g->unindexed_ms = 0;
+		return false;
+	}
+	return true;
+}
+
+/* The thread: take jobs in order; index when there are none. */
+static void *
+ingest_main(void *arg)
+{
+	struct ingest *g = arg;
+	char *err = NULL;
+	int r;
+
+	r = store_open(g->db_path, g->flags, &g->store, &err);
+	pthread_mutex_lock(&g->lock);
+	g->started = true;
+	g->open_err = r;
+	g->open_msg = err;
+	pthread_cond_broadcast(&g->cond);
+	if (r < 0) {
+		pthread_mutex_unlock(&g->lock);
+		return NULL;
+	}
+	for (;;) {
+		struct ingest_job *j;
+
+		if (TAILQ_EMPTY(&g->queue) && !g->stop) {
+			bool idle_index = g->unindexed_ms != 0;
+
+			pthread_mutex_unlock(&g->lock);
+			/* Dry: commit, then the index, a step at a time. */
+			if (g->batch_ms) {
+				batch_commit(g);
+			} else if (idle_index) {
+				index_step(g);
+			}
+			pthread_mutex_lock(&g->lock);
+			if (TAILQ_EMPTY(&g->queue) && !g->stop &&
+			    !g->batch_ms && !g->unindexed_ms)
+				pthread_cond_wait(&g->cond, &g->lock);
+			continue;
+		}
+		if (g->stop && (!g->drain || TAILQ_EMPTY(&g->queue)))
+			break;
+		j = TAILQ_FIRST(&g->queue);
+		TAILQ_REMOVE(&g->queue, j, link);
+		pthread_mutex_unlock(&g->lock);
+
+		run(g, j);
+		if (g->batch_ms &&
+		    (g->n_batch >= INGEST_BATCH ||
+		     now_ms() - g->batch_ms >= INGEST_BATCH_MS)) {
+			batch_commit(g);
+			/* Busy for long: the index may not fall further behind.
+			 */
+			if (g->unindexed_ms &&
+			    now_ms() - g->unindexed_ms >= g->index_lag * 1000)
+				index_step(g);
+		}
+		pthread_mutex_lock(&g->lock);
+		g->jobs--;
+	}
+	pthread_mutex_unlock(&g->lock);
+	batch_commit(g);
+	store_close(g->store);
+	g->store = NULL;
+	return NULL;
+}
+
+/* Start the thread; wait until it has its store. */
+struct ingest *
+ingest_new(const char *db_path, unsigned flags, const char *db_name,
+           size_t max_bytes, int64_t index_lag, char **ret_err)
+{
+	struct ingest *g = xcalloc(1, sizeof(*g));
+	int r;
+
+	g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g->efd < 0) {
+		if (ret_err)
+			*ret_err = xasprintf("eventfd: %s", strerror(errno));
+		free(g);
+		return NULL;
+	}
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	TAILQ_INIT(&g->queue);
+	TAILQ_INIT(&g->results);
+	TAILQ_INIT(&g->batch);
+	g->max_bytes = max_bytes;
+	g->index_lag = index_lag;
+	g->db_path = xstrdup(db_path);
+	g->db_name = xstrdup(db_name ? db_name : db_path);
+	g->flags = flags;
+	/* What an earlier run left unindexed is taken when idle. */
+	g->unindexed_ms = now_ms();
+	r = pthread_create(&g->thread, NULL, ingest_main, g);
+	g->running = r == 0;
+	if (r != 0) {
+		if (ret_err)
+			*ret_err = xasprintf("cannot start the ingest thread: "
+			                     "%s",
+			                     strerror(r));
+		ingest_free(g, false);
+		return NULL;
+	}
+	pthread_mutex_lock(&g->lock);
+	while (!g->started)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	if (g->open_err < 0) {
+		if (ret_err) {
+			*ret_err = g->open_msg;
+			g->open_msg = NULL;
+		}
+		ingest_free(g, false);
+		return NULL;
+	}
+	return g;
+}
+
+/* Free every job of a list. */
+static void
+list_free(struct ingest_list *l)
+{
+	struct ingest_job *j;
+
+	while ((j = TAILQ_FIRST(l))) {
+		TAILQ_REMOVE(l, j, link);
+		ingest_job_free(j);
+	}
+}
+
+/* Stop the thread (draining the queue or not) and free. */
+void
+ingest_free(struct ingest *g, bool drain)
+{
+	if (g == NULL)
+		return;
+	if (g->running) {
+		pthread_mutex_lock(&g->lock);
+		g->stop = true;
+		g->drain = drain;
+		pthread_cond_signal(&g->cond);
+		pthread_mutex_unlock(&g->lock);
+		pthread_join(g->thread, NULL);
+	}
+	while (g->streams) {
+		struct stream *st = g->streams;
+
+		g->streams = st->next;
+		gz_parser_free(st->parser);
+		free(st);
+	}
+	list_free(&g->queue);
+	list_free(&g->results);
+	list_free(&g->batch);
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->cond);
+	close(g->efd);
+	free(g->open_msg);
+	free(g->db_path);
+	free(g->db_name);
+	free(g);
+}
+
+/* New limits. */
+void
+ingest_set_limits(struct ingest *g, size_t max_bytes, int64_t index_lag)
+{
+	pthread_mutex_lock(&g->lock);
+	g->max_bytes = max_bytes;
+	g->index_lag = index_lag;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Queue a job for the thread. */
+void
+ingest_submit(struct ingest *g, struct ingest_job *j)
+{
+	pthread_mutex_lock(&g->lock);
+	TAILQ_INSERT_TAIL(&g->queue, j, link);
+	g->bytes += j->len;
+	g->jobs++;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Whether the bodies queued fill the queue. */
+bool
+ingest_full(struct ingest *g)
+{
+	bool full;
+
+	pthread_mutex_lock(&g->lock);
+	full = g->bytes >= g->max_bytes;
+	pthread_mutex_unlock(&g->lock);
+	return full;
+}
+
+/* What the queue holds. */
+void
+ingest_load(struct ingest *g, size_t *ret_bytes, size_t *ret_jobs)
+{
+	pthread_mutex_lock(&g->lock);
+	*ret_bytes = g->bytes;
+	*ret_jobs = g->jobs;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* The fd the loop watches. */
+int
+ingest_fd(const struct ingest *g)
+{
+	return g->efd;
+}
+
+/* Take the results. */
+void
+ingest_collect(struct ingest *g, struct ingest_list *out)
+{
+	uint64_t n;
+
+	while (read(g->efd, &n, sizeof(n)) > 0)
+		;
+	pthread_mutex_lock(&g->lock);
+	TAILQ_CONCAT(out, &g->results, link);
+	pthread_mutex_unlock(&g->lock);
+}
