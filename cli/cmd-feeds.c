@@ -124,15 +124,157 @@ feed_json(const struct store_feed *f, int64_t now)
 			json_object_object_add(
 			        uo, "moved_from",
 			        json_object_new_string(u->moved_from));
+		if (u->fail_kind && u->last_error)
+			json_object_object_add(
+			        uo, "failure_kind",
+			        json_object_new_string(u->fail_kind));
+		if (u->doh)
+			json_object_object_add(uo, "doh",
+			                       json_object_new_string(u->doh));
+		if (u->via)
+			json_object_object_add(uo, "via",
+			                       json_object_new_string(u->via));
+		if (u->last_ip)
+			json_object_object_add(
+			        uo, "last_address",
+			        json_object_new_string(u->last_ip));
+		if (u->good_addrs)
+			json_object_object_add(
+			        uo, "remembered_addresses",
+			        json_object_new_string(u->good_addrs));
+		json_object_object_add(
+		        uo, "diverged",
+		        json_object_new_boolean(u->diverged ==
+		                                STORE_DIVERGED_YES));
 		json_object_array_add(urls, uo);
 	}
 	json_object_object_add(o, "urls", urls);
 	return o;
 }
 
+/* A span of seconds for people: "in 5m", "now". */
+static void
+span(int64_t secs, char *buf, size_t size)
+{
+	char d[32];
+
+	if (secs <= 0)
+		snprintf(buf, size, "now");
+	else
+		snprintf(buf, size, "in %s",
+		         config_format_duration(secs, d, sizeof(d)));
+}
+
+/* When URL i of f is tried next: the feed's next poll, or the probe. */
+static int64_t
+url_next_try(const struct store_feed *f, size_t i, int64_t primary_retry)
+{
+	int64_t due =
+	        f->next_poll > f->retry_after ? f->next_poll : f->retry_after;
+
+	/* A mirror is preferred: the primary waits for its re-probe. */
+	if (i == 0 && f->preferred != 0) {
+		int64_t probe = f->primary_probe + primary_retry;
+
+		if (probe > due)
+			due = probe;
+	}
+	return due;
+}
+
+/* The -v lines of one URL: status, kind, success, next try, route. */
+static void
+url_verbose(const struct store_feed *f, size_t i, int64_t now,
+            int64_t primary_retry)
+{
+	const struct store_url *u = &f->urls[i];
+	char t[64], n[64];
+
+	if (u->last_tried) {
+		when(u->last_tried, t, sizeof(t));
+		printf("            last try %s: %s", t,
+		       u->last_error ? "failed" : "served");
+		if (u->last_status)
+			printf(", HTTP %d", u->last_status);
+		if (u->last_error && u->fail_kind) {
+			char *k = cmd_clean(u->fail_kind);
+
+			printf(", failure: %s", k);
+			free(k);
+		}
+		putchar('\n');
+	}
+	if (u->last_ok) {
+		when(u->last_ok, t, sizeof(t));
+		printf("            last success %s\n", t);
+	} else if (u->last_tried) {
+		printf("            never served\n");
+	}
+	if (!f->disabled) {
+		span(url_next_try(f, i, primary_retry) - now, n, sizeof(n));
+		printf("            next try %s\n", n);
+	}
+	if (u->via || u->doh || u->last_ip) {
+		char *via = cmd_clean(u->via ? u->via : "");
+		char *doh = cmd_clean(u->doh ? u->doh : "");
+		char *ip = cmd_clean(u->last_ip ? u->last_ip : "");
+
+		printf("            via %s%s%s%s%s\n",
+		       u->via ? via : (u->doh ? "doh " : "direct"),
+		       u->via ? "" : doh, u->last_ip ? " (reached " : "", ip,
+		       u->last_ip ? ")" : "");
+		free(via);
+		free(doh);
+		free(ip);
+	}
+	if (u->good_addrs) {
+		char *a = cmd_clean(u->good_addrs);
+
+		printf("            remembered %s\n", a);
+		free(a);
+	}
+	if (u->diverged == STORE_DIVERGED_YES)
+		printf("            diverged: shares no story with the primary; "
+		       "not merged (gazette mirror accept to take it)\n");
+	else if (u->diverged == STORE_DIVERGED_ACCEPTED)
+		printf("            accepted as the same feed\n");
+}
+
+/* The resolve pins and suggested mirrors of a feed, for -v. */
+static void
+feed_verbose(struct store *s, const struct store_feed *f)
+{
+	struct store_suggestion *v = NULL;
+	size_t n = 0;
+
+	if (f->resolve) {
+		char *r = cmd_clean(f->resolve);
+
+		for (char *line = strtok(r, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			printf("    resolve %s\n", line);
+		free(r);
+	}
+	if (store_suggestions(s, f->id, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *u = cmd_clean(v[i].url);
+		char *src = cmd_clean(v[i].source);
+		char t[64];
+
+		when(v[i].first_seen, t, sizeof(t));
+		printf("    suggested mirror %s (%s, first seen %s)\n", u, src,
+		       t);
+		free(u);
+		free(src);
+	}
+	store_suggestions_free(v, n);
+}
+
 /* A feed for people: a line, then its URLs. */
 static void
-feed_text(const struct store_feed *f, int64_t now, bool color)
+feed_text(struct store *s, const struct store_feed *f, int64_t now, bool color,
+          bool verbose, int64_t primary_retry)
 {
 	char state[512];
 	char *title = cmd_clean(f->title ? f->title : f->urls[0].url);
@@ -187,8 +329,12 @@ feed_text(const struct store_feed *f, int64_t now, bool color)
 			printf("            moved from %s\n", m);
 			free(m);
 		}
+		if (verbose)
+			url_verbose(f, i, now, primary_retry);
 		free(url);
 	}
+	if (verbose)
+		feed_verbose(s, f);
 }
 
 /* gazette feeds [--json]. */
@@ -197,21 +343,27 @@ feeds_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"json", no_argument, NULL, 'j'},
+	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	struct store_feed **v = NULL;
-	bool json = false, color;
+	bool json = false, verbose = false, color;
+	int64_t primary_retry = 3600;
+	struct config *cfg;
 	char q[QUOTE_MAX];
 	struct store *s;
 	int64_t now = cmd_now();
 	size_t n = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		case 'h':
 			return cmd_help(&cmd_feeds);
@@ -222,6 +374,12 @@ feeds_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (optind < argc)
 		return cmd_usage_error(&cmd_feeds, "unexpected argument %s",
 		                       cmd_quote(argv[optind], q));
+	if (verbose && !json) {
+		cfg = cmd_config(ctx);
+		if (cfg == NULL)
+			return EXIT_ERR;
+		primary_retry = cfg->primary_retry;
+	}
 	s = cmd_store(ctx);
 	if (s == NULL)
 		return EXIT_ERR;
@@ -241,7 +399,7 @@ feeds_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			                   JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);
 		} else {
-			feed_text(v[i], now, color);
+			feed_text(s, v[i], now, color, verbose, primary_retry);
 		}
 	}
 	if (n == 0 && !json && cmd_is_tty())
@@ -253,9 +411,13 @@ feeds_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct cmd_entry cmd_feeds = {
         .name = "feeds",
-        .usage = "[--json]",
+        .usage = "[-v|--verbose] [--json]",
         .summary =
                 "list subscriptions with their state, unread counts and URLs",
-        .help = "  --json  one JSON object per feed and line\n",
+        .help = "  -v, --verbose  per URL: last status and failure kind, "
+                "last success, next try,\n"
+                "                 proxy or resolver, remembered addresses, "
+                "diverged; suggested mirrors\n"
+                "  --json         one JSON object per feed and line\n",
         .exec = feeds_exec,
 };

@@ -28,6 +28,7 @@ struct fetch {
 	struct event timer;
 	struct fetch_opts opts;
 	char *user_agent;
+	char *ca_file;
 	int running;
 	struct fetch_xfer *xfers; /* every live transfer, to cancel on free */
 };
@@ -36,6 +37,8 @@ struct fetch_xfer {
 	struct fetch *f;
 	CURL *easy;
 	struct curl_slist *headers;
+	struct curl_slist *resolve; /* CURLOPT_RESOLVE */
+	CURLSH *share;              /* a DNS cache of its own, or NULL */
 	fetch_data_fn on_data;
 	fetch_done_fn on_done;
 	void *arg;
@@ -70,6 +73,8 @@ result_clear(struct fetch_result *r)
 	free(r->content_type);
 	free(r->effective_url);
 	free(r->redirect_url);
+	free(r->primary_ip);
+	free(r->onion_location);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -90,9 +95,22 @@ xfer_free(struct fetch_xfer *x)
 	curl_multi_remove_handle(f->multi, x->easy);
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
+	curl_slist_free_all(x->resolve);
+	if (x->share)
+		curl_share_cleanup(x->share);
 	free(x->hop_location);
 	result_clear(&x->r);
 	free(x);
+}
+
+/* Whether a TLS failure was the peer's certificate (not the handshake). */
+static bool
+tls_cert_error(CURLcode c)
+{
+	return c == CURLE_PEER_FAILED_VERIFICATION ||
+	       c == CURLE_SSL_ISSUER_ERROR ||
+	       c == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	       c == CURLE_SSL_INVALIDCERTSTATUS;
 }
 
 /* Classify a finished transfer's curl code. */
@@ -107,6 +125,13 @@ classify(CURLcode c)
 		return FETCH_DNS;
 	case CURLE_COULDNT_CONNECT:
 		return FETCH_CONNECT;
+	case CURLE_PROXY:
+		return FETCH_PROXY;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+		return FETCH_BROKEN;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -138,7 +163,7 @@ check_multi_info(struct fetch *f)
 	while ((msg = curl_multi_info_read(f->multi, &left))) {
 		struct fetch_xfer *x = NULL;
 		struct fetch_result *r;
-		char *eff = NULL;
+		char *eff = NULL, *ip = NULL;
 		long status = 0;
 
 		if (msg->msg != CURLMSG_DONE)
@@ -152,6 +177,10 @@ check_multi_info(struct fetch *f)
 		r->status = (int)status;
 		if (eff)
 			r->effective_url = xstrdup(eff);
+		if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) ==
+		            CURLE_OK &&
+		    ip && ip[0])
+			r->primary_ip = xstrdup(ip);
 		if (x->too_big) {
 			r->error = FETCH_TOO_BIG;
 			r->message = xasprintf("body larger than %lld bytes "
@@ -161,19 +190,28 @@ check_multi_info(struct fetch *f)
 			r->error = FETCH_ABORTED;
 			r->message = xstrdup("aborted");
 		} else {
+			const char *why =
+			        x->errbuf[0]
+			                ? x->errbuf
+			                : curl_easy_strerror(msg->data.result);
+
 			r->error = classify(msg->data.result);
-			if (r->error != FETCH_OK)
-				r->message = xstrdup(
-				        x->errbuf[0]
-				                ? x->errbuf
-				                : curl_easy_strerror(
-				                          msg->data.result));
+			r->tls_cert = r->error == FETCH_TLS &&
+			              tls_cert_error(msg->data.result);
+			if (r->error == FETCH_TLS)
+				r->message =
+				        xasprintf("TLS %s: %s",
+				                  r->tls_cert ? "certificate"
+				                              : "handshake",
+				                  why);
+			else if (r->error != FETCH_OK)
+				r->message = xstrdup(why);
 		}
 		/* A transfer cut short after a response still has its status;
 		 * only a complete one is an HTTP outcome. */
 		if (r->error != FETCH_OK && r->error != FETCH_TOO_BIG &&
 		    r->error != FETCH_ABORTED && r->error != FETCH_TIMEOUT &&
-		    r->error != FETCH_OTHER)
+		    r->error != FETCH_OTHER && r->error != FETCH_BROKEN)
 			r->status = 0;
 		x->on_done(x, r, x->arg);
 		xfer_free(x);
@@ -310,9 +348,12 @@ void
 fetch_set_opts(struct fetch *f, const struct fetch_opts *o)
 {
 	free(f->user_agent);
+	free(f->ca_file);
 	f->opts = *o;
 	f->user_agent = xstrdup(o->user_agent ? o->user_agent : "gazette");
 	f->opts.user_agent = f->user_agent;
+	f->ca_file = o->ca_file ? xstrdup(o->ca_file) : NULL;
+	f->opts.ca_file = f->ca_file;
 	/* Stalled transfers leave the scheduler's count for a pool of
 	 * their own: curl's cap holds both. */
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
@@ -335,6 +376,7 @@ fetch_free(struct fetch *f)
 	curl_multi_cleanup(f->multi);
 	evtimer_del(&f->timer);
 	free(f->user_agent);
+	free(f->ca_file);
 	free(f);
 }
 
@@ -419,7 +461,9 @@ header_cb(char *buf, size_t size, size_t n, void *arg)
 		free(r->etag);
 		free(r->last_modified);
 		free(r->content_type);
+		free(r->onion_location);
 		r->etag = r->last_modified = r->content_type = NULL;
+		r->onion_location = NULL;
 		r->retry_after = 0;
 		r->max_age = -1;
 		return len;
@@ -442,6 +486,8 @@ header_cb(char *buf, size_t size, size_t n, void *arg)
 		dst = &r->content_type;
 	else if (IS("Location"))
 		dst = &x->hop_location;
+	else if (IS("Onion-Location"))
+		dst = &r->onion_location;
 	if (dst) {
 		free(*dst);
 		*dst = header_value(colon, len - (size_t)(colon - buf));
@@ -497,6 +543,48 @@ fetch_resume(struct fetch_xfer *x)
 {
 	if (x)
 		curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
+/*
+ * A resolver of the request's own: DNS over HTTPS, and pinned addresses.
+ * Either gets the transfer a DNS cache of its own (a share that holds
+ * only that) and a fresh connection, never reused: a pin or a DoH
+ * answer must not leak into the multi's cache for other transfers, and
+ * a connection the system's (maybe poisoned) answer made must not serve
+ * this one.
+ */
+static int
+resolver_setup(struct fetch_xfer *x, const struct fetch_req *req)
+{
+	CURL *e = x->easy;
+
+	if (!req->doh_url && req->n_resolve == 0)
+		return 0;
+	x->share = curl_share_init();
+	if (x->share == NULL ||
+	    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+	            CURLSHE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SHARE, x->share) != CURLE_OK)
+		return -ENOMEM;
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	if (req->doh_url &&
+	    curl_easy_setopt(e, CURLOPT_DOH_URL, req->doh_url) != CURLE_OK)
+		return -EINVAL;
+	for (size_t i = 0; i < req->n_resolve; i++) {
+		struct curl_slist *n;
+
+		if (req->resolve[i] == NULL)
+			continue;
+		n = curl_slist_append(x->resolve, req->resolve[i]);
+		if (n == NULL)
+			return -ENOMEM;
+		x->resolve = n;
+	}
+	if (x->resolve &&
+	    curl_easy_setopt(e, CURLOPT_RESOLVE, x->resolve) != CURLE_OK)
+		return -EINVAL;
+	return 0;
 }
 
 /* Start a conditional GET of req->url. */
@@ -562,10 +650,16 @@ fetch_start(struct fetch *f, const struct fetch_req *req, fetch_data_fn on_data,
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_time);
 	/* The configured proxy or none: the environment's is not used. */
 	curl_easy_setopt(e, CURLOPT_PROXY, req->proxy ? req->proxy : "");
+	if (o->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
 	/* No cookie engine: CURLOPT_COOKIEFILE is never set. */
-	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) {
+	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
+	    resolver_setup(x, req) < 0) {
 		curl_easy_cleanup(e);
 		curl_slist_free_all(x->headers);
+		curl_slist_free_all(x->resolve);
+		if (x->share)
+			curl_share_cleanup(x->share);
 		free(x);
 		return -EINVAL;
 	}

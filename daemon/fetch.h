@@ -26,6 +26,7 @@ struct fetch_opts {
 	int per_host_connections;
 	int slow_connections;   /* stalled transfers beside max_connections */
 	int64_t stall_after_ms; /* a window below low_speed_limit: stalled */
+	const char *ca_file;    /* CA certificates (PEM); NULL: the system's */
 };
 
 /* One request. */
@@ -34,6 +35,16 @@ struct fetch_req {
 	const char *proxy;         /* NULL: none (environment ignored) */
 	const char *etag;          /* If-None-Match, NULL none */
 	const char *last_modified; /* If-Modified-Since, NULL none */
+	const char *doh_url;       /* resolve through DNS over HTTPS, NULL no */
+	/*
+	 * CURLOPT_RESOLVE entries, "host:port:address" (mirror.h makes
+	 * them): the name still goes in Host, SNI and the certificate
+	 * check. With doh_url or resolve the transfer has a DNS cache and
+	 * a connection of its own, so that neither a pin nor another
+	 * resolver's answer reaches other transfers, or theirs this one.
+	 */
+	const char *const *resolve;
+	size_t n_resolve;
 };
 
 /* How a transfer failed, for failover and backoff decisions. */
@@ -46,7 +57,9 @@ enum fetch_error {
 	FETCH_TOO_BIG,  /* body above max_size */
 	FETCH_REDIRECT, /* too many, or to a protocol other than http(s) */
 	FETCH_ABORTED,  /* the data callback said stop */
-	FETCH_OTHER,    /* anything else curl reported (reset, ...) */
+	FETCH_OTHER,    /* anything else curl reported */
+	FETCH_PROXY,    /* the proxy refused or failed the tunnel (SOCKS) */
+	FETCH_BROKEN,   /* the connection broke: reset, cut short, no reply */
 };
 
 struct fetch_result {
@@ -62,6 +75,9 @@ struct fetch_result {
 	int redirect_status; /* the first redirect's status, 0 none */
 	char *redirect_url;  /* ... and its absolute target */
 	int64_t bytes;       /* decoded body bytes delivered */
+	bool tls_cert;       /* FETCH_TLS: the certificate, not the handshake */
+	char *primary_ip;    /* the address last connected to, NULL none */
+	char *onion_location; /* the final response's Onion-Location */
 };
 
 /*

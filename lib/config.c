@@ -5,6 +5,7 @@
  * headers (an empty [feed] section is an error too) and pass lines too
  * long for inih's buffer to our handler ourselves.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -27,6 +28,7 @@
 
 #define MAX_FEEDS    100000
 #define MAX_MIRRORS  64
+#define MAX_RESOLVE  64 /* resolve lines in one section */
 #define MAX_FILE_LEN (16 * 1024 * 1024)
 
 enum section {
@@ -287,6 +289,99 @@ http_url(const char *url)
 	return ok && strncasecmp(url, "http", 4) == 0;
 }
 
+/* Whether url is https:// with a host: DoH is HTTPS only in libcurl. */
+bool
+config_check_doh(const char *url)
+{
+	return url && http_url(url) && strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Whether s[0..len) is one IPv4 or IPv6 address ("[...]" allowed). */
+static bool
+ip_address(const char *s, size_t len)
+{
+	unsigned char bin[16];
+	char buf[64];
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+		if (len == 0 || len >= sizeof(buf))
+			return false;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		return inet_pton(AF_INET6, buf, bin) == 1;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET, buf, bin) == 1 ||
+	       inet_pton(AF_INET6, buf, bin) == 1;
+}
+
+/* host:port:address[,address...], as CURLOPT_RESOLVE reads it. */
+int
+config_check_resolve(const char *s)
+{
+	const char *colon, *p, *addrs;
+	int64_t port;
+
+	if (s == NULL || *s == '\0' || *s == '+' || *s == '-')
+		return -EINVAL;
+	colon = strchr(s, ':');
+	if (colon == NULL || colon == s)
+		return -EINVAL;
+	for (p = s; p < colon; p++)
+		if (isspace((unsigned char)*p) || *p == ',' || *p == '[')
+			return -EINVAL;
+	p = colon + 1;
+	if (digits(&p, &port) < 0 || *p != ':' || port < 1 || port > 65535)
+		return -EINVAL;
+	addrs = p + 1;
+	while (1) {
+		size_t n = strcspn(addrs, ",");
+
+		if (!ip_address(addrs, n))
+			return -EINVAL;
+		if (addrs[n] == '\0')
+			return 0;
+		addrs += n + 1;
+	}
+}
+
+/* Append a copy of v to a list of strings (resolve lines). */
+static int
+list_add(struct parse_state *st, char ***v, size_t *n, const char *what,
+         const char *val)
+{
+	char b[100];
+	char **nv;
+	char *c;
+
+	if (config_check_resolve(val) < 0) {
+		fail(st, -EINVAL,
+		     "bad %s '%s' (host:port:address, as in "
+		     "news.example:443:192.0.2.7)",
+		     what, q(val, b, sizeof(b)));
+		return 0;
+	}
+	if (*n >= MAX_RESOLVE) {
+		fail(st, -EINVAL, "more than %d %s lines", MAX_RESOLVE, what);
+		return 0;
+	}
+	c = strdup(val);
+	nv = c ? realloc(*v, (*n + 1) * sizeof(*nv)) : NULL;
+	if (nv == NULL) {
+		free(c);
+		fail(st, -ENOMEM, "out of memory");
+		return 0;
+	}
+	*v = nv;
+	nv[(*n)++] = c;
+	return 1;
+}
+
 /* Whether proxy names a scheme libcurl proxies through. */
 static bool
 proxy_url(const char *proxy)
@@ -407,6 +502,10 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_str(st, &c->socket, v);
 	if (strcasecmp(k, "user-agent") == 0)
 		return set_str(st, &c->user_agent, v);
+	if (strcasecmp(k, "ca-file") == 0)
+		return set_str(st, &c->ca_file, v);
+	if (strcasecmp(k, "resolve") == 0)
+		return list_add(st, &c->resolve, &c->n_resolve, "resolve", v);
 	if (strcasecmp(k, "interval") == 0)
 		return set_duration(st, k, v, &c->interval);
 	if (strcasecmp(k, "min-interval") == 0)
@@ -516,6 +615,29 @@ feed_key(struct parse_state *st, const char *k, const char *v)
 		}
 		return set_str(st, &f->urls[st->last_url].proxy, v);
 	}
+	if (strcasecmp(k, "doh") == 0) {
+		if (st->last_url < 0) {
+			fail(st, -EINVAL,
+			     "doh before any url or mirror line (it applies "
+			     "to the line just before it)");
+			return 0;
+		}
+		if (f->urls[st->last_url].doh) {
+			fail(st, -EINVAL, "second doh for '%s'",
+			     q(f->urls[st->last_url].url, b, sizeof(b)));
+			return 0;
+		}
+		if (!config_check_doh(v)) {
+			fail(st, -EINVAL,
+			     "bad doh '%s' (the https:// URL of a "
+			     "DNS-over-HTTPS resolver)",
+			     q(v, b, sizeof(b)));
+			return 0;
+		}
+		return set_str(st, &f->urls[st->last_url].doh, v);
+	}
+	if (strcasecmp(k, "resolve") == 0)
+		return list_add(st, &f->resolve, &f->n_resolve, "resolve", v);
 	if (strcasecmp(k, "interval") == 0) {
 		if (!set_duration(st, k, v, &f->interval))
 			return 0;
@@ -572,6 +694,25 @@ feed_end(struct parse_state *st)
 	if (f->n_urls == 0 || !st->has_url) {
 		st->line = f->line;
 		fail(st, -EINVAL, "feed \"%s\" without url", f->name);
+	}
+	if (!st->err && f->n_resolve > 0) {
+		size_t len = 0, o = 0;
+
+		for (i = 0; i < f->n_resolve; i++)
+			len += strlen(f->resolve[i]) + 1;
+		f->resolve_text = malloc(len);
+		if (f->resolve_text == NULL) {
+			fail(st, -ENOMEM, "out of memory");
+			return;
+		}
+		for (i = 0; i < f->n_resolve; i++) {
+			size_t l = strlen(f->resolve[i]);
+
+			memcpy(f->resolve_text + o, f->resolve[i], l);
+			o += l;
+			f->resolve_text[o++] = '\n';
+		}
+		f->resolve_text[o - 1] = '\0';
 	}
 	for (i = 0; i < f->n_urls && !st->err; i++) {
 		st->line = f->urls[i].line;
@@ -1002,8 +1143,13 @@ config_free(struct config *c)
 		for (j = 0; j < f->n_urls; j++) {
 			free(f->urls[j].url);
 			free(f->urls[j].proxy);
+			free(f->urls[j].doh);
 		}
 		free(f->urls);
+		for (j = 0; j < f->n_resolve; j++)
+			free(f->resolve[j]);
+		free(f->resolve);
+		free(f->resolve_text);
 		free(f->name);
 		free(f->category);
 	}
@@ -1012,6 +1158,10 @@ config_free(struct config *c)
 	free(c->database);
 	free(c->socket);
 	free(c->user_agent);
+	free(c->ca_file);
+	for (i = 0; i < c->n_resolve; i++)
+		free(c->resolve[i]);
+	free(c->resolve);
 	free(c);
 }
 
@@ -1042,17 +1192,21 @@ config_store_specs(const struct config *c, struct store_feed_spec **ret,
 		const struct config_feed *f = &c->feeds[i];
 		const char **urls = calloc(f->n_urls, sizeof(*urls));
 		const char **proxies = calloc(f->n_urls, sizeof(*proxies));
+		const char **dohs = calloc(f->n_urls, sizeof(*dohs));
 
 		v[i].urls = urls;
 		v[i].proxies = proxies;
-		if (urls == NULL || proxies == NULL) {
+		v[i].dohs = dohs;
+		if (urls == NULL || proxies == NULL || dohs == NULL) {
 			config_store_specs_free(v, i + 1);
 			return -ENOMEM;
 		}
 		for (j = 0; j < f->n_urls; j++) {
 			urls[j] = f->urls[j].url;
 			proxies[j] = f->urls[j].proxy;
+			dohs[j] = f->urls[j].doh;
 		}
+		v[i].resolve = f->resolve_text;
 		v[i].title = f->name;
 		v[i].category = f->category;
 		v[i].interval = f->interval;
@@ -1075,6 +1229,7 @@ config_store_specs_free(struct store_feed_spec *specs, size_t n)
 	for (i = 0; i < n; i++) {
 		free((void *)specs[i].urls);
 		free((void *)specs[i].proxies);
+		free((void *)specs[i].dohs);
 	}
 	free(specs);
 }

@@ -26,6 +26,11 @@ url_clear(struct store_url *u)
 	free(u->last_error);
 	free(u->redirect);
 	free(u->moved_from);
+	free(u->doh);
+	free(u->fail_kind);
+	free(u->good_addrs);
+	free(u->last_ip);
+	free(u->via);
 }
 
 /* Free a feed and everything it holds; NULL is fine. */
@@ -40,6 +45,7 @@ store_feed_free(struct store_feed *f)
 	free(f->title);
 	free(f->category);
 	free(f->disabled_reason);
+	free(f->resolve);
 	free(f);
 }
 
@@ -61,7 +67,8 @@ load_urls(struct store *s, struct store_feed *f)
 	sqlite3_stmt *st = sql_prep(
 	        s, "SELECT id, url, proxy, etag, last_modified, last_status,"
 	           " last_error, last_ok, last_tried, redirect,"
-	           " redirect_count, moved_from"
+	           " redirect_count, moved_from, doh, fail_kind, good_addrs,"
+	           " last_ip, via, diverged"
 	           " FROM feed_url WHERE feed_id = ?1 ORDER BY position, id");
 	bool oom = false;
 	int rc, r = 0;
@@ -92,6 +99,12 @@ load_urls(struct store *s, struct store_feed *f)
 		u->redirect = sql_col_dup(st, 9, &oom);
 		u->redirect_count = sqlite3_column_int(st, 10);
 		u->moved_from = sql_col_dup(st, 11, &oom);
+		u->doh = sql_col_dup(st, 12, &oom);
+		u->fail_kind = sql_col_dup(st, 13, &oom);
+		u->good_addrs = sql_col_dup(st, 14, &oom);
+		u->last_ip = sql_col_dup(st, 15, &oom);
+		u->via = sql_col_dup(st, 16, &oom);
+		u->diverged = sqlite3_column_int(st, 17);
 	}
 	if (rc != SQLITE_DONE)
 		r = sql_fail(s, rc);
@@ -106,7 +119,7 @@ out:
 	"SELECT id, coalesce(title, parsed_title), category, interval,"        \
 	" from_config, disabled, disabled_reason, next_poll, error_count,"     \
 	" failing_since, retry_after, hint, preferred, last_served,"           \
-	" primary_probe,"
+	" primary_probe, resolve,"
 
 /* One feed's columns with its counts. */
 #define FEED_COLUMNS                                                           \
@@ -140,8 +153,9 @@ read_feed(struct store *s, sqlite3_stmt *st, struct store_feed **ret)
 	f->preferred = sqlite3_column_int(st, 12);
 	f->last_served = sqlite3_column_int(st, 13);
 	f->primary_probe = sqlite3_column_int64(st, 14);
-	f->unread = sqlite3_column_int64(st, 15);
-	f->total = sqlite3_column_int64(st, 16);
+	f->resolve = sql_col_dup(st, 15, &oom);
+	f->unread = sqlite3_column_int64(st, 16);
+	f->total = sqlite3_column_int64(st, 17);
 	if (oom) {
 		store_feed_free(f);
 		return -ENOMEM;
@@ -395,21 +409,22 @@ feed_insert(struct store *s, const struct store_feed_spec *spec,
 	int r;
 
 	r = sql_exec(s,
-	             "INSERT INTO feed (title, category, interval, from_config)"
-	             " VALUES (?1, ?2, ?3, ?4)",
-	             "ttIi", spec->title, spec->category, spec->interval,
-	             (int)spec->from_config);
+	             "INSERT INTO feed (title, category, interval, from_config,"
+	             " resolve) VALUES (?1, ?2, ?3, ?4, ?5)",
+	             "ttIit", spec->title, spec->category, spec->interval,
+	             (int)spec->from_config, spec->resolve);
 	if (r < 0)
 		return r;
 	id = sqlite3_last_insert_rowid(s->db);
 	for (size_t i = 0; i < spec->n_urls; i++) {
 		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
+		const char *doh = spec->dohs ? spec->dohs[i] : NULL;
 
 		r = sql_exec(
 		        s,
-		        "INSERT INTO feed_url (feed_id, position, url, proxy)"
-		        " VALUES (?1, ?2, ?3, ?4)",
-		        "IItt", id, (int64_t)i, spec->urls[i], proxy);
+		        "INSERT INTO feed_url (feed_id, position, url, proxy,"
+		        " doh) VALUES (?1, ?2, ?3, ?4, ?5)",
+		        "IIttt", id, (int64_t)i, spec->urls[i], proxy, doh);
 		if (r == -EEXIST)
 			r = sql_failf(s, -EEXIST, "URL '%s' given twice",
 			              spec->urls[i]);
@@ -640,6 +655,12 @@ store_mirror_add(struct store *s, int64_t feed, const char *url,
 		        " VALUES (?1, (SELECT coalesce(max(position), -1) + 1"
 		        "  FROM feed_url WHERE feed_id = ?1), ?2, ?3)",
 		        "Itt", feed, url, proxy);
+	/* A suggestion taken by hand is no longer a suggestion. */
+	if (r >= 0)
+		r = sql_exec(s,
+		             "DELETE FROM mirror_suggestion"
+		             " WHERE feed_id = ?1 AND url = ?2",
+		             "It", feed, url);
 	return sql_end(s, r < 0 ? r : 0);
 }
 
@@ -728,6 +749,7 @@ set_urls(struct store *s, int64_t feed, const struct store_feed_spec *spec)
 	             "I", feed);
 	for (size_t i = 0; r >= 0 && i < spec->n_urls; i++) {
 		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
+		const char *doh = spec->dohs ? spec->dohs[i] : NULL;
 		sqlite3_stmt *st;
 		int64_t uid = 0, owner = 0;
 		int rc;
@@ -758,15 +780,15 @@ set_urls(struct store *s, int64_t feed, const struct store_feed_spec *spec)
 		if (uid)
 			r = sql_exec(s,
 			             "UPDATE feed_url SET position = ?2,"
-			             " proxy = ?3 WHERE id = ?1",
-			             "IIt", uid, (int64_t)i, proxy);
+			             " proxy = ?3, doh = ?4 WHERE id = ?1",
+			             "IItt", uid, (int64_t)i, proxy, doh);
 		else
 			r = sql_exec(s,
 			             "INSERT INTO feed_url"
-			             " (feed_id, position, url, proxy)"
-			             " VALUES (?1, ?2, ?3, ?4)",
-			             "IItt", feed, (int64_t)i, spec->urls[i],
-			             proxy);
+			             " (feed_id, position, url, proxy, doh)"
+			             " VALUES (?1, ?2, ?3, ?4, ?5)",
+			             "IIttt", feed, (int64_t)i, spec->urls[i],
+			             proxy, doh);
 	}
 	if (r >= 0)
 		r = sql_exec(s,
@@ -821,8 +843,8 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 	size_t i = 0;
 	int rc, same;
 
-	st = sql_prep(s, "SELECT title, category, interval, from_config"
-	                 " FROM feed WHERE id = ?1");
+	st = sql_prep(s, "SELECT title, category, interval, from_config,"
+	                 " resolve FROM feed WHERE id = ?1");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -832,26 +854,30 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 	       same_str((const char *)sqlite3_column_text(st, 1),
 	                sp->category) &&
 	       sqlite3_column_int64(st, 2) == sp->interval &&
-	       sqlite3_column_int(st, 3) == 1;
+	       sqlite3_column_int(st, 3) == 1 &&
+	       same_str((const char *)sqlite3_column_text(st, 4), sp->resolve);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		same = sql_fail(s, rc);
 	sql_done(st);
 	if (same <= 0)
 		return same;
-	st = sql_prep(s, "SELECT url, proxy FROM feed_url WHERE feed_id = ?1"
-	                 " ORDER BY position");
+	st = sql_prep(s, "SELECT url, proxy, doh FROM feed_url"
+	                 " WHERE feed_id = ?1 ORDER BY position");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
 	while (same && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *proxy =
 		        sp->proxies && i < sp->n_urls ? sp->proxies[i] : NULL;
+		const char *doh =
+		        sp->dohs && i < sp->n_urls ? sp->dohs[i] : NULL;
 
 		same = i < sp->n_urls &&
 		       same_str((const char *)sqlite3_column_text(st, 0),
 		                sp->urls[i]) &&
 		       same_str((const char *)sqlite3_column_text(st, 1),
-		                proxy);
+		                proxy) &&
+		       same_str((const char *)sqlite3_column_text(st, 2), doh);
 		i++;
 	}
 	if (same && rc != SQLITE_DONE)
@@ -899,10 +925,10 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 			r = sql_exec(
 			        s,
 			        "UPDATE feed SET title = ?2, category = ?3,"
-			        " interval = ?4, from_config = 1"
+			        " interval = ?4, from_config = 1, resolve = ?5"
 			        " WHERE id = ?1",
-			        "IttI", id, sp->title, sp->category,
-			        sp->interval);
+			        "IttIt", id, sp->title, sp->category,
+			        sp->interval, sp->resolve);
 			if (r >= 0)
 				r = set_urls(s, id, sp);
 		}
@@ -966,10 +992,12 @@ store_url_record(struct store *s, const struct store_attempt *a)
 	        "  THEN ?6 ELSE last_modified END,"
 	        " redirect_count = CASE WHEN ?7 IS NULL THEN 0"
 	        "  WHEN redirect IS ?7 THEN redirect_count + 1 ELSE 1 END,"
-	        " redirect = ?7"
+	        " redirect = ?7, fail_kind = ?8, last_ip = ?9, via = ?10,"
+	        " good_addrs = coalesce(?11, good_addrs)"
 	        " WHERE id = ?1",
-	        "IitIttt", a->url_id, a->status, a->error, a->when, a->etag,
-	        a->last_modified, a->redirect);
+	        "IitIttttttt", a->url_id, a->status, a->error, a->when, a->etag,
+	        a->last_modified, a->redirect, a->error ? a->kind : NULL, a->ip,
+	        a->via, a->good_addrs);
 	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
 }
 
@@ -1008,4 +1036,223 @@ store_feed_save_schedule(struct store *s, const struct store_feed *f)
 	              f->failing_since, f->retry_after, f->hint, f->preferred,
 	              f->last_served, f->primary_probe);
 	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* Flag a URL diverged (or not); an accepted URL stays accepted. */
+int
+store_url_set_diverged(struct store *s, int64_t url_id, bool diverged)
+{
+	int r = sql_write(s,
+	                  "UPDATE feed_url SET diverged = ?2"
+	                  " WHERE id = ?1 AND diverged >= 0",
+	                  "Ii", url_id,
+	                  diverged ? STORE_DIVERGED_YES : STORE_DIVERGED_NO);
+
+	if (r == 0)
+		r = sql_int(s, &(int64_t){0},
+		            "SELECT 1 FROM feed_url WHERE id = ?1", "I",
+		            url_id);
+	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
+}
+
+/* Free keys from store_feed_recent_keys. */
+void
+store_keys_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The guid and link keys of the feed's newest stories. */
+int
+store_feed_recent_keys(struct store *s, int64_t feed, size_t limit, char ***ret,
+                       size_t *ret_n)
+{
+	sqlite3_stmt *st = sql_prep(
+	        s, "SELECT guid_key, link_key FROM membership"
+	           " WHERE feed_id = ?1 ORDER BY story_id DESC LIMIT ?2");
+	char **v;
+	size_t n = 0;
+	bool oom = false;
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	if (limit > 100000)
+		limit = 100000;
+	v = calloc(2 * limit + 1, sizeof(*v));
+	if (!v) {
+		sql_done(st);
+		return -ENOMEM;
+	}
+	sqlite3_bind_int64(st, 1, feed);
+	sqlite3_bind_int64(st, 2, (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int c = 0; c < 2; c++)
+			if (sqlite3_column_type(st, c) != SQLITE_NULL)
+				v[n++] = sql_col_dup(st, c, &oom);
+	}
+	if (rc != SQLITE_DONE)
+		r = sql_fail(s, rc);
+	else if (oom)
+		r = -ENOMEM;
+	sql_done(st);
+	if (r < 0) {
+		store_keys_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- suggested mirrors ---- */
+
+/* Inside a transaction: record a suggestion; 1 new, 0 not recorded. */
+static int
+suggestion_add(struct store *s, int64_t feed, const char *url,
+               const char *source, int64_t now)
+{
+	int64_t n = 0, owner = 0;
+	int r;
+
+	r = sql_int(s, &owner, "SELECT id FROM feed WHERE id = ?1", "I", feed);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = sql_int(s, &owner,
+	            "SELECT feed_id FROM feed_url WHERE url = ?1"
+	            " AND feed_id = ?2",
+	            "tI", url, feed);
+	if (r != 0)
+		return r < 0 ? r : 0; /* one of its URLs already */
+	r = sql_exec(s,
+	             "UPDATE mirror_suggestion SET last_seen = ?3"
+	             " WHERE feed_id = ?1 AND url = ?2",
+	             "ItI", feed, url, now);
+	if (r != 0)
+		return r < 0 ? r : 0; /* known */
+	r = sql_int(s, &n,
+	            "SELECT count(*) FROM mirror_suggestion WHERE feed_id = ?1",
+	            "I", feed);
+	if (r < 0 || n >= STORE_MAX_SUGGESTIONS)
+		return r < 0 ? r : 0;
+	r = sql_exec(s,
+	             "INSERT INTO mirror_suggestion"
+	             " (feed_id, url, source, first_seen, last_seen)"
+	             " VALUES (?1, ?2, ?3, ?4, ?4)",
+	             "IttI", feed, url, source, now);
+	return r < 0 ? r : 1;
+}
+
+/* Record a suggested mirror; 1 when it is new. */
+int
+store_suggestion_add(struct store *s, int64_t feed, const char *url,
+                     const char *source, int64_t now)
+{
+	int r;
+
+	if (!url || !*url || !source)
+		return -EINVAL;
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	return sql_end(s, suggestion_add(s, feed, url, source, now));
+}
+
+/* Free suggestions. */
+void
+store_suggestions_free(struct store_suggestion *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].url);
+		free(v[i].source);
+	}
+	free(v);
+}
+
+/* The suggestions for a feed, oldest first. */
+int
+store_suggestions(struct store *s, int64_t feed, struct store_suggestion **ret,
+                  size_t *ret_n)
+{
+	sqlite3_stmt *st =
+	        sql_prep(s, "SELECT url, source, first_seen, last_seen"
+	                    " FROM mirror_suggestion WHERE feed_id = ?1"
+	                    " ORDER BY first_seen, url");
+	struct store_suggestion *v = NULL;
+	size_t n = 0;
+	bool oom = false;
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, feed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_suggestion *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			oom = true;
+			break;
+		}
+		v = nv;
+		v[n].url = sql_col_dup(st, 0, &oom);
+		v[n].source = sql_col_dup(st, 1, &oom);
+		v[n].first_seen = sqlite3_column_int64(st, 2);
+		v[n].last_seen = sqlite3_column_int64(st, 3);
+		n++;
+	}
+	if (oom)
+		r = -ENOMEM;
+	else if (rc != SQLITE_DONE)
+		r = sql_fail(s, rc);
+	sql_done(st);
+	if (r < 0) {
+		store_suggestions_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Inside a transaction: accept url for feed (see store_mirror_accept). */
+static int
+mirror_accept(struct store *s, int64_t feed, const char *url, const char *proxy)
+{
+	int r;
+
+	r = sql_exec(s,
+	             "DELETE FROM mirror_suggestion"
+	             " WHERE feed_id = ?1 AND url = ?2",
+	             "It", feed, url);
+	if (r > 0)
+		return store_mirror_add(s, feed, url, proxy);
+	if (r < 0)
+		return r;
+	r = sql_exec(s,
+	             "UPDATE feed_url SET diverged = ?3"
+	             " WHERE feed_id = ?1 AND url = ?2",
+	             "Iti", feed, url, STORE_DIVERGED_ACCEPTED);
+	if (r == 0)
+		return sql_failf(s, -ENOENT,
+		                 "'%s' is neither a suggested nor a mirror URL "
+		                 "of feed %lld",
+		                 url, (long long)feed);
+	return r < 0 ? r : 0;
+}
+
+/* The user accepts a suggested or diverged mirror. */
+int
+store_mirror_accept(struct store *s, int64_t feed, const char *url,
+                    const char *proxy)
+{
+	int r;
+
+	if (!url || !*url)
+		return sql_failf(s, -EINVAL, "empty URL");
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	return sql_end(s, mirror_accept(s, feed, url, proxy));
 }

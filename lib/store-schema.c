@@ -214,6 +214,30 @@ static const char *const migrations[] = {
         "INSERT OR REPLACE INTO state(key, value)"
         "  VALUES ('instance', random());"
         "PRAGMA user_version = 5;",
+        /*
+         * 5 -> 6 (issue 14, mirrors v2): per URL the failure kind of the
+         * last attempt, the addresses that last served it a feed, the
+         * address and the proxy/resolver/pin of the last attempt, its
+         * DoH resolver, whether it diverged from the primary; per feed
+         * its resolve pins; and the mirrors responses suggested.
+         */
+        ("ALTER TABLE feed ADD COLUMN resolve TEXT;"
+         "ALTER TABLE feed_url ADD COLUMN doh TEXT;"
+         "ALTER TABLE feed_url ADD COLUMN fail_kind TEXT;"
+         "ALTER TABLE feed_url ADD COLUMN good_addrs TEXT;"
+         "ALTER TABLE feed_url ADD COLUMN last_ip TEXT;"
+         "ALTER TABLE feed_url ADD COLUMN via TEXT;"
+         "ALTER TABLE feed_url ADD COLUMN diverged INTEGER NOT NULL"
+         "  DEFAULT 0;"
+         "CREATE TABLE mirror_suggestion ("
+         "  feed_id INTEGER NOT NULL REFERENCES feed(id) ON DELETE CASCADE,"
+         "  url TEXT NOT NULL,"
+         "  source TEXT NOT NULL,"
+         "  first_seen INTEGER NOT NULL,"
+         "  last_seen INTEGER NOT NULL,"
+         "  PRIMARY KEY (feed_id, url)"
+         ") WITHOUT ROWID;"
+         "PRAGMA user_version = 6;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -370,6 +370,107 @@ START_TEST(test_durations_format_as_they_parse)
 }
 END_TEST
 
+START_TEST(test_doh_applies_to_the_url_line_just_before_it)
+{
+	struct config *c = parse_ok("[feed \"A\"]\n"
+	                            "url = https://a.example/rss\n"
+	                            "mirror = https://m.example/rss\n"
+	                            "doh = https://127.0.0.1:8443/dns-query\n"
+	                            "proxy = socks5h://127.0.0.1:9050\n");
+	const struct config_feed *f = &c->feeds[0];
+	struct store_feed_spec *specs = NULL;
+	size_t n = 0;
+
+	ck_assert_ptr_null(f->urls[0].doh);
+	ck_assert_str_eq(f->urls[1].doh, "https://127.0.0.1:8443/dns-query");
+	ck_assert_str_eq(f->urls[1].proxy, "socks5h://127.0.0.1:9050");
+	ck_assert_int_eq(config_store_specs(c, &specs, &n), 0);
+	ck_assert_ptr_null(specs[0].dohs[0]);
+	ck_assert_str_eq(specs[0].dohs[1], "https://127.0.0.1:8443/dns-query");
+	config_store_specs_free(specs, n);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_resolve_pins_per_feed_and_globally)
+{
+	struct config *c =
+	        parse_ok("[daemon]\n"
+	                 "ca-file = /tmp/ca.pem\n"
+	                 "resolve = news.example:443:192.0.2.1\n"
+	                 "resolve = other.example:80:[2001:db8::1],192.0.2.9\n"
+	                 "[feed \"A\"]\n"
+	                 "resolve = a.example:443:127.0.0.1\n"
+	                 "url = https://a.example/rss\n"
+	                 "resolve = a.example:8443:::1\n");
+	const struct config_feed *f = &c->feeds[0];
+	struct store_feed_spec *specs = NULL;
+	size_t n = 0;
+
+	ck_assert_str_eq(c->ca_file, "/tmp/ca.pem");
+	ck_assert_uint_eq(c->n_resolve, 2);
+	ck_assert_str_eq(c->resolve[1],
+	                 "other.example:80:[2001:db8::1],192.0.2.9");
+	ck_assert_uint_eq(f->n_resolve, 2);
+	ck_assert_str_eq(f->resolve[0], "a.example:443:127.0.0.1");
+	ck_assert_str_eq(f->resolve_text,
+	                 "a.example:443:127.0.0.1\na.example:8443:::1");
+	ck_assert_int_eq(config_store_specs(c, &specs, &n), 0);
+	ck_assert_str_eq(specs[0].resolve, f->resolve_text);
+	config_store_specs_free(specs, n);
+	config_free(c);
+	c = parse_ok("[feed \"B\"]\nurl = http://b/\n");
+	ck_assert_ptr_null(c->feeds[0].resolve_text);
+	ck_assert_ptr_null(c->ca_file);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_proxy_doh_and_resolve_name_the_line)
+{
+	assert_err("[feed \"A\"]\nurl = http://a/\nproxy = ftp://p:21\n",
+	           "t.conf:2: bad proxy 'ftp://p:21'");
+	assert_err("[feed \"A\"]\nurl = http://a/\n\ndoh = dns.example\n",
+	           "t.conf:4: bad doh 'dns.example'");
+	assert_err("[feed \"A\"]\nurl = http://a/\ndoh = http://dns/q\n",
+	           "t.conf:3: bad doh");
+	assert_err("[feed \"A\"]\nurl = http://a/\ndoh = https://\n",
+	           "t.conf:3: bad doh");
+	assert_err("[feed \"A\"]\ndoh = https://d/q\nurl = http://a/\n",
+	           "t.conf:2: doh before any url");
+	assert_err("[feed \"A\"]\nurl = http://a/\ndoh = https://d/q\n"
+	           "doh = https://e/q\n",
+	           "t.conf:4: second doh");
+	assert_err("[feed \"A\"]\nurl = http://a/\nresolve = a:80\n",
+	           "t.conf:3: bad resolve 'a:80'");
+	assert_err("[daemon]\nresolve = a:99999:127.0.0.1\n",
+	           "t.conf:2: bad resolve");
+	assert_err("[daemon]\nresolve = a:80:not-an-address\n",
+	           "t.conf:2: bad resolve");
+	assert_err("[daemon]\nresolve = -a:80:127.0.0.1\n",
+	           "t.conf:2: bad resolve");
+	assert_err("[daemon]\nresolve = a:80:127.0.0.1,\n",
+	           "t.conf:2: bad resolve");
+}
+END_TEST
+
+START_TEST(test_resolve_and_doh_checks_alone)
+{
+	ck_assert_int_eq(config_check_resolve("h:1:127.0.0.1"), 0);
+	ck_assert_int_eq(config_check_resolve("h:443:[::1]"), 0);
+	ck_assert_int_eq(config_check_resolve("h:443:::1,10.0.0.1"), 0);
+	ck_assert_int_eq(config_check_resolve(":443:10.0.0.1"), -EINVAL);
+	ck_assert_int_eq(config_check_resolve("h:0:10.0.0.1"), -EINVAL);
+	ck_assert_int_eq(config_check_resolve("h :80:10.0.0.1"), -EINVAL);
+	ck_assert_int_eq(config_check_resolve("h:80:"), -EINVAL);
+	ck_assert_int_eq(config_check_resolve(NULL), -EINVAL);
+	ck_assert(config_check_doh("https://1.1.1.1/dns-query"));
+	ck_assert(!config_check_doh("http://1.1.1.1/dns-query"));
+	ck_assert(!config_check_doh("not a url"));
+	ck_assert(!config_check_doh(NULL));
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -389,6 +490,10 @@ config_suite(void)
 	tcase_add_test(tc, test_comments_indentation_and_long_lines_are_fine);
 	tcase_add_test(tc, test_load_reads_a_file);
 	tcase_add_test(tc, test_store_specs_carry_urls_and_proxies);
+	tcase_add_test(tc, test_doh_applies_to_the_url_line_just_before_it);
+	tcase_add_test(tc, test_resolve_pins_per_feed_and_globally);
+	tcase_add_test(tc, test_bad_proxy_doh_and_resolve_name_the_line);
+	tcase_add_test(tc, test_resolve_and_doh_checks_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -251,7 +251,7 @@ END_TEST
 
 START_TEST(test_database_uses_wal_and_current_schema)
 {
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 6);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *s;
@@ -326,7 +326,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
 	{
 		const char *u[] = {"https://a.example/rss"};
 		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
@@ -338,7 +338,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 	/* Reopening migrates nothing and keeps the data. */
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story'"),
@@ -1758,7 +1758,7 @@ migrated_open(const char *name, const char *file, int from, char *path,
 	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), from);
 	r = store_open(path, 0, &st, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
 	return old;
 }
 
@@ -1932,6 +1932,215 @@ START_TEST(test_version_1_database_migrates_and_old_stories_are_found)
 END_TEST
 
 /* The store's suite: one test case per area. */
+START_TEST(test_url_record_keeps_failure_kind_address_and_via)
+{
+	int64_t id = add_feed("K", "https://k.example/rss", NULL, NULL);
+	struct store_feed *f = NULL;
+	struct store_attempt a = {0};
+	int64_t uid;
+
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	uid = f->urls[0].id;
+	ck_assert_ptr_null(f->urls[0].fail_kind);
+	ck_assert_ptr_null(f->urls[0].good_addrs);
+	store_feed_free(f);
+
+	/* A success through a resolver, from an address now remembered. */
+	a.url_id = uid;
+	a.when = NOW;
+	a.status = 200;
+	a.ip = "192.0.2.7";
+	a.via = "doh https://dns.example/dns-query";
+	a.good_addrs = "192.0.2.7";
+	a.kind = "dns"; /* ignored: it served */
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_ptr_null(f->urls[0].fail_kind);
+	ck_assert_str_eq(f->urls[0].last_ip, "192.0.2.7");
+	ck_assert_str_eq(f->urls[0].via, "doh https://dns.example/dns-query");
+	ck_assert_str_eq(f->urls[0].good_addrs, "192.0.2.7");
+	store_feed_free(f);
+
+	/* A failure: its kind and address; the remembered ones stay. */
+	memset(&a, 0, sizeof(a));
+	a.url_id = uid;
+	a.when = NOW + 60;
+	a.status = 403;
+	a.error = "challenge page";
+	a.kind = "challenge";
+	a.ip = "198.51.100.9";
+	ck_assert_int_eq(store_url_record(st, &a), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_str_eq(f->urls[0].fail_kind, "challenge");
+	ck_assert_str_eq(f->urls[0].last_ip, "198.51.100.9");
+	ck_assert_ptr_null(f->urls[0].via);
+	ck_assert_str_eq(f->urls[0].good_addrs, "192.0.2.7");
+	ck_assert_int_eq(f->urls[0].last_ok, NOW);
+	store_feed_free(f);
+}
+END_TEST
+
+START_TEST(test_diverged_flag_is_set_cleared_and_accepted_for_good)
+{
+	int64_t id = add_feed("D", "https://p.example/rss",
+	                      "https://m.example/rss", NULL);
+	struct store_feed *f = NULL;
+	int64_t mid;
+
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	mid = f->urls[1].id;
+	ck_assert_int_eq(f->urls[1].diverged, STORE_DIVERGED_NO);
+	store_feed_free(f);
+	ck_assert_int_eq(store_url_set_diverged(st, mid, true), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_int_eq(f->urls[1].diverged, STORE_DIVERGED_YES);
+	ck_assert_int_eq(f->urls[0].diverged, STORE_DIVERGED_NO);
+	store_feed_free(f);
+	/* The user says it is the same feed: no poll flags it again. */
+	ck_assert_int_eq(
+	        store_mirror_accept(st, id, "https://m.example/rss", NULL), 0);
+	ck_assert_int_eq(store_url_set_diverged(st, mid, true), 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_int_eq(f->urls[1].diverged, STORE_DIVERGED_ACCEPTED);
+	store_feed_free(f);
+	ck_assert_int_eq(store_url_set_diverged(st, 999999, true), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_suggested_mirror_is_recorded_once_and_accepted_as_mirror)
+{
+	int64_t id = add_feed("S", "https://s.example/rss", NULL, NULL);
+	struct store_suggestion *v = NULL;
+	struct store_feed *f = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(store_suggestion_add(st, id, "http://s.onion/rss",
+	                                      "onion-location", NOW),
+	                 1);
+	ck_assert_int_eq(store_suggestion_add(st, id, "http://s.onion/rss",
+	                                      "onion-location", NOW + 5),
+	                 0);
+	/* One of its own URLs is no suggestion. */
+	ck_assert_int_eq(store_suggestion_add(st, id, "https://s.example/rss",
+	                                      "alternate", NOW),
+	                 0);
+	ck_assert_int_eq(store_suggestion_add(st, 424242, "http://x.example/",
+	                                      "meta", NOW),
+	                 -ENOENT);
+	ck_assert_int_eq(store_suggestions(st, id, &v, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(v[0].url, "http://s.onion/rss");
+	ck_assert_str_eq(v[0].source, "onion-location");
+	ck_assert_int_eq(v[0].first_seen, NOW);
+	ck_assert_int_eq(v[0].last_seen, NOW + 5);
+	store_suggestions_free(v, n);
+
+	/* Nothing is polled until the user accepts it. */
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_uint_eq(f->n_urls, 1);
+	store_feed_free(f);
+	ck_assert_int_eq(store_mirror_accept(st, id, "http://s.onion/rss",
+	                                     "socks5h://127.0.0.1:9050"),
+	                 0);
+	ck_assert_int_eq(store_feed_get(st, id, &f), 0);
+	ck_assert_uint_eq(f->n_urls, 2);
+	ck_assert_str_eq(f->urls[1].url, "http://s.onion/rss");
+	ck_assert_str_eq(f->urls[1].proxy, "socks5h://127.0.0.1:9050");
+	store_feed_free(f);
+	v = NULL;
+	ck_assert_int_eq(store_suggestions(st, id, &v, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	store_suggestions_free(v, n);
+	ck_assert_int_eq(
+	        store_mirror_accept(st, id, "http://never.example/", NULL),
+	        -ENOENT);
+}
+END_TEST
+
+START_TEST(test_suggestions_per_feed_are_bounded)
+{
+	int64_t id = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct store_suggestion *v = NULL;
+	size_t n = 0;
+	char url[64];
+
+	for (int i = 0; i < STORE_MAX_SUGGESTIONS + 10; i++) {
+		snprintf(url, sizeof(url), "https://m%d.example/rss", i);
+		ck_assert_int_eq(
+		        store_suggestion_add(st, id, url, "alternate", NOW + i),
+		        i < STORE_MAX_SUGGESTIONS ? 1 : 0);
+	}
+	ck_assert_int_eq(store_suggestions(st, id, &v, &n), 0);
+	ck_assert_uint_eq(n, STORE_MAX_SUGGESTIONS);
+	ck_assert_str_eq(v[0].url, "https://m0.example/rss");
+	store_suggestions_free(v, n);
+}
+END_TEST
+
+START_TEST(test_recent_keys_are_the_newest_stories_identities)
+{
+	int64_t id = add_feed("R", "https://r.example/rss", NULL, NULL);
+	struct gz_entry e[3] = {
+	        entry("tag:r,1", "https://r.example/1", "one", "c1", NOW),
+	        entry(NULL, "https://r.example/2", "two", "c2", NOW),
+	        entry("tag:r,3", NULL, "three", "c3", NOW),
+	};
+	char **keys = NULL;
+	size_t n = 0;
+	bool saw_guid = false, saw_link = false;
+
+	merge_n(id, 0, e, 3, NOW);
+	ck_assert_int_eq(store_feed_recent_keys(st, id, 10, &keys, &n), 0);
+	ck_assert_uint_eq(n, 4); /* 1: guid and link; 2: link; 3: guid */
+	for (size_t i = 0; i < n; i++) {
+		saw_guid = saw_guid || strcmp(keys[i], "tag:r,3") == 0;
+		saw_link =
+		        saw_link || strcmp(keys[i], "https://r.example/2") == 0;
+	}
+	ck_assert(saw_guid && saw_link);
+	store_keys_free(keys, n);
+	/* The newest one only: story 3, its guid. */
+	ck_assert_int_eq(store_feed_recent_keys(st, id, 1, &keys, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(keys[0], "tag:r,3");
+	store_keys_free(keys, n);
+}
+END_TEST
+
+START_TEST(test_config_sync_carries_doh_and_resolve)
+{
+	const char *urls[2] = {"https://c.example/rss",
+	                       "https://m.example/rss"};
+	const char *dohs[2] = {NULL, "https://dns.example/dns-query"};
+	struct store_feed_spec spec = {0};
+	struct store_feed **v = NULL;
+	size_t n = 0;
+
+	spec.title = "C";
+	spec.urls = urls;
+	spec.dohs = dohs;
+	spec.n_urls = 2;
+	spec.from_config = true;
+	spec.resolve = "c.example:443:192.0.2.1";
+	ck_assert_int_eq(store_config_sync(st, &spec, 1), 0);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 1);
+	ck_assert_ptr_null(v[0]->urls[0].doh);
+	ck_assert_str_eq(v[0]->urls[1].doh, "https://dns.example/dns-query");
+	ck_assert_str_eq(v[0]->resolve, "c.example:443:192.0.2.1");
+	store_feeds_free(v, n);
+	/* A changed pin and resolver are a change. */
+	dohs[1] = NULL;
+	dohs[0] = "https://other.example/dns-query";
+	spec.resolve = NULL;
+	ck_assert_int_eq(store_config_sync(st, &spec, 1), 0);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 1);
+	ck_assert_str_eq(v[0]->urls[0].doh, "https://other.example/dns-query");
+	ck_assert_ptr_null(v[0]->urls[1].doh);
+	ck_assert_ptr_null(v[0]->resolve);
+	store_feeds_free(v, n);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1976,6 +2185,17 @@ store_suite(void)
 	tcase_add_test(
 	        subs, test_feeds_uncounted_lists_the_same_feeds_without_counts);
 	tcase_add_test(subs, test_remove_feed_keeps_story_of_other_feed);
+	tcase_add_test(subs,
+	               test_url_record_keeps_failure_kind_address_and_via);
+	tcase_add_test(subs,
+	               test_diverged_flag_is_set_cleared_and_accepted_for_good);
+	tcase_add_test(
+	        subs,
+	        test_suggested_mirror_is_recorded_once_and_accepted_as_mirror);
+	tcase_add_test(subs, test_suggestions_per_feed_are_bounded);
+	tcase_add_test(subs, test_config_sync_carries_doh_and_resolve);
+	tcase_add_test(merge,
+	               test_recent_keys_are_the_newest_stories_identities);
 
 	tcase_add_test(merge, test_merge_same_guid_twice_stores_one_story);
 	tcase_add_test(

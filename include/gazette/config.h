@@ -11,7 +11,9 @@
  *   proxy = socks5h://127.0.0.1:9050
  *
  * Every setting has a default, so an empty or absent file works. A `proxy`
- * line applies to the `url` or `mirror` line just before it. Durations take
+ * or `doh` line applies to the `url` or `mirror` line just before it;
+ * `resolve = host:port:address` pins a name, in a feed for its URLs or
+ * in [daemon] for every feed. Durations take
  * units (30s, 15m, 2h, 1d, 1w, combinable: 1h30m), sizes B/KiB/MiB/GiB.
  * Keys may be indented. Comments start a line with ';' or '#', or follow
  * a value after " ;".
@@ -31,6 +33,7 @@ struct store_feed_spec;
 struct config_url {
 	char *url;
 	char *proxy;   /* NULL: none */
+	char *doh;     /* DNS-over-HTTPS resolver URL; NULL: the system's */
 	unsigned line; /* where the url or mirror line is */
 };
 
@@ -42,6 +45,10 @@ struct config_feed {
 	unsigned line;    /* where the section starts */
 	size_t n_urls;    /* at least 1: url first, then the mirrors */
 	struct config_url *urls;
+	size_t n_resolve; /* resolve = host:port:address pins, in order */
+	char **resolve;
+	char *resolve_text; /* the same joined by '\n' (for the store), or NULL
+	                     */
 };
 
 /* The whole file; every field has its default when the file is silent. */
@@ -71,6 +78,9 @@ struct config {
 	int64_t retention;  /* retention = 90d; 0: keep forever */
 	int redirect_polls; /* redirect-polls = 3: 301s before update */
 	char *user_agent;   /* user-agent = gazette/VERSION (+URL) */
+	char *ca_file;      /* ca-file = ; NULL: the system's CAs */
+	size_t n_resolve;   /* resolve = host:port:address, every feed */
+	char **resolve;
 
 	size_t n_feeds;
 	struct config_feed *feeds;
@@ -112,6 +122,16 @@ int config_parse_duration(const char *s, int64_t *ret);
  * first ("1h30m", "15m", "0s"), into buf. Returns buf.
  */
 const char *config_format_duration(int64_t secs, char *buf, size_t size);
+
+/*
+ * A name pin as CURLOPT_RESOLVE takes it: "host:port:address", address
+ * an IPv4 or IPv6 (bracketed or not) address, or several comma-separated.
+ * 0 when well-formed, else -EINVAL.
+ */
+int config_check_resolve(const char *s);
+
+/* Whether url is an https:// URL with a host (a DoH resolver's). */
+bool config_check_doh(const char *url);
 
 /* "512", "100B", "64KiB", "16MiB", "1GiB": bytes. -EINVAL / -ERANGE. */
 int config_parse_size(const char *s, int64_t *ret);

@@ -27,7 +27,21 @@ struct store_url {
 	char *redirect;     /* target of a 301/308 seen on the last polls */
 	int redirect_count; /* polls in a row that gave that target */
 	char *moved_from;   /* the URL before a redirect updated it */
+	char *doh;          /* DNS-over-HTTPS resolver URL, NULL none */
+	char *fail_kind;  /* failure kind of the last attempt (daemon/mirror.h's
+	                     names: "dns", "tls-certificate"...), NULL none */
+	char *good_addrs; /* addresses that last served a feed, "a,b", NULL */
+	char *last_ip;    /* the address the last attempt reached, NULL */
+	char *via;        /* how it was reached: "proxy URL", "doh URL",
+	                     "pinned ADDRESS"; NULL directly */
+	int diverged;     /* STORE_DIVERGED_*: shares no stories with the
+	                     primary, and the user has not accepted it */
 };
+
+/* store_url.diverged */
+#define STORE_DIVERGED_NO       0
+#define STORE_DIVERGED_YES      1
+#define STORE_DIVERGED_ACCEPTED (-1) /* the user said it is the same feed */
 
 struct store_feed {
 	int64_t id;
@@ -47,6 +61,7 @@ struct store_feed {
 	int preferred;         /* index in urls of the URL a poll starts at */
 	int last_served;       /* index of the URL that served last, -1 */
 	int64_t primary_probe; /* last try of the primary while not preferred */
+	char *resolve; /* resolve = pins, one "host:port:address" a line */
 
 	int64_t unread; /* unread stories in this feed */
 	int64_t total;  /* stories in this feed */
@@ -64,6 +79,8 @@ struct store_feed_spec {
 	size_t n_urls;
 	const char *const *urls;
 	const char *const *proxies; /* NULL, or n_urls entries (each NULL ok) */
+	const char *const *dohs;    /* NULL, or n_urls entries (each NULL ok) */
+	const char *resolve; /* pins for its URLs, '\n'-separated, NULL */
 };
 
 void store_feed_free(struct store_feed *f);
@@ -125,8 +142,57 @@ struct store_attempt {
 	const char *etag;  /* validators to keep (200), NULL keeps */
 	const char *last_modified;
 	const char *redirect; /* 301/308 target seen, NULL none */
+	const char *kind;     /* failure kind, NULL when it served or unknown */
+	const char *ip;       /* address reached (CURLINFO_PRIMARY_IP), NULL */
+	const char *via;      /* proxy / resolver / pin used, NULL directly */
+	const char *good_addrs; /* the new remembered addresses, NULL keeps */
 };
 int store_url_record(struct store *s, const struct store_attempt *a);
+
+/* Flag a URL diverged or not; a URL the user accepted stays accepted. */
+int store_url_set_diverged(struct store *s, int64_t url_id, bool diverged);
+
+/*
+ * The identity keys (guid_key and link_key, as merging computes them) of
+ * the feed's newest `limit` stories, for the diverged guard. 0 and *ret
+ * (each string and the array freed by store_keys_free), or -errno.
+ */
+int store_feed_recent_keys(struct store *s, int64_t feed, size_t limit,
+                           char ***ret, size_t *ret_n);
+void store_keys_free(char **v, size_t n);
+
+/* ---- suggested mirrors ---- */
+
+/* Another copy of a feed that a response named; never polled by itself. */
+struct store_suggestion {
+	char *url;
+	char *source; /* "onion-location", "meta", "alternate" */
+	int64_t first_seen;
+	int64_t last_seen;
+};
+
+/* Suggestions kept per feed at most; more are not recorded. */
+#define STORE_MAX_SUGGESTIONS 32
+
+/*
+ * Record a suggested mirror of feed (seen now). 1 when new, 0 when known,
+ * already one of the feed's URLs, or the feed has STORE_MAX_SUGGESTIONS.
+ */
+int store_suggestion_add(struct store *s, int64_t feed, const char *url,
+                         const char *source, int64_t now);
+/* The feed's suggestions, oldest first. */
+int store_suggestions(struct store *s, int64_t feed,
+                      struct store_suggestion **ret, size_t *ret_n);
+void store_suggestions_free(struct store_suggestion *v, size_t n);
+
+/*
+ * The user accepts url for feed: a suggestion becomes a mirror (with
+ * proxy, maybe NULL) and leaves the suggestions; a diverged mirror is
+ * accepted as the same feed. One transaction. -ENOENT when url is
+ * neither.
+ */
+int store_mirror_accept(struct store *s, int64_t feed, const char *url,
+                        const char *proxy);
 
 /* Replace a URL after a permanent redirect; moved_from keeps the old. */
 int store_url_update(struct store *s, int64_t url_id, const char *new_url);

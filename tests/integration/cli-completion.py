@@ -47,7 +47,7 @@ def test_command_options_and_subcommands_complete(env):
           ["atom", "csv", "html", "json", "opml"], "export formats")
     check(complete(env, "mark", "") == ["read", "star", "unread", "unstar"],
           "mark kinds")
-    check(complete(env, "mirror", "") == ["add", "remove"], "mirror verbs")
+    check(complete(env, "mirror", "") == ["accept", "add", "remove"], "mirror verbs")
     check(complete(env, "add", "--mi") == ["--mirror"], "add options")
 
 
