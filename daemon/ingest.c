@@ -16,6 +16,7 @@
 #include "gazette/parse.h"
 #include "gazette/xalloc.h"
 #include "ingest.h"
+#include "mirror.h"
 
 #define INGEST_BATCH    512  /* jobs in one transaction at most */
 #define INGEST_BATCH_MS 200  /* the longest a job waits for its commit */
@@ -90,6 +91,10 @@ attempt_strings_free(struct store_attempt *a)
 	free((char *)a->etag);
 	free((char *)a->last_modified);
 	free((char *)a->redirect);
+	free((char *)a->kind);
+	free((char *)a->ip);
+	free((char *)a->via);
+	free((char *)a->good_addrs);
 }
 
 /* Free a job and what it owns. */
@@ -111,6 +116,16 @@ ingest_job_free(struct ingest_job *j)
 	for (i = 0; i < j->n_moves; i++)
 		free(j->moves[i].url);
 	free(j->moves);
+	for (i = 0; i < j->n_suggest; i++) {
+		free(j->suggest[i]);
+		free(j->suggest_src[i]);
+	}
+	free(j->suggest);
+	free(j->suggest_src);
+	free(j->to_host);
+	for (i = 0; j->from_hosts && j->from_hosts[i]; i++)
+		free(j->from_hosts[i]);
+	free(j->from_hosts);
 	free(j->message);
 	free(j);
 }
@@ -278,6 +293,35 @@ feed_parser(struct ingest *g, struct ingest_job *j, int *ret_err)
 	return ps;
 }
 
+/*
+ * The diverged guard: a mirror's feed that shares no identity with the
+ * primary's recent stories is flagged and not merged. Whether it is.
+ */
+static bool
+diverged(struct ingest *g, struct ingest_job *j, const struct gz_feed *feed)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	bool d;
+
+	if (store_feed_recent_keys(g->store, j->feed_id, 200, &keys, &n) < 0)
+		return false; /* cannot tell: merge as before */
+	d = mirror_diverged((const char *const *)keys, n, feed,
+	                    (const char *const *)j->from_hosts, j->to_host);
+	store_keys_free(keys, n);
+	if (store_url_set_diverged(g->store, j->url_id, d) < 0)
+		return false;
+	if (d) {
+		j->is_feed = false;
+		j->diverged = true;
+		j->error = -EMEDIUMTYPE;
+		j->message = xstrdup("diverged: shares no story with the "
+		                     "primary; not merged until accepted "
+		                     "(gazette mirror accept)");
+	}
+	return d;
+}
+
 /* Parse a body (or a piece of one); merge it when it is a feed. */
 static void
 run_parse(struct ingest *g, struct ingest_job *j)
@@ -327,6 +371,10 @@ run_parse(struct ingest *g, struct ingest_job *j)
 	                                          : feed->update_period;
 	batch_begin(g);
 	j->wrote = true;
+	if (j->check_diverged && diverged(g, j, feed)) {
+		gz_feed_free(feed);
+		return;
+	}
 	r = store_merge(g->store, j->feed_id, j->url_index, feed, j->now,
 	                &j->merged);
 	/* The validators only with the stories: else a 304 would skip them. */
@@ -364,6 +412,10 @@ run_save(struct ingest *g, struct ingest_job *j)
 		r = store_feed_set_disabled(s, j->feed_id, true, j->disable);
 	if (r >= 0)
 		r = store_feed_save_schedule(s, &j->sched);
+	for (i = 0; r >= 0 && i < j->n_suggest; i++)
+		r = store_suggestion_add(s, j->feed_id, j->suggest[i],
+		                         j->suggest_src[i],
+		                         (int64_t)time(NULL));
 	if (r == -ENOENT)
 		r = 0; /* the feed was removed meanwhile */
 	if (r < 0)

@@ -68,15 +68,25 @@ struct ingest_job {
 	char *disable;           /* disable the feed, saying why */
 	struct ingest_move *moves;
 	size_t n_moves;
+	char **suggest; /* suggested mirrors: URL and source */
+	char **suggest_src;
+	size_t n_suggest;
+
+	/* INGEST_PARSE from a mirror: the diverged guard's inputs */
+	bool check_diverged;
+	int64_t url_id;
+	char *to_host;         /* the primary's host */
+	char **from_hosts;     /* the mirrors' hosts, NULL-terminated */
 	struct poll_summary d; /* the poll's outcome, carried back */
 
 	/* the result */
 	int error;     /* PARSE: -errno, the document is no feed to merge */
 	char *message; /* what was wrong with it, for the URL's status */
 	bool is_feed;
-	bool wrote; /* it wrote to the store (committed, unless lost) */
-	bool lost;  /* the commit failed: none of it is stored */
-	bool moved; /* a URL of the feed changed */
+	bool wrote;    /* it wrote to the store (committed, unless lost) */
+	bool lost;     /* the commit failed: none of it is stored */
+	bool moved;    /* a URL of the feed changed */
+	bool diverged; /* PARSE: a mirror that shares no story: not merged */
 	struct store_merge_result merged;
 	int64_t hint; /* the feed's own interval hint, seconds */
 

@@ -34,6 +34,10 @@ attempt_record(const struct pfeed *pf, const struct attempt *a)
 	        .etag = dup_or_null(a->etag),
 	        .last_modified = dup_or_null(a->last_modified),
 	        .redirect = dup_or_null(a->redirect),
+	        .kind = dup_or_null(a->kind),
+	        .ip = dup_or_null(a->ip),
+	        .via = dup_or_null(a->via),
+	        .good_addrs = dup_or_null(a->good_addrs),
 	};
 	return sa;
 }
@@ -58,10 +62,24 @@ poll_ingest_body(struct pfeed *pf, const char *content_type,
 		pf->streaming = true;
 	} else {
 		struct attempt *a = &pf->attempts[pf->n_attempts - 1];
+		const struct store_url *u = &pf->sf->urls[a->url_idx];
 
 		j->url_index = a->url_idx;
 		j->served = attempt_record(pf, a);
 		j->now = a->when;
+		/* A mirror not yet accepted: does it share stories? */
+		if (a->url_idx != 0 && u->diverged != STORE_DIVERGED_ACCEPTED) {
+			size_t i, k = 0;
+
+			j->check_diverged = true;
+			j->url_id = u->id;
+			j->to_host = poll_host_of(pf->sf->urls[0].url);
+			j->from_hosts = xcalloc(pf->sf->n_urls + 1,
+			                        sizeof(*j->from_hosts));
+			for (i = 1; i < pf->sf->n_urls; i++)
+				j->from_hosts[k++] =
+				        poll_host_of(pf->sf->urls[i].url);
+		}
 		pf->parsing = true;
 		pf->streaming = false;
 	}
@@ -80,6 +98,16 @@ poll_ingest_abort(struct pfeed *pf)
 	ingest_submit(pf->p->ingest, j);
 }
 
+/* Whether a later attempt of the poll was at the same URL (its record wins). */
+static bool
+retried(const struct pfeed *pf, size_t i)
+{
+	for (size_t k = i + 1; k < pf->n_attempts; k++)
+		if (pf->attempts[k].url_idx == pf->attempts[i].url_idx)
+			return true;
+	return false;
+}
+
 /* Hand over what a finished poll leaves to write. */
 void
 poll_ingest_save(struct pfeed *pf, struct ingest_job *j)
@@ -89,9 +117,15 @@ poll_ingest_save(struct pfeed *pf, struct ingest_job *j)
 	j->attempts = xcalloc(pf->n_attempts ? pf->n_attempts : 1,
 	                      sizeof(*j->attempts));
 	for (i = 0; i < pf->n_attempts; i++)
-		if (!pf->attempts[i].recorded)
+		if (!pf->attempts[i].recorded && !retried(pf, i))
 			j->attempts[n++] = attempt_record(pf, &pf->attempts[i]);
 	j->n_attempts = n;
+	/* The mirrors the responses named go with it (the list moves). */
+	j->suggest = pf->suggest;
+	j->suggest_src = pf->suggest_src;
+	j->n_suggest = pf->n_suggest;
+	pf->suggest = pf->suggest_src = NULL;
+	pf->n_suggest = 0;
 	j->sched = *pf->sf;
 	j->sched.title = j->sched.category = j->sched.disabled_reason = NULL;
 	j->sched.urls = NULL;
@@ -139,15 +173,31 @@ parsed(struct poller *p, struct ingest_job *j)
 	pf->parsing = false;
 	a = &pf->attempts[pf->n_attempts - 1];
 	if (!j->is_feed) {
+		struct mirror_outcome o = {
+		        .error = FETCH_OK,
+		        .status = a->status,
+		        .content_type = a->content_type,
+		        .bytes = 1,
+		        .challenge = a->challenge,
+		};
+		enum mirror_kind k =
+		        j->diverged ? MIRROR_OTHER : mirror_classify(&o);
+
 		a->error = xstrdup(j->message ? j->message : "not a feed");
 		free(a->etag);
 		free(a->last_modified);
 		free(a->redirect);
+		free(a->good_addrs);
 		a->etag = a->last_modified = a->redirect = NULL;
+		a->good_addrs = NULL;
+		free(a->kind);
+		a->kind = xstrdup(mirror_kind_name(k));
 		log_info(
 		        "feed %lld: %s: %s", (long long)pf->sf->id,
 		        log_quote(pf->sf->urls[a->url_idx].url, b1, sizeof(b1)),
 		        a->error);
+		if (!j->diverged && poll_retry_pinned(pf, k, a->ip))
+			return;
 		poll_failover(pf);
 		return;
 	}

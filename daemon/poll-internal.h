@@ -27,6 +27,7 @@
 #include "fetch.h"
 #include "gazette/store.h"
 #include "ingest.h"
+#include "mirror.h"
 #include "poll.h"
 #include "sched.h"
 
@@ -55,8 +56,15 @@ struct attempt {
 	char *etag;
 	char *last_modified;
 	char *redirect;
-	bool network;  /* failed before any HTTP response (DNS, connect) */
-	bool recorded; /* saved with its merge by the ingest thread */
+	bool network;     /* failed before any HTTP response (DNS, connect) */
+	bool recorded;    /* saved with its merge by the ingest thread */
+	char *kind;       /* failure kind (mirror_kind_name), NULL served */
+	char *ip;         /* the address it reached */
+	char *via;        /* "proxy URL", "doh URL", "pinned ADDRESS", NULL */
+	char *good_addrs; /* the URL's remembered addresses after it served */
+	bool pinned;      /* made at a remembered address */
+	bool challenge;   /* its 2xx body looked like a challenge page */
+	char *content_type;
 };
 
 /* A subscription as the poller keeps it. */
@@ -86,6 +94,11 @@ struct pfeed {
 	bool parsing;   /* the body is with the ingest thread */
 	bool streaming; /* pieces of it are (INGEST_PIECE bytes each) */
 	bool paused;    /* the queue was full: in p->paused */
+	struct mirror_sniff *sniff; /* the start of the current body */
+	char *pin;                  /* the next attempt: at this address */
+	char **suggest;             /* mirrors the responses named */
+	char **suggest_src;
+	size_t n_suggest;
 	TAILQ_ENTRY(pfeed) pause_link;
 	struct attempt *attempts;
 	size_t n_attempts;
@@ -176,6 +189,8 @@ void poll_schedule_copy(struct store_feed *to, const struct store_feed *from);
 
 /* ---- poll-xfer.c ---- */
 struct fetch_opts poll_fetch_opts(const struct config *c);
+/* The lower-cased host of url, or "" (newly allocated). */
+char *poll_host_of(const char *url);
 void poll_attempt_next(struct pfeed *pf);
 void poll_pump(struct poller *p);
 /* Forget the poll in progress (transfer, body, attempts). */
@@ -185,6 +200,12 @@ void poll_hosts_free(struct poller *p);
 void poll_resume(struct poller *p);
 /* The next URL of the poll, or the poll's end when none is left. */
 void poll_failover(struct pfeed *pf);
+/*
+ * After the last attempt failed with kind: try the same URL again at its
+ * remembered address when mirror_should_pin says so. Whether it does.
+ */
+bool poll_retry_pinned(struct pfeed *pf, enum mirror_kind kind,
+                       const char *served_ip);
 
 /* ---- poll-ingest.c ---- */
 /*

@@ -228,6 +228,10 @@ validators_keep(struct pfeed *pf)
 			free(u->last_modified);
 			u->last_modified = xstrdup(a->last_modified);
 		}
+		if (a->good_addrs) {
+			free(u->good_addrs);
+			u->good_addrs = xstrdup(a->good_addrs);
+		}
 	}
 }
 

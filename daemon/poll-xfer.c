@@ -20,6 +20,8 @@
 #include "gazette/xalloc.h"
 #include "poll-internal.h"
 
+#define MAX_PINS 64 /* CURLOPT_RESOLVE entries of one attempt */
+
 /* The fetcher's options from the configuration. */
 struct fetch_opts
 poll_fetch_opts(const struct config *c)
@@ -35,13 +37,14 @@ poll_fetch_opts(const struct config *c)
 	        .per_host_connections = c->per_host_connections,
 	        .slow_connections = c->slow_connections,
 	        .stall_after_ms = c->stall_after_ms,
+	        .ca_file = c->ca_file,
 	};
 	return o;
 }
 
 /* The lower-cased host of url, or "" when it has none. */
-static char *
-host_of(const char *url)
+char *
+poll_host_of(const char *url)
 {
 	CURLU *h = curl_url();
 	char *host = NULL, *res, *c;
@@ -150,6 +153,11 @@ attempt_clear(struct attempt *a)
 	free(a->etag);
 	free(a->last_modified);
 	free(a->redirect);
+	free(a->kind);
+	free(a->ip);
+	free(a->via);
+	free(a->good_addrs);
+	free(a->content_type);
 }
 
 /* Forget the poll in progress (transfer, body, attempts). */
@@ -177,6 +185,18 @@ poll_reset(struct pfeed *pf)
 	pf->body = NULL;
 	pf->len = pf->cap = 0;
 	pf->parsing = false;
+	free(pf->sniff);
+	pf->sniff = NULL;
+	free(pf->pin);
+	pf->pin = NULL;
+	for (i = 0; i < pf->n_suggest; i++) {
+		free(pf->suggest[i]);
+		free(pf->suggest_src[i]);
+	}
+	free(pf->suggest);
+	free(pf->suggest_src);
+	pf->suggest = pf->suggest_src = NULL;
+	pf->n_suggest = 0;
 	for (i = 0; i < pf->n_attempts; i++)
 		attempt_clear(&pf->attempts[i]);
 	free(pf->attempts);
@@ -193,7 +213,7 @@ poll_attempt_next(struct pfeed *pf)
 {
 	struct poller *p = pf->p;
 	const struct store_url *u = &pf->sf->urls[pf->order[pf->pos]];
-	char *name = host_of(u->url);
+	char *name = poll_host_of(u->url);
 
 	pf->host = host_get(p, name);
 	free(name);
@@ -222,6 +242,9 @@ on_data(struct fetch_xfer *x, const char *buf, size_t len, void *arg)
 	struct pfeed *pf = arg;
 	int st = fetch_status(x);
 
+	/* The start of any body: is it a challenge, does it name mirrors? */
+	if (pf->sniff && pf->sniff->len < MIRROR_SNIFF)
+		mirror_sniff_add(pf->sniff, buf, len);
 	/* An error page is no feed: not worth keeping. */
 	if (st < 200 || st >= 300)
 		return 0;
@@ -261,6 +284,73 @@ http_target(const char *url)
 	               strncasecmp(url, "https://", 8) == 0);
 }
 
+/*
+ * What the mirrors need of an attempt: its failure kind (a 2xx body's is
+ * known once it is parsed), the address it reached, how, the addresses
+ * to remember when it served, and the mirrors the response names.
+ */
+static void
+classify(struct pfeed *pf, struct attempt *a, const struct fetch_result *r,
+         bool body, bool not_modified)
+{
+	const struct store_url *u = &pf->sf->urls[a->url_idx];
+	const struct mirror_sniff *sn = pf->sniff;
+	struct mirror_outcome o = {
+	        .error = r->error,
+	        .tls_cert = r->tls_cert,
+	        .via_proxy = u->proxy != NULL,
+	        .status = r->status,
+	        .content_type = r->content_type,
+	        .bytes = r->bytes,
+	};
+	struct mirror_suggestion *v = NULL;
+	size_t n = 0, i;
+
+	a->ip = r->primary_ip ? xstrdup(r->primary_ip) : NULL;
+	if (pf->pin) {
+		a->pinned = true;
+		a->via = xasprintf("pinned %s", pf->pin);
+		free(pf->pin);
+		pf->pin = NULL;
+	} else if (u->proxy) {
+		a->via = xasprintf("proxy %s", u->proxy);
+	} else if (u->doh) {
+		a->via = xasprintf("doh %s", u->doh);
+	}
+	a->challenge = sn && r->status > 0 &&
+	               mirror_looks_like_challenge(r->status, r->content_type,
+	                                           sn->buf, sn->len);
+	o.challenge = a->challenge;
+	if (body || not_modified) {
+		if (a->ip)
+			mirror_addrs_update(u->good_addrs, a->ip,
+			                    &a->good_addrs);
+		a->content_type =
+		        r->content_type ? xstrdup(r->content_type) : NULL;
+	} else {
+		a->kind = xstrdup(mirror_kind_name(mirror_classify(&o)));
+	}
+	if (r->status >= 200 && r->status < 300 &&
+	    mirror_suggestions(r->effective_url ? r->effective_url : u->url,
+	                       r->onion_location, sn ? sn->buf : NULL,
+	                       sn ? sn->len : 0, &v, &n) >= 0) {
+		for (i = 0; i < n; i++) {
+			pf->suggest =
+			        xreallocarray(pf->suggest, pf->n_suggest + 1,
+			                      sizeof(*pf->suggest));
+			pf->suggest_src = xreallocarray(
+			        pf->suggest_src, pf->n_suggest + 1,
+			        sizeof(*pf->suggest_src));
+			pf->suggest[pf->n_suggest] = xstrdup(v[i].url);
+			pf->suggest_src[pf->n_suggest++] =
+			        xstrdup(mirror_source_name(v[i].source));
+		}
+		mirror_suggestions_free(v, n);
+	}
+	free(pf->sniff);
+	pf->sniff = NULL;
+}
+
 /* fetch: one URL's transfer is over: a body to parse, served, or failed. */
 static void
 on_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
@@ -272,6 +362,7 @@ on_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
 	int64_t now = poll_now();
 	char *err = NULL;
 	bool body = false, not_modified = false;
+	enum mirror_kind kind;
 
 	(void)x;
 	xfer_release(pf);
@@ -317,6 +408,7 @@ on_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
 	    (r->redirect_status == 301 || r->redirect_status == 308) &&
 	    http_target(r->redirect_url))
 		a->redirect = xstrdup(r->redirect_url);
+	classify(pf, a, r, body, not_modified);
 	if ((r->status == 429 || r->status == 503) && r->retry_after > 0 &&
 	    r->retry_after > pf->retry_after)
 		pf->retry_after = sched_retry_after(now, r->retry_after);
@@ -350,7 +442,64 @@ on_done(struct fetch_xfer *x, const struct fetch_result *r, void *arg)
 		poll_finish(pf, (ssize_t)idx, &sv);
 		return;
 	}
+	if (a->kind && mirror_kind_parse(a->kind, &kind) == 0 &&
+	    poll_retry_pinned(pf, kind, a->ip))
+		return;
 	poll_failover(pf);
+}
+
+/* Try the same URL again at its remembered address, if that may help. */
+bool
+poll_retry_pinned(struct pfeed *pf, enum mirror_kind kind,
+                  const char *served_ip)
+{
+	const struct store_url *u = &pf->sf->urls[pf->order[pf->pos]];
+	const struct attempt *a = &pf->attempts[pf->n_attempts - 1];
+	const char *known[MIRROR_MAX_ADDRS];
+	char buf[256];
+	size_t n;
+
+	if (!u->good_addrs)
+		return false;
+	n = mirror_addrs_split(u->good_addrs, buf, sizeof(buf), known,
+	                       MIRROR_MAX_ADDRS);
+	if (n == 0 || !mirror_should_pin(kind, served_ip, known, n, a->pinned,
+	                                 u->proxy != NULL))
+		return false;
+	free(pf->pin);
+	pf->pin = xstrdup(known[0]);
+	log_info("feed %lld: trying %s again at its last address %s",
+	         (long long)pf->sf->id, u->url, known[0]);
+	poll_attempt_next(pf);
+	poll_pump(pf->p);
+	return true;
+}
+
+/*
+ * The CURLOPT_RESOLVE entries of an attempt: the configuration's, the
+ * feed's, and the remembered address when this is the pinned retry.
+ * They point into the config, the feed and *ret_held (freed after).
+ */
+static size_t
+pins_of(struct poller *p, struct pfeed *pf, const struct store_url *u,
+        char **pins, char **ret_held)
+{
+	size_t n = 0, i;
+	char *s, *line, *save = NULL, *entry = NULL;
+
+	for (i = 0; i < p->cfg->n_resolve && n < MAX_PINS - 1; i++)
+		pins[n++] = p->cfg->resolve[i];
+	*ret_held = NULL;
+	if (pf->pin && mirror_resolve_entry(u->url, pf->pin, &entry) < 0)
+		entry = NULL;
+	s = xasprintf("%s%s%s", pf->sf->resolve ? pf->sf->resolve : "",
+	              entry ? "\n" : "", entry ? entry : "");
+	free(entry);
+	for (line = strtok_r(s, "\n", &save); line && n < MAX_PINS;
+	     line = strtok_r(NULL, "\n", &save))
+		pins[n++] = line;
+	*ret_held = s;
+	return n;
 }
 
 /* Start what the limits allow: hosts served round-robin. */
@@ -363,6 +512,8 @@ poll_pump(struct poller *p)
 		struct pfeed *pf;
 		const struct store_url *u;
 		struct fetch_req req;
+		char *pins[MAX_PINS], *held = NULL;
+		size_t n_pins;
 		int r;
 
 		/* Bodies fill the ingest queue: no more until it drains. */
@@ -380,13 +531,20 @@ poll_pump(struct poller *p)
 		req = (struct fetch_req){
 		        .url = u->url,
 		        .proxy = u->proxy,
+		        .doh_url = u->doh,
 		        .etag = u->etag,
 		        .last_modified = u->last_modified,
 		};
+		n_pins = pins_of(p, pf, u, pins, &held);
+		req.resolve = (const char *const *)pins;
+		req.n_resolve = n_pins;
+		free(pf->sniff);
+		pf->sniff = xcalloc(1, sizeof(*pf->sniff));
 		h->active++;
 		p->active++;
 		r = fetch_start(p->fetch, &req, on_data, on_done, pf,
 		                &pf->xfer);
+		free(held);
 		host_check(p, h);
 		if (r == 0)
 			fetch_on_stall(pf->xfer, on_stall);
