@@ -24,6 +24,13 @@
 #define INGEST_BATCH    512  /* jobs in one transaction at most */
 #define INGEST_BATCH_MS 200  /* the longest a job waits for its commit */
 #define INDEX_STEP      5000 /* stories indexed between looks at the queue */
+/*
+ * What a document costs the queue's bound, per byte: the body, then the
+ * parsed feed it becomes (measured at 2 to 3 times the body, strings and
+ * structures), and the allocator's share; so that ingest-queue bounds
+ * the memory the queue holds, not only its bodies.
+ */
+#define INGEST_CHARGE 4
 
 /* A parser fed with the pieces of a large body. */
 struct stream {
@@ -46,7 +53,7 @@ struct ingest {
 	struct ingest_list parse_q; /* bodies to parse, in order */
 	struct ingest_list queue;   /* parsed feeds and saves, in order */
 	struct ingest_list results;
-	size_t bytes;     /* body bytes of queued jobs and the one in hand */
+	size_t bytes; /* charged for the bodies not yet merged (INGEST_CHARGE) */
 	size_t jobs;      /* queued, and the one in hand */
 	size_t max_bytes; /* full at this */
 	int64_t index_lag;
@@ -249,9 +256,10 @@ room_free(struct ingest *g, struct ingest_job *j)
 	if (j->len == 0)
 		return;
 	pthread_mutex_lock(&g->lock);
-	g->bytes -= j->len;
+	g->bytes -= j->len * INGEST_CHARGE;
 	/* From full to not: the loop may start transfers again. */
-	wake = g->bytes + j->len >= g->max_bytes && g->bytes < g->max_bytes;
+	wake = g->bytes + j->len * INGEST_CHARGE >= g->max_bytes &&
+	       g->bytes < g->max_bytes;
 	pthread_mutex_unlock(&g->lock);
 	j->len = 0;
 	if (wake)
@@ -754,7 +762,7 @@ ingest_submit(struct ingest *g, struct ingest_job *j)
 		TAILQ_INSERT_TAIL(&g->queue, j, link);
 		pthread_cond_signal(&g->cond);
 	}
-	g->bytes += j->len;
+	g->bytes += j->len * INGEST_CHARGE;
 	g->jobs++;
 	pthread_mutex_unlock(&g->lock);
 }
