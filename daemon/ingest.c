@@ -21,8 +21,8 @@
 #include "ingest.h"
 #include "mirror.h"
 
-#define INGEST_BATCH    512  /* jobs in one transaction at most */
-#define INGEST_BATCH_MS 200  /* the longest a job waits for its commit */
+#define INGEST_BATCH    2048 /* jobs in one transaction at most */
+#define INGEST_BATCH_MS 500  /* the longest a job waits for its commit */
 #define INDEX_STEP      5000 /* stories indexed between looks at the queue */
 /*
  * What a document costs the queue's bound, per byte: the body, then the
