@@ -2187,8 +2187,62 @@ whole:
 }
 
 /*
+ * The text of a CDATA section from s[i], up to its "]]>" or to n, into
+ * p->fout as character data: '<', '&' and ']' as character references.
+ * libxml2 2.9's push parser reads a section whose end has not arrived
+ * 300 bytes per xmlParseChunk() call and drops what is left at the end
+ * of the document, so how much of an unterminated section it saw, and
+ * what it did with a byte XML forbids in one, depended on the chunking;
+ * character data it reads the same way however the bytes arrive.
+ * Returns where the text after the section starts, n when the section
+ * goes on, or SIZE_MAX when a "]" or "]]" at the end of s is held back.
+ */
+static size_t
+cdata_run(struct gz_parser *p, const char *s, size_t i, size_t n, bool final)
+{
+	size_t run = i;
+
+	for (; i < n; i++) {
+		const char *rep;
+
+		switch (s[i]) {
+		case '<':
+			rep = "&#60;";
+			break;
+		case '&':
+			rep = "&#38;";
+			break;
+		case ']':
+			if (n - i >= 3 && s[i + 1] == ']' && s[i + 2] == '>') {
+				buf_add(&p->fout, s + run, i - run);
+				p->fs = FS_TEXT;
+				return i + 3;
+			}
+			/* "]" or "]]" at the end: maybe the end of the section
+			 */
+			if (!final &&
+			    (n - i == 1 || (n - i == 2 && s[i + 1] == ']'))) {
+				buf_add(&p->fout, s + run, i - run);
+				filter_hold(p, s, i, n);
+				return SIZE_MAX;
+			}
+			rep = "&#93;";
+			break;
+		default:
+			continue;
+		}
+		buf_add(&p->fout, s + run, i - run);
+		buf_add(&p->fout, rep, 5);
+		run = i + 1;
+	}
+	buf_add(&p->fout, s + run, n - run);
+	return n;
+}
+
+/*
  * The '&' filter over s[0..n): a '&' that starts no reference becomes
- * "&amp;", and "&#X" becomes "&#x", outside comments, CDATA and PIs.
+ * "&amp;", and "&#X" becomes "&#x", outside comments, CDATA and PIs;
+ * CDATA sections become character data (cdata_run).
  * Output goes to p->fout; an undecidable tail is held back unless final.
  */
 static void
@@ -2199,10 +2253,15 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 
 	while (i < n) {
 		char c;
+		if (p->fs == FS_CDATA) {
+			i = cdata_run(p, s, i, n, final);
+			if (i == SIZE_MAX)
+				return;
+			run = i;
+			continue;
+		}
 		if (p->fs != FS_TEXT) {
-			char mark = p->fs == FS_COMMENT ? '-'
-			            : p->fs == FS_CDATA ? ']'
-			                                : '?';
+			char mark = p->fs == FS_COMMENT ? '-' : '?';
 			size_t need = p->fs == FS_PI ? 1 : 2, m = 0, end;
 			const char *gt = memchr(s + i, '>', n - i);
 			end = gt ? (size_t)(gt - s) : n;
@@ -2266,8 +2325,10 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 				}
 			} else if (rest >= 9 &&
 			           !memcmp(s + i, "<![CDATA[", 9)) {
+				buf_add(&p->fout, s + run, i - run);
 				p->fs = FS_CDATA;
 				i += 9;
+				run = i;
 			} else if (rest >= 2 && s[i + 1] == '?') {
 				p->fs = FS_PI;
 				i += 2;

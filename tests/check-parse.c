@@ -613,6 +613,72 @@ START_TEST(test_doctype_subset_parses_the_same_in_every_chunk_size)
 END_TEST
 
 /*
+ * libxml2 2.9's push parser read a CDATA section whose end had not come
+ * 300 bytes per push, and dropped the rest at the end of the document:
+ * a section left open (or holding a byte XML forbids) gave a title as
+ * long as the number of pushes allowed (tests/fuzz/known/parse).
+ */
+START_TEST(test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks)
+{
+	static const size_t sizes[] = {1, 2, 3, 7, 64, 301, 4096};
+	struct gz_parser_opts o = {0};
+	char open_doc[4096], bad_doc[4096];
+	const char *docs[2] = {open_doc, bad_doc};
+	char text[1500];
+	struct gz_feed *f;
+
+	for (size_t i = 0; i < sizeof(text) - 1; i++)
+		text[i] = "<a&b]]c>d"[i % 9];
+	text[sizeof(text) - 1] = '\0';
+	snprintf(open_doc, sizeof(open_doc), "<rss><channel><title><![CDATA[%s",
+	         text);
+	snprintf(bad_doc, sizeof(bad_doc),
+	         "<rss><channel><title><![CDATA[%.700s\x12%s]]></title>"
+	         "<item><title>after</title></item></channel></rss>",
+	         text, text);
+
+	f = parse_str(open_doc, &o);
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->title, text);
+	gz_feed_free(f);
+	for (size_t d = 0; d < 2; d++) {
+		size_t len = strlen(docs[d]);
+		struct gz_feed *whole = parse_chunked(docs[d], len, 0, &o);
+		char *a = dump(whole);
+
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+			assert_same_in_chunks(d ? "bad byte" : "left open",
+			                      docs[d], len, a, sizes[k], &o);
+		free(a);
+		gz_feed_free(whole);
+	}
+}
+END_TEST
+
+/* A CDATA section is its text, with ']' and ']]' that do not end it. */
+START_TEST(test_cdata_text_keeps_markup_brackets_and_ampersands)
+{
+	const char *doc = "<rss><channel><item><description><![CDATA["
+	                  "<p>a &amp; b]] ]]]></description>"
+	                  "<title>x<![CDATA[]]>y<![CDATA[]]]]><![CDATA[>]]>"
+	                  "</title></item></channel></rss>";
+	size_t len = strlen(doc);
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(doc, &o);
+	char *a = dump(f);
+
+	ck_assert(!f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].summary, "<p>a &amp; b]] ]");
+	ck_assert_str_eq(f->entries[0].title, "xy]]>");
+	for (size_t k = 1; k <= len; k++)
+		assert_same_in_chunks("cdata", doc, len, a, k, &o);
+	free(a);
+	gz_feed_free(f);
+}
+END_TEST
+
+/*
  * libxml2 ended a document at the first byte its encoding lacks, without
  * an error: a windows-1252 feed with one stray 0x81 had no title and no
  * entries, and where it ended depended on the chunking (found by fuzzing).
@@ -1110,6 +1176,11 @@ parse_suite(void)
 	               test_encoding_spelled_loosely_is_read_as_that_encoding);
 	tcase_add_test(tc,
 	               test_doctype_subset_parses_the_same_in_every_chunk_size);
+	tcase_add_test(
+	        tb,
+	        test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks);
+	tcase_add_test(tc,
+	               test_cdata_text_keeps_markup_brackets_and_ampersands);
 	tcase_add_test(tb,
 	               test_html_entities_decoded_and_unknown_kept_as_written);
 	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
