@@ -4,7 +4,8 @@
 #   tests/fuzz/run.sh BUILDDIR SECONDS OUTDIR [TARGET...]
 #
 # Each target fuzzes for SECONDS with ASan+UBSan, starting from
-# tests/fuzz/seeds/TARGET and tests/fuzz/regress/TARGET; new inputs go to
+# tests/fuzz/seeds/TARGET and tests/fuzz/regress/TARGET (parse-chunks:
+# those of parse, and its own regress/ and known/); new inputs go to
 # OUTDIR/corpus/TARGET, findings to OUTDIR/artifacts/TARGET, the log to
 # OUTDIR/TARGET.log. Exits 1 when any target found anything.
 #
@@ -22,7 +23,7 @@ fi
 build=$1 secs=$2 out=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
-targets=${*:-parse opml config date url ctl html}
+targets=${*:-parse parse-chunks opml config date url ctl html}
 jobs=${FUZZ_JOBS:-2}
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
@@ -38,11 +39,23 @@ fi
 target_opts() {
 	case $1 in
 	parse | opml) echo "-max_len=16384 -dict=$here/xml.dict" ;;
+	parse-chunks) echo "-max_len=8192 -dict=$here/xml.dict" ;;
 	html) echo "-max_len=8192 -dict=$here/xml.dict" ;;
 	config) echo "-max_len=4096" ;;
 	*) echo "-max_len=1024" ;;
 	esac
 	eval "echo \${FUZZ_ARGS_$1:-}"
+}
+
+# The input directories a target starts from: seeds, regress, known.
+target_inputs() {
+	local d i names=$1
+	[ "$1" = parse-chunks ] && names="parse parse-chunks"
+	for d in seeds regress known; do
+		for i in $names; do
+			[ -d "$here/$d/$i" ] && echo "$here/$d/$i"
+		done
+	done
 }
 
 # Fuzz one target for secs; the exit status is libFuzzer's.
@@ -54,8 +67,7 @@ run_one() {
 	nice -n 10 "$bin" $(target_opts "$t") $mode \
 		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" \
-		"$out/corpus/$t" "$here/seeds/$t" \
-		$([ -d "$here/regress/$t" ] && echo "$here/regress/$t") \
+		"$out/corpus/$t" $(target_inputs "$t") \
 		>"$out/$t.log" 2>&1
 }
 
@@ -74,7 +86,7 @@ summary() {
 	fi
 	# shellcheck disable=SC2046
 	cov=$("$bin" $(target_opts "$t") -runs=0 "$out/corpus/$t" \
-		"$here/seeds/$t" 2>&1 | grep -o 'cov: [0-9]* ft: [0-9]*' |
+		$(target_inputs "$t") 2>&1 | grep -o 'cov: [0-9]* ft: [0-9]*' |
 		tail -1)
 	printf '%-7s execs=%s execs/s=%s %s findings=%s\n' "$t" \
 		"${execs:-?}" "${rate:-?}" "${cov:-cov: ?}" \
