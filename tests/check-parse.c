@@ -1,9 +1,11 @@
 /* Unit tests for the streaming feed parser (lib/parse.c). */
 #include <check.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "gazette/date.h"
@@ -925,6 +927,157 @@ START_TEST(test_every_fixture_parses_the_same_in_chunks_of_1_7_4096)
 }
 END_TEST
 
+/* A file of the conformance corpus read whole; NULL when unreadable. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		if (buf) {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * The Content-Type a corpus test's "Header:" line gives, as the harness
+ * sets it (conform.py): the charset decides how the bytes are read.
+ */
+static void
+corpus_content_type(const char *path, const char *buf, char *out, size_t n)
+{
+	const char *h = strstr(buf, "Header:"), *v, *eol;
+
+	out[0] = '\0';
+	for (; h; h = strstr(h + 7, "Header:")) {
+		v = h + 7;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (strncasecmp(v, "Content-type:", 13) != 0)
+			continue;
+		v += 13;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		eol = v + strcspn(v, "\r\n");
+		if ((size_t)(eol - v) >= n)
+			return;
+		memcpy(out, v, (size_t)(eol - v));
+		out[eol - v] = '\0';
+		return;
+	}
+	/* the harness serves its http tests as text/xml by default */
+	if (strstr(path, "http"))
+		snprintf(out, n, "text/xml");
+}
+
+/* Parse buf in chunks of random sizes 1..max from seed (an LCG). */
+static struct gz_feed *
+parse_random_chunks(const char *buf, size_t len, size_t max, unsigned seed,
+                    const struct gz_parser_opts *opts)
+{
+	struct gz_parser *p = gz_parser_new(opts);
+	struct gz_feed *f = NULL;
+
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0, k; i < len; i += k) {
+		seed = seed * 1103515245u + 12345u;
+		k = 1 + (seed >> 8) % max;
+		if (k > len - i)
+			k = len - i;
+		if (gz_parser_push(p, buf + i, k) < 0)
+			break;
+	}
+	ck_assert_int_eq(gz_parser_finish(p, &f), 0);
+	gz_parser_free(p);
+	ck_assert_ptr_nonnull(f);
+	return f;
+}
+
+/* What the corpus walk counts. */
+static size_t corpus_files;
+
+/* nftw: one corpus document, whole, 1 byte at a time and in random
+ * chunks, must give the same feed each time. */
+static int
+corpus_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	static const size_t max[] = {2, 16, 512, 8192};
+	struct gz_parser_opts o = {.base_url = "http://127.0.0.1:8097/t.xml",
+	                           .content_language = "en"};
+	char ct[256];
+	struct gz_feed *whole, *part;
+	size_t len;
+	char *buf, *a, *b;
+
+	(void)st;
+	(void)ftw;
+	if (type != FTW_F || strstr(path, ".xml") == NULL)
+		return 0;
+	buf = slurp(path, &len);
+	ck_assert_msg(buf != NULL, "cannot read %s", path);
+	corpus_content_type(path, buf, ct, sizeof(ct));
+	o.content_type = ct[0] ? ct : NULL;
+	whole = parse_chunked(buf, len, 0, &o);
+	a = dump(whole);
+	gz_feed_free(whole);
+	part = parse_chunked(buf, len, 1, &o);
+	b = dump(part);
+	gz_feed_free(part);
+	ck_assert_msg(strcmp(a, b) == 0,
+	              "%s 1 byte at a time differs:\n%s\n--\n%s", path, a, b);
+	free(b);
+	for (size_t k = 0; k < sizeof(max) / sizeof(max[0]); k++) {
+		unsigned seed = (unsigned)(corpus_files * 4 + k) + 1;
+
+		part = parse_random_chunks(buf, len, max[k], seed, &o);
+		b = dump(part);
+		gz_feed_free(part);
+		ck_assert_msg(strcmp(a, b) == 0,
+		              "%s in random chunks of 1..%zu (seed %u) differs:"
+		              "\n%s\n--\n%s",
+		              path, max[k], seed, a, b);
+		free(b);
+	}
+	free(a);
+	free(buf);
+	corpus_files++;
+	return 0;
+}
+
+/*
+ * Every document of the conformance corpus (tests/corpus, a copy of the
+ * shared kit's), well-formed or not, parses the same whole, 1 byte at a
+ * time and in random chunks: what a feed says cannot depend on how the
+ * network cut it.
+ */
+START_TEST(test_every_corpus_document_parses_the_same_in_any_chunks)
+{
+	const char *data = getenv("GAZETTE_TESTDATA");
+	char dir[4096];
+
+	/* beside tests/data, as the shared kit is beside the source tree */
+	snprintf(dir, sizeof(dir), "%s/../corpus/feedparser",
+	         data ? data : "tests/data");
+	corpus_files = 0;
+	ck_assert_int_eq(nftw(dir, corpus_one, 16, FTW_PHYS), 0);
+	ck_assert_uint_ge(corpus_files, 2000);
+}
+END_TEST
+
 struct seen {
 	size_t n;
 	char titles[8][32];
@@ -1116,6 +1269,7 @@ parse_suite(void)
 	TCase *tc = tcase_create("formats");
 	TCase *tb = tcase_create("broken");
 	TCase *th = tcase_create("hostile");
+	TCase *tk = tcase_create("corpus");
 
 	tcase_add_test(tc,
 	               test_rss20_channel_fields_come_from_channel_not_image);
@@ -1153,6 +1307,8 @@ parse_suite(void)
 	tcase_add_test(tc, test_language_falls_back_to_xml_lang_then_http);
 	tcase_add_test(
 	        tc, test_every_fixture_parses_the_same_in_chunks_of_1_7_4096);
+	tcase_add_test(
+	        tk, test_every_corpus_document_parses_the_same_in_any_chunks);
 	tcase_add_test(tc,
 	               test_callback_gets_entries_in_order_and_feed_keeps_none);
 	tcase_add_test(tc, test_callback_can_stop_the_parse);
@@ -1203,6 +1359,9 @@ parse_suite(void)
 	tcase_add_test(th, test_external_entity_file_is_never_read);
 	tcase_add_test(th, test_deep_nesting_stops_with_bozo);
 	suite_add_tcase(s, th);
+	/* 2,100 documents, each parsed six ways */
+	tcase_set_timeout(tk, 600);
+	suite_add_tcase(s, tk);
 	return s;
 }
 
