@@ -143,6 +143,25 @@ struct buf {
 	size_t len, cap;
 };
 
+/*
+ * Where a bozo message comes from, in the order the feed's message is
+ * picked. Each layer reads the document in order, so its first message
+ * is the same however the bytes arrive; the order between layers is
+ * not (the byte layers run ahead of libxml2 by as much as a push
+ * holds), so the message is the first layer's first, never the first
+ * that happened to come.
+ */
+enum bozo_from {
+	BZ_LIMIT,   /* a limit stopped or cut the parse */
+	BZ_RAW,     /* the bytes as pushed, against the HTTP headers */
+	BZ_START,   /* what the first bytes and the headers say */
+	BZ_CONVERT, /* the conversion from another encoding */
+	BZ_UTF8,    /* the repair of bad UTF-8 */
+	BZ_FILTER,  /* the '&' filter */
+	BZ_XML,     /* libxml2, and what the SAX handlers see */
+	BZ_N,
+};
+
 struct gz_parser {
 	struct gz_parser_opts opts;
 	char *base_url, *charset, *content_language;
@@ -197,6 +216,9 @@ struct gz_parser {
 
 	int64_t sy_period, sy_freq;
 
+	/* the first message of each layer (see bozo()) */
+	char *bozo_msg[BZ_N];
+
 	int error; /* sticky: -E2BIG, -ECANCELED, -ENOMEM */
 	bool finished;
 	bool stopped; /* a limit of the document's shape stopped parsing */
@@ -247,24 +269,24 @@ fail(struct gz_parser *p, int err)
 		xmlStopParser(p->ctxt);
 }
 
-static void bozo(struct gz_parser *p, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+static void bozo(struct gz_parser *p, enum bozo_from from, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
-/* Mark the document bozo; the first message is kept. */
+/* Mark the document bozo; the first message of each layer is kept. */
 static void
-bozo(struct gz_parser *p, const char *fmt, ...)
+bozo(struct gz_parser *p, enum bozo_from from, const char *fmt, ...)
 {
 	va_list ap;
 	char *m = NULL;
 
 	p->feed->bozo = true;
-	if (p->feed->bozo_message)
+	if (p->bozo_msg[from])
 		return;
 	va_start(ap, fmt);
 	if (vasprintf(&m, fmt, ap) < 0)
 		m = NULL;
 	va_end(ap);
-	p->feed->bozo_message = m;
+	p->bozo_msg[from] = m;
 }
 
 /* Classify a namespace URI (or, when undeclared, its prefix). */
@@ -442,7 +464,7 @@ on_get_entity(void *ctx, const xmlChar *name)
 	if (ent == NULL)
 		return NULL;
 	if (ent->_private == NULL /* HTML, not declared */)
-		bozo(p, "undeclared entity '&%s;' decoded as HTML",
+		bozo(p, BZ_XML, "undeclared entity '&%s;' decoded as HTML",
 		     (const char *)name);
 	if (p->ctxt && p->ctxt->instate == XML_PARSER_ATTRIBUTE_VALUE)
 		return attr_entity(p, ent);
@@ -549,11 +571,11 @@ on_error(void *ctx, xmlErrorPtr err)
 		                                (const xmlChar *)err->str1)
 		                : NULL;
 		if (why) {
-			bozo(p, "entity '%s' %s", err->str1, why);
+			bozo(p, BZ_XML, "entity '%s' %s", err->str1, why);
 			return;
 		}
 	}
-	if (p->feed->bozo_message) {
+	if (p->bozo_msg[BZ_XML]) {
 		p->feed->bozo = true;
 		return;
 	}
@@ -565,7 +587,7 @@ on_error(void *ctx, xmlErrorPtr err)
 	n = strlen(m);
 	while (n > 0 && isspace((unsigned char)m[n - 1]))
 		m[--n] = '\0';
-	bozo(p, "line %d: %s", err->line, m);
+	bozo(p, BZ_XML, "line %d: %s", err->line, m);
 	free(m);
 }
 
@@ -1226,7 +1248,8 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		return;
 	if (p->depth >= MAX_DEPTH) {
 		/* libxml2's push parser does not bound nesting itself */
-		bozo(p, "elements nested deeper than %d: parsing stopped",
+		bozo(p, BZ_LIMIT,
+		     "elements nested deeper than %d: parsing stopped",
 		     MAX_DEPTH);
 		p->stopped = true;
 		xmlStopParser(p->ctxt);
@@ -1556,7 +1579,7 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 	char *r;
 
 	if (f->b64 && !base64_decode(s))
-		bozo(p, "content announced as base64 is not");
+		bozo(p, BZ_XML, "content announced as base64 is not");
 	switch (f->field) {
 	case F_TITLE:
 	case F_SUBTITLE:
@@ -1742,7 +1765,7 @@ entry_end(struct gz_parser *p)
 	if (p->n_entries >= p->opts.max_entries) {
 		gz_entry_clear(e);
 		free(e);
-		bozo(p, "more than %zu entries: the rest is ignored",
+		bozo(p, BZ_LIMIT, "more than %zu entries: the rest is ignored",
 		     p->opts.max_entries);
 		fail(p, -E2BIG);
 		return;
@@ -2354,14 +2377,15 @@ filter_run(struct gz_parser *p, const char *s, size_t n, bool final)
 				buf_add(&p->fout, s + run, i + 2 - run);
 				buf_add(&p->fout, "x", 1);
 				run = i + 3;
-				bozo(p, "a character reference with '&#X'");
+				bozo(p, BZ_FILTER,
+				     "a character reference with '&#X'");
 			}
 			i += r + 1;
 			continue;
 		}
 		buf_add(&p->fout, s + run, i - run);
 		buf_add(&p->fout, "&amp;", 5);
-		bozo(p, "an unescaped '&' was read as '&amp;'");
+		bozo(p, BZ_FILTER, "an unescaped '&' was read as '&amp;'");
 		run = ++i;
 	}
 	if (!buf_add(&p->fout, s + run, n - run))
@@ -2443,8 +2467,9 @@ utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
 		if (!copied) {
 			p->fix.len = 0;
 			copied = true;
-			bozo(p, "bytes that are not UTF-8 were read as "
-			        "windows-1252");
+			bozo(p, BZ_UTF8,
+			     "bytes that are not UTF-8 were read as "
+			     "windows-1252");
 		}
 		char c[4];
 		unsigned cp = parse_html_cp1252(u[i]);
@@ -2530,7 +2555,7 @@ convert(struct gz_parser *p, const char *s, size_t n, bool final)
 			return;
 		}
 		/* EILSEQ, or EINVAL at the end of the document */
-		bozo(p, "bytes that are not %s were read as U+FFFD",
+		bozo(p, BZ_CONVERT, "bytes that are not %s were read as U+FFFD",
 		     p->cd_from);
 		if (!buf_add(&p->conv, "\xef\xbf\xbd", 3)) {
 			fail(p, -ENOMEM);
@@ -2685,20 +2710,21 @@ parser_start(struct gz_parser *p)
 		decl_encoding(s + i, n - i, enc);
 		eff = enc[0] ? enc : "UTF-8";
 		if (p->skipped_junk)
-			bozo(p, "junk before the XML document");
+			bozo(p, BZ_START, "junk before the XML document");
 		if (p->charset) {
 			force = xmlFindCharEncodingHandler(p->charset);
 			if (force)
 				eff = p->charset;
 			if (force == NULL) {
-				bozo(p, "unknown charset '%s' in Content-Type",
+				bozo(p, BZ_START,
+				     "unknown charset '%s' in Content-Type",
 				     p->charset);
 			}
 		} else if (enc[0]) {
 			xmlCharEncodingHandlerPtr h =
 			        xmlFindCharEncodingHandler(enc);
 			if (h == NULL) {
-				bozo(p,
+				bozo(p, BZ_START,
 				     "unknown encoding '%s' in the XML "
 				     "declaration",
 				     enc);
@@ -2721,7 +2747,8 @@ parser_start(struct gz_parser *p)
 		}
 		enum enc_way way = convert_start(p, eff);
 		if (way == ENC_UNKNOWN)
-			bozo(p, "unknown encoding '%s': read as UTF-8", eff);
+			bozo(p, BZ_START,
+			     "unknown encoding '%s': read as UTF-8", eff);
 		if (way != ENC_LIBXML) {
 			if (force)
 				xmlCharEncCloseFunc(force);
@@ -2731,7 +2758,7 @@ parser_start(struct gz_parser *p)
 		}
 	}
 	if (p->http_nonxml)
-		bozo(p, "served with a non-XML Content-Type");
+		bozo(p, BZ_START, "served with a non-XML Content-Type");
 
 	memset(&sax, 0, sizeof(sax));
 	sax.initialized = XML_SAX2_MAGIC;
@@ -2833,8 +2860,9 @@ gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
 	if (p->http_text)
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)buf[i] >= 0x80) {
-				bozo(p, "non-ASCII bytes in a text/* document "
-				        "without a charset");
+				bozo(p, BZ_RAW,
+				     "non-ASCII bytes in a text/* document "
+				     "without a charset");
 				p->http_text = false;
 				break;
 			}
@@ -2901,7 +2929,7 @@ unwind(struct gz_parser *p)
 		frame_pop(p);
 	}
 	if (in_entry)
-		bozo(p, "the document ends inside an entry");
+		bozo(p, BZ_XML, "the document ends inside an entry");
 }
 
 /* End of document: finish parsing and hand over the feed. */
@@ -2915,16 +2943,16 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 		return -EINVAL;
 	if (!p->started && !p->error) {
 		if (p->pre.len == 0 && !p->skipping_junk) {
-			bozo(p, "empty document");
+			bozo(p, BZ_START, "empty document");
 		} else if (p->pre.len == 0) {
-			bozo(p, "no XML in the document");
+			bozo(p, BZ_START, "no XML in the document");
 		} else {
 			p->skipping_junk = false;
 			r = parser_start(p);
 			if (r == -ENOMEM)
 				return r;
 			if (!p->started)
-				bozo(p, "no XML in the document");
+				bozo(p, BZ_START, "no XML in the document");
 		}
 	}
 	if (p->ctxt && !p->error && !p->stopped) {
@@ -2941,7 +2969,7 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 	if (p->depth && !p->error)
 		unwind(p);
 	if (p->field_truncated)
-		bozo(p, "a field longer than %zu bytes was cut",
+		bozo(p, BZ_LIMIT, "a field longer than %zu bytes was cut",
 		     p->opts.max_field);
 
 	f = p->feed;
@@ -2955,6 +2983,12 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 	}
 	if (f->language == NULL && p->content_language)
 		f->language = strdup(p->content_language);
+	for (int i = 0; i < BZ_N; i++) {
+		if (f->bozo_message == NULL) {
+			f->bozo_message = p->bozo_msg[i];
+			p->bozo_msg[i] = NULL;
+		}
+	}
 	if (f->bozo && f->bozo_message == NULL)
 		f->bozo_message = strdup("the document is not well-formed XML");
 	p->feed = NULL;
@@ -2996,6 +3030,8 @@ gz_parser_free(struct gz_parser *p)
 	free(p->base_url);
 	free(p->content_language);
 	free(p->charset);
+	for (int i = 0; i < BZ_N; i++)
+		free(p->bozo_msg[i]);
 	free(p);
 }
 

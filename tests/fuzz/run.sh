@@ -13,7 +13,7 @@
 # (libFuzzer's -fork=1 -ignore_crashes=1), for long unattended runs.
 # FUZZ_LSAN_SUPP, FUZZ_UBSAN_SUPP: suppressions of known findings (leaks,
 # undefined behaviour), for long runs while a fix is pending; CI uses none.
-# FUZZ_ARGS_<TARGET>: more libFuzzer options for that target.
+# FUZZ_ARGS_<TARGET>: more libFuzzer options for that target ('-' as '_').
 set -u
 
 if [ $# -lt 3 ]; then
@@ -44,7 +44,8 @@ target_opts() {
 	config) echo "-max_len=4096" ;;
 	*) echo "-max_len=1024" ;;
 	esac
-	eval "echo \${FUZZ_ARGS_$1:-}"
+	# FUZZ_ARGS_parse_chunks for parse-chunks: no '-' in a name
+	eval "echo \${FUZZ_ARGS_$(echo "$1" | tr - _):-}"
 }
 
 # The input directories a target starts from: seeds, regress, known.
