@@ -2472,9 +2472,8 @@ utf8_repair(struct gz_parser *p, const char *s, size_t n, bool final,
 			     "windows-1252");
 		}
 		char c[4];
-		unsigned cp = parse_html_cp1252(u[i]);
-		size_t cl =
-		        utf8_encode(cp == u[i] && cp < 0xA0 ? 0xFFFD : cp, c);
+		/* read once the text it is in is whole (parse-html.c) */
+		size_t cl = parse_html_byte_escape(u[i], c);
 		buf_add(&p->fix, s + run, i - run);
 		buf_add(&p->fix, c, cl);
 		run = ++i;

@@ -577,6 +577,41 @@ START_TEST(test_windows_1252_bytes_in_utf8_document_are_read_as_such)
 }
 END_TEST
 
+/*
+ * feedparser's last resort for broken UTF-8: when windows-1252 lacks a
+ * byte (0x9D of the UTF-8 for U+201D here), the text is ISO-8859-2,
+ * C1 controls read as windows-1252 (its encoding/bozo_linenoise.xml).
+ */
+START_TEST(test_bad_utf8_that_windows_1252_lacks_reads_the_text_as_latin2)
+{
+	const char *doc = "<?xml version='1.0' encoding='utf-8'?><rss><channel>"
+	                  "<title>ok \xe2\x80\x9c</title><item><description>"
+	                  "<![CDATA[ \xe2\x80\x99<>\xe2\x80\x9d\xa9 ]]>"
+	                  "</description><title>x\xa9 \xc3\xa9</title>"
+	                  "</item></channel></rss>";
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(doc, &o);
+	char *a = dump(f);
+
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->bozo_message,
+	                 "bytes that are not UTF-8 were read as windows-1252");
+	/* text without a bad byte keeps its UTF-8 */
+	ck_assert_str_eq(f->title, "ok \xe2\x80\x9c");
+	ck_assert_uint_eq(f->n_entries, 1);
+	/* "\xe2\x80\x99" "\xe2\x80\x9d" "\xa9" as ISO-8859-2, "<>" dropped */
+	ck_assert_str_eq(f->entries[0].summary,
+	                 "\xc3\xa2\xe2\x82\xac\xe2\x84\xa2"
+	                 "\xc3\xa2\xe2\x82\xac\xc2\x9d\xc5\xa0");
+	/* windows-1252 has every byte: only the bad one is read as such */
+	ck_assert_str_eq(f->entries[0].title, "x\xc2\xa9 \xc3\xa9");
+	for (size_t k = 1; k <= 8; k++)
+		assert_same_in_chunks("latin2", doc, strlen(doc), a, k, &o);
+	free(a);
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_comment_opening_with_gt_is_a_comment)
 {
 	struct gz_feed *f = parse_file("comment-gt.xml", NULL);
@@ -1323,6 +1358,9 @@ parse_suite(void)
 	        tb, test_invalid_utf8_bytes_are_read_as_windows_1252_and_bozo);
 	tcase_add_test(
 	        tb, test_windows_1252_bytes_in_utf8_document_are_read_as_such);
+	tcase_add_test(
+	        tb,
+	        test_bad_utf8_that_windows_1252_lacks_reads_the_text_as_latin2);
 	tcase_add_test(tc, test_comment_opening_with_gt_is_a_comment);
 	tcase_add_test(
 	        tc, test_byte_the_encoding_lacks_is_replaced_not_the_feed_lost);
