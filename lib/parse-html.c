@@ -21,12 +21,15 @@ struct out {
 	char *s;
 	size_t len, cap, max;
 	bool oom;
+	unsigned foreign; /* open svg and math elements */
 };
 
 struct attr {
 	const char *name;
 	size_t name_len;
-	char *value; /* decoded, NULL when the attribute had none */
+	const char *raw; /* the value as written, NULL when it had none */
+	size_t raw_len;
+	char *value; /* decoded (URL attributes), or NULL */
 };
 
 /* Append n bytes, silently cut at the limit. */
@@ -215,6 +218,105 @@ is_url_attr(const char *name, size_t n)
 	return in_words(v, name, n);
 }
 
+/*
+ * Append the value of an attribute as written, as feedparser's serializer
+ * does: references kept (but "&#39;" and "&#34;", which it reads
+ * first), a bare '&' and '<', '>', '"' escaped.
+ */
+static void
+put_attr_raw(struct out *o, const char *s, size_t n)
+{
+	const char *end = s + n;
+
+	while (s < end) {
+		size_t r;
+
+		switch (*s) {
+		case '&':
+			r = ref_len(s);
+			if (r == 0 || s + r > end) {
+				puts_(o, "&amp;");
+				r = 1;
+			} else if (r == 5 && !strncmp(s, "&#39;", 5)) {
+				puts_(o, "'");
+			} else if (r == 5 && !strncmp(s, "&#34;", 5)) {
+				puts_(o, "&quot;");
+			} else {
+				put(o, s, r);
+			}
+			s += r;
+			continue;
+		case '<':
+			puts_(o, "&lt;");
+			break;
+		case '>':
+			puts_(o, "&gt;");
+			break;
+		case '"':
+			puts_(o, "&quot;");
+			break;
+		default:
+			put(o, s, 1);
+			break;
+		}
+		s++;
+	}
+}
+
+/* The attribute of name among attrs, or NULL. */
+static struct attr *
+attr_named(struct attr *attrs, size_t na, const char *name)
+{
+	for (size_t i = 0; i < na; i++)
+		if (attrs[i].name_len == strlen(name) &&
+		    !strncasecmp(attrs[i].name, name, attrs[i].name_len))
+			return &attrs[i];
+	return NULL;
+}
+
+/*
+ * Namespace declarations feedparser's sanitizer adds to inline SVG and
+ * MathML: xmlns on an svg or math element without one, xmlns:xlink on
+ * an element inside them that has xlink: attributes.
+ */
+static size_t
+foreign_decls(struct out *o, const char *name, size_t name_len,
+              struct attr *attrs, size_t na)
+{
+	static const char *const ns_svg = "http://www.w3.org/2000/svg";
+	static const char *const ns_math = "http://www.w3.org/1998/Math/MathML";
+	static const char *const ns_xlink = "http://www.w3.org/1999/xlink";
+	bool svg = name_len == 3 && !strncasecmp(name, "svg", 3);
+	bool math = name_len == 4 && !strncasecmp(name, "math", 4);
+	bool xlink = false;
+
+	if (svg || math) {
+		o->foreign++;
+		if (na < MAX_ATTRS && !attr_named(attrs, na, "xmlns")) {
+			attrs[na++] = (struct attr){
+			        .name = "xmlns",
+			        .name_len = 5,
+			        .raw = svg ? ns_svg : ns_math,
+			        .raw_len = strlen(svg ? ns_svg : ns_math),
+			};
+		}
+	}
+	if (o->foreign == 0)
+		return na;
+	for (size_t i = 0; i < na; i++)
+		if (attrs[i].name_len > 6 &&
+		    !strncasecmp(attrs[i].name, "xlink:", 6))
+			xlink = true;
+	if (xlink && na < MAX_ATTRS && !attr_named(attrs, na, "xmlns:xlink"))
+		attrs[na++] = (struct attr){
+		        .name = "xmlns:xlink",
+		        .name_len = 11,
+		        .raw = ns_xlink,
+		        .raw_len = strlen(ns_xlink),
+		};
+	return na;
+}
+
 /* Order attributes by name, as feedparser's serializer does. */
 static int
 attr_cmp(const void *a, const void *b)
@@ -281,39 +383,51 @@ start_tag(struct out *o, const char *s, const char *base)
 				p++;
 			continue;
 		}
-		if (na < MAX_ATTRS) {
-			attrs[na].name = an;
-			attrs[na].name_len = anl;
-			attrs[na].value = v ? decode_value(v, vl) : NULL;
-			if (v && attrs[na].value == NULL)
-				o->oom = true;
+		/* two slots kept for foreign_decls() */
+		if (na < MAX_ATTRS - 2) {
+			attrs[na] = (struct attr){
+			        .name = an,
+			        .name_len = anl,
+			        .raw = v,
+			        .raw_len = vl,
+			};
 			na++;
 		}
 	}
-	if (*p != '>') {
-		for (size_t i = 0; i < na; i++)
-			free(attrs[i].value);
+	if (*p != '>')
 		return 0;
-	}
 	p++;
+	na = foreign_decls(o, name, name_len, attrs, na);
 	qsort(attrs, na, sizeof(attrs[0]), attr_cmp);
 	put(o, "<", 1);
 	put(o, name, name_len);
 	for (size_t i = 0; i < na; i++) {
-		char *val = attrs[i].value;
+		const struct attr *a = &attrs[i];
+		char *val, *r = NULL;
+
 		put(o, " ", 1);
-		put(o, attrs[i].name, attrs[i].name_len);
+		put(o, a->name, a->name_len);
 		put(o, "=\"", 2);
-		if (val && is_url_attr(attrs[i].name, attrs[i].name_len)) {
-			char *r = NULL;
+		if (a->raw == NULL) {
+			/* <input checked>: the name is the value */
+			put_attr_raw(o, a->name, a->name_len);
+		} else if (is_url_attr(a->name, a->name_len)) {
+			/* a URL is resolved decoded, then escaped again */
+			val = decode_value(a->raw, a->raw_len);
+			if (val == NULL) {
+				o->oom = true;
+				break;
+			}
 			if (url_resolve(base, val, &r) == 0) {
 				free(val);
-				val = attrs[i].value = r;
+				val = r;
 			}
+			put_attr_value(o, val);
+			free(val);
+		} else {
+			put_attr_raw(o, a->raw, a->raw_len);
 		}
-		put_attr_value(o, val ? val : attrs[i].name);
 		put(o, "\"", 1);
-		free(attrs[i].value);
 	}
 	puts_(o, is_void(name, name_len) ? " />" : ">");
 	return (size_t)(p - s);
@@ -383,6 +497,10 @@ parse_html_normalize(const char *in, const char *base, size_t max, char **ret)
 				s++;
 				continue;
 			}
+			if (o.foreign &&
+			    ((n == 3 && !strncasecmp(name, "svg", 3)) ||
+			     (n == 4 && !strncasecmp(name, "math", 4))))
+				o.foreign--;
 			if (!is_void(name, n)) {
 				put(&o, "</", 2);
 				put(&o, name, n);

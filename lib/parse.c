@@ -973,17 +973,24 @@ is_url_attr(const char *name)
 /* Serialize a start tag of markup inside captured content. */
 static void
 markup_start(struct gz_parser *p, struct frame *f, const xmlChar *local,
-             const xmlChar *prefix, enum ns ns, int na, const xmlChar **attrs)
+             const xmlChar *uri, int na, const xmlChar **attrs)
 {
-	bool xhtml = ns == NS_XHTML || ns == NS_CORE;
+	static const char *const ns_svg = "http://www.w3.org/2000/svg";
+	static const char *const ns_math = "http://www.w3.org/1998/Math/MathML";
 
+	/* as feedparser: the element's name without its prefix, and the
+	 * namespace of SVG and MathML said on their root */
 	text_add(p, "<", 1, false);
-	if (!xhtml && prefix) {
-		text_add(p, (const char *)prefix, strlen((const char *)prefix),
-		         false);
-		text_add(p, ":", 1, false);
-	}
 	text_add(p, (const char *)local, strlen((const char *)local), false);
+	if (uri && ((!strcmp((const char *)local, "svg") &&
+	             !strcmp((const char *)uri, ns_svg)) ||
+	            (!strcmp((const char *)local, "math") &&
+	             !strcmp((const char *)uri, ns_math)))) {
+		text_add(p, " xmlns=\"", 8, false);
+		text_add(p, (const char *)uri, strlen((const char *)uri),
+		         false);
+		text_add(p, "\"", 1, false);
+	}
 	for (int i = 0; i < na; i++) {
 		const xmlChar **a = attrs + i * 5;
 		char *v = attr_dup(p, a[3], a[4]);
@@ -1297,7 +1304,7 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 			return;
 		}
 		f->void_elem = is_void(n);
-		markup_start(p, f, local, prefix, ns, na, attrs);
+		markup_start(p, f, local, uri, na, attrs);
 		return;
 	}
 	if (p->ignore_level || p->source_level) {
@@ -1633,7 +1640,8 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 			free(s);
 			return;
 		}
-		if (e->summary == NULL && f->ctype != CT_XHTML)
+		/* feedparser copies text, HTML and XHTML content */
+		if (e->summary == NULL)
 			e->summary = strdup(s);
 		set_str(&e->content, s);
 		return;
@@ -1894,14 +1902,7 @@ on_end(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	switch (f->kind) {
 	case K_MARKUP:
 		if (!f->wrapper && !f->void_elem) {
-			bool xhtml = ns_of(uri, prefix) == NS_XHTML ||
-			             ns_of(uri, prefix) == NS_CORE;
 			text_add(p, "</", 2, false);
-			if (!xhtml && prefix) {
-				text_add(p, (const char *)prefix,
-				         strlen((const char *)prefix), false);
-				text_add(p, ":", 1, false);
-			}
 			text_add(p, (const char *)local,
 			         strlen((const char *)local), false);
 			text_add(p, ">", 1, false);

@@ -612,6 +612,73 @@ START_TEST(test_bad_utf8_that_windows_1252_lacks_reads_the_text_as_latin2)
 }
 END_TEST
 
+/* Escaped HTML keeps the references of its attribute values as written. */
+START_TEST(test_html_attribute_references_are_kept_as_written)
+{
+	const char *doc =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'><entry>"
+	        "<title type='html'>&lt;a title=\"&amp;#38; &amp;#x26; "
+	        "&amp;amp; &amp;#39; &amp;eacute; &amp; x\" "
+	        "href=\"/p?a=1&amp;amp;b=2\"&gt;t&lt;/a&gt;&lt;input "
+	        "checked&gt;</title></entry></feed>";
+	struct gz_parser_opts o = {.base_url = "http://example.org/f"};
+	struct gz_feed *f = parse_str(doc, &o);
+
+	ck_assert(!f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title,
+	                 "<a href=\"http://example.org/p?a=1&amp;b=2\" "
+	                 "title=\"&#38; &#x26; &amp; ' &eacute; &amp; x\">t</a>"
+	                 "<input checked=\"checked\" />");
+	gz_feed_free(f);
+}
+END_TEST
+
+/*
+ * Inline SVG and MathML, escaped in RSS or as XHTML in Atom, come out as
+ * feedparser gives them: without prefixes, their namespaces declared,
+ * and Atom's XHTML content is the summary too when there is none.
+ */
+START_TEST(test_inline_svg_and_mathml_declare_their_namespaces)
+{
+	const char *rss = "<rss><channel><item><description>&lt;svg "
+	                  "width='1'&gt;&lt;a xlink:href='#x'&gt;&lt;/a&gt;"
+	                  "&lt;/svg&gt;&lt;a xlink:href='#y'&gt;&lt;/a&gt;"
+	                  "</description></item></channel></rss>";
+	const char *atom =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'><entry "
+	        "xmlns:s='http://www.w3.org/2000/svg' "
+	        "xmlns:xlink='http://www.w3.org/1999/xlink'><content "
+	        "type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>"
+	        "<s:svg width='1'><s:a xlink:href='#x'/></s:svg>"
+	        "<math xmlns='http://www.w3.org/1998/Math/MathML'><mi>a</mi>"
+	        "</math></div></content></entry></feed>";
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(rss, &o);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(
+	        f->entries[0].summary,
+	        "<svg width=\"1\" xmlns=\"http://www.w3.org/2000/svg\">"
+	        "<a xlink:href=\"#x\" "
+	        "xmlns:xlink=\"http://www.w3.org/1999/xlink\"></a>"
+	        "</svg><a xlink:href=\"#y\"></a>");
+	gz_feed_free(f);
+	f = parse_str(atom, &o);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(
+	        f->entries[0].content,
+	        "<svg width=\"1\" xmlns=\"http://www.w3.org/2000/svg\">"
+	        "<a xlink:href=\"#x\" "
+	        "xmlns:xlink=\"http://www.w3.org/1999/xlink\"></a>"
+	        "</svg><math "
+	        "xmlns=\"http://www.w3.org/1998/Math/MathML\">"
+	        "<mi>a</mi></math>");
+	ck_assert_str_eq(f->entries[0].summary, f->entries[0].content);
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_comment_opening_with_gt_is_a_comment)
 {
 	struct gz_feed *f = parse_file("comment-gt.xml", NULL);
@@ -1379,6 +1446,8 @@ parse_suite(void)
 	               test_html_entities_decoded_and_unknown_kept_as_written);
 	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
 	tcase_add_test(tb, test_html_entities_in_attributes_are_decoded_whole);
+	tcase_add_test(tc, test_html_attribute_references_are_kept_as_written);
+	tcase_add_test(tc, test_inline_svg_and_mathml_declare_their_namespaces);
 	tcase_add_test(
 	        tb, test_truncated_document_keeps_the_open_entry_and_its_text);
 	tcase_add_test(
