@@ -10,6 +10,7 @@
  *                     attribute values
  *   parse-map.c       RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and RDF elements
  *                     mapped onto struct gz_feed / gz_entry
+ *   parse-json.c      JSON Feed 1.0 and 1.1, by json-c
  *   parse-html.c      HTML fragments normalized as feedparser does
  */
 #ifndef GAZETTE_PARSE_INTERNAL_H
@@ -41,6 +42,10 @@
 #define MAX_ENTITY_TEXT 4096
 /* Longest DOCTYPE held back until its end has arrived. */
 #define MAX_DOCTYPE_HOLD (1024 * 1024)
+/* Largest JSON Feed kept to be parsed at the end. */
+#define MAX_JSON (64 * 1024 * 1024)
+/* Leading whitespace looked through for the first byte ('{' or '<'). */
+#define LEAD_MAX 1024
 
 enum ns {
 	NS_CORE, /* no namespace, RSS namespaces, Atom */
@@ -161,6 +166,14 @@ struct gz_parser {
 	char *base_url, *charset, *content_language;
 	bool http_text; /* served as text without a charset: us-ascii */
 	bool http_nonxml;
+	bool http_json; /* served as application/(feed+)json */
+
+	/* XML or JSON: told by the first byte that is not a BOM or space */
+	enum { MODE_SNIFF, MODE_XML, MODE_JSON } mode;
+	struct buf lead; /* what came before it */
+	bool lead_bom;   /* the bytes so far are a UTF-8 BOM's first ones */
+	struct buf json; /* a JSON body, parsed at the end */
+	char *errmsg;    /* why finish failed, when it did */
 
 	xmlParserCtxtPtr ctxt;
 	xmlHashTablePtr entities;      /* name -> xmlEntityPtr we made */
@@ -290,5 +303,24 @@ void parse_map_unwind(struct gz_parser *p);
 
 /* Pop every open element's frame (a parser freed mid-document). */
 void parse_map_release(struct gz_parser *p);
+
+/* Add a link, an enclosure, a category to p->entry (taking the strings
+ * but rel and the link's type). */
+void parse_map_add_link(struct gz_parser *p, char *href, const char *rel,
+                        const char *type);
+void parse_map_add_enclosure(struct gz_parser *p, char *url, char *type,
+                             char *length);
+void parse_map_add_category(struct gz_parser *p, char *term);
+
+/* Hand p->entry over: to the callback or to the feed (limits counted). */
+void parse_map_entry_end(struct gz_parser *p);
+
+/* parse-json.c */
+
+/* Keep the next bytes of a JSON body; 0, -EFBIG (too large), -ENOMEM. */
+int parse_json_push(struct gz_parser *p, const char *buf, size_t len);
+
+/* Parse the body into p->feed; 0, or a negative errno (p->errmsg). */
+int parse_json_finish(struct gz_parser *p);
 
 #endif

@@ -198,9 +198,9 @@ grow(void *arr, size_t n, size_t sz)
 }
 
 /* Add a link to the current entry. Takes href. */
-static void
-entry_add_link(struct gz_parser *p, char *href, const char *rel,
-               const char *type)
+void
+parse_map_add_link(struct gz_parser *p, char *href, const char *rel,
+                   const char *type)
 {
 	struct gz_entry *e = p->entry;
 	struct gz_link *l = grow(e->links, e->n_links, sizeof(*l));
@@ -217,8 +217,9 @@ entry_add_link(struct gz_parser *p, char *href, const char *rel,
 }
 
 /* Add an enclosure to the current entry. Takes the strings. */
-static void
-entry_add_enclosure(struct gz_parser *p, char *url, char *type, char *length)
+void
+parse_map_add_enclosure(struct gz_parser *p, char *url, char *type,
+                        char *length)
 {
 	struct gz_entry *e = p->entry;
 	struct gz_enclosure *x =
@@ -238,8 +239,8 @@ entry_add_enclosure(struct gz_parser *p, char *url, char *type, char *length)
 }
 
 /* Add a category to the current entry. Takes term. */
-static void
-entry_add_category(struct gz_parser *p, char *term)
+void
+parse_map_add_category(struct gz_parser *p, char *term)
 {
 	struct gz_entry *e = p->entry;
 	char **c;
@@ -277,10 +278,11 @@ atom_link(struct gz_parser *p, struct frame *f, int na, const xmlChar **attrs)
 		if (alt && p->entry->link == NULL)
 			p->entry->link = strdup(url);
 		if (rel && strcmp(rel, "enclosure") == 0)
-			entry_add_enclosure(
+			parse_map_add_enclosure(
 			        p, strdup(url), type ? strdup(type) : NULL,
 			        parse_xml_attr_get(p, na, attrs, "length"));
-		entry_add_link(p, url, rel && rel[0] ? rel : "alternate", type);
+		parse_map_add_link(p, url, rel && rel[0] ? rel : "alternate",
+		                   type);
 	} else if (!p->entry && !p->source_level) {
 		if ((rel == NULL || rel[0] == '\0' ||
 		     strcmp(rel, "alternate") == 0) &&
@@ -616,7 +618,8 @@ cdf_attrs(struct gz_parser *p, struct frame *f, int na, const xmlChar **attrs)
 	if (href) {
 		char *r = resolve(f->base, trim(href), false);
 		if (r && p->entry) {
-			entry_add_link(p, strdup(r), "alternate", "text/html");
+			parse_map_add_link(p, strdup(r), "alternate",
+			                   "text/html");
 			set_str(&p->entry->link, r);
 		} else if (r) {
 			set_str(&p->feed->link, r);
@@ -794,9 +797,9 @@ parse_map_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 				char *type = parse_xml_attr_get(p, na, attrs,
 				                                "type");
 				if (r) {
-					entry_add_link(p, strdup(r),
-					               "enclosure", type);
-					entry_add_enclosure(
+					parse_map_add_link(p, strdup(r),
+					                   "enclosure", type);
+					parse_map_add_enclosure(
 					        p, r, type,
 					        parse_xml_attr_get(p, na, attrs,
 					                           "length"));
@@ -816,7 +819,7 @@ parse_map_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		if (!strcasecmp(n, "category") && in_entry) {
 			char *term = parse_xml_attr_get(p, na, attrs, "term");
 			if (term) {
-				entry_add_category(p, trim(term));
+				parse_map_add_category(p, trim(term));
 				return;
 			}
 		}
@@ -830,7 +833,7 @@ parse_map_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
 	if (ns == NS_ITUNES && !strcasecmp(n, "category") && in_entry) {
 		char *t = parse_xml_attr_get(p, na, attrs, "text");
 		if (t && trim(t)[0])
-			entry_add_category(p, t);
+			parse_map_add_category(p, t);
 		else
 			free(t);
 		return;
@@ -1018,14 +1021,15 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 			return;
 		if (e && f->rel && f->rel[0] && strcmp(f->rel, "alternate")) {
 			if (!strcmp(f->rel, "enclosure"))
-				entry_add_enclosure(
+				parse_map_add_enclosure(
 				        p, strdup(r),
 				        f->type ? strdup(f->type) : NULL, NULL);
-			entry_add_link(p, r, f->rel, f->type);
+			parse_map_add_link(p, r, f->rel, f->type);
 			return;
 		}
 		if (e) {
-			entry_add_link(p, strdup(r), "alternate", "text/html");
+			parse_map_add_link(p, strdup(r), "alternate",
+			                   "text/html");
 			set_str(&e->link, r);
 		} else {
 			set_str(&fd->link, r);
@@ -1103,7 +1107,7 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 		return;
 	case F_CATEGORY:
 		if (e && s[0])
-			entry_add_category(p, s);
+			parse_map_add_category(p, s);
 		else
 			free(s);
 		return;
@@ -1114,7 +1118,7 @@ field_store(struct gz_parser *p, struct frame *f, char *s)
 			     k = strtok_r(NULL, ",", &save)) {
 				trim(k);
 				if (k[0])
-					entry_add_category(p, strdup(k));
+					parse_map_add_category(p, strdup(k));
 			}
 		}
 		free(s);
@@ -1162,8 +1166,8 @@ entry_is_empty(const struct gz_entry *e)
 }
 
 /* Hand a finished entry over: to the callback or to the feed. */
-static void
-entry_end(struct gz_parser *p)
+void
+parse_map_entry_end(struct gz_parser *p)
 {
 	struct gz_entry *e = p->entry;
 	int r;
@@ -1322,7 +1326,7 @@ parse_map_end(void *ctx, const xmlChar *local, const xmlChar *prefix,
 		break;
 	case K_ENTRY:
 		frame_pop(p);
-		entry_end(p);
+		parse_map_entry_end(p);
 		return;
 	default:
 		break;
@@ -1357,7 +1361,7 @@ parse_map_unwind(struct gz_parser *p)
 				free(p->entry);
 				p->entry = NULL;
 			}
-			entry_end(p);
+			parse_map_entry_end(p);
 			continue;
 		default:
 			break;

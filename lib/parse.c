@@ -111,6 +111,7 @@ gz_parser_new(const struct gz_parser_opts *opts)
 	    !parse_buf_reserve(&p->text, 256))
 		goto fail;
 	p->feed->updated = GZ_NO_DATE;
+	p->lead_bom = true;
 	p->feed_published = GZ_NO_DATE;
 	if (p->opts.base_url && p->opts.base_url[0]) {
 		p->base_url = strdup(p->opts.base_url);
@@ -148,6 +149,8 @@ gz_parser_new(const struct gz_parser_opts *opts)
 			if (n > 0 && n < 64)
 				p->charset = strndup(c, n);
 		}
+		p->http_json = !strcasecmp(mime, "application/feed+json") ||
+		               !strcasecmp(mime, "application/json");
 		if (!strncasecmp(mime, "text/", 5)) {
 			p->http_text = p->charset == NULL;
 			if (strcasecmp(mime, "text/xml") &&
@@ -169,16 +172,10 @@ fail:
 	return NULL;
 }
 
-/* Push the next len bytes of the document. */
-int
-gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
+/* Push the next len bytes of an XML document. */
+static int
+xml_push(struct gz_parser *p, const char *buf, size_t len)
 {
-	if (p == NULL || p->finished)
-		return -EINVAL;
-	if (p->error)
-		return p->error;
-	if (p->stopped)
-		return 0;
 	if (p->http_text)
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)buf[i] >= 0x80) {
@@ -217,6 +214,85 @@ gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
 	return p->error;
 }
 
+/* Settle XML or JSON, and hand over what was held back meanwhile. */
+static int
+decide(struct gz_parser *p, bool json)
+{
+	int r;
+
+	p->mode = json ? MODE_JSON : MODE_XML;
+	if (p->lead.len == 0)
+		return 0;
+	r = json ? parse_json_push(p, p->lead.s, p->lead.len)
+	         : xml_push(p, p->lead.s, p->lead.len);
+	free(p->lead.s);
+	p->lead = (struct buf){0};
+	return r;
+}
+
+/*
+ * Look for the first byte that is neither a UTF-8 BOM nor whitespace:
+ * '{' is JSON, '<' is XML, anything else is JSON only when the server
+ * said so. Returns 1 once the mode is known, 0 while it is not (the
+ * bytes are held), or a negative errno.
+ */
+static int
+sniff_mode(struct gz_parser *p, const char *buf, size_t len)
+{
+	size_t seen = p->lead.len;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (p->lead_bom && seen + i < 3 &&
+		    c == (unsigned char)"\xef\xbb\xbf"[seen + i])
+			continue;
+		p->lead_bom = false;
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		return decide(p, c == '{' || (c != '<' && p->http_json)) < 0
+		               ? p->error
+		               : 1;
+	}
+	/* only space so far: hold it, up to a point */
+	if (seen + len > LEAD_MAX) {
+		int r = decide(p, p->http_json);
+		return r < 0 ? r : 1;
+	}
+	if (!parse_buf_add(&p->lead, buf, len))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Push the next len bytes of the document. */
+int
+gz_parser_push(struct gz_parser *p, const char *buf, size_t len)
+{
+	int r;
+
+	if (p == NULL || p->finished)
+		return -EINVAL;
+	if (p->error)
+		return p->error;
+	if (p->stopped)
+		return 0;
+	if (p->mode == MODE_SNIFF) {
+		r = sniff_mode(p, buf, len);
+		if (r <= 0)
+			return r;
+	}
+	if (p->mode == MODE_JSON)
+		return parse_json_push(p, buf, len);
+	return xml_push(p, buf, len);
+}
+
+/* Why the last gz_parser_finish failed, in words; NULL when it did not. */
+const char *
+gz_parser_error(const struct gz_parser *p)
+{
+	return p ? p->errmsg : NULL;
+}
+
 /* End of document: finish parsing and hand over the feed. */
 int
 gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
@@ -226,7 +302,18 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 
 	if (p == NULL || p->finished)
 		return -EINVAL;
-	if (!p->started && !p->error) {
+	if (p->mode == MODE_SNIFF && !p->error) {
+		/* nothing but space (or nothing): JSON only when served so */
+		r = decide(p, p->http_json);
+		if (r == -ENOMEM)
+			return r;
+	}
+	if (p->mode == MODE_JSON) {
+		r = parse_json_finish(p);
+		p->finished = true;
+		if (r < 0)
+			return r;
+	} else if (!p->started && !p->error) {
 		if (p->pre.len == 0 && !p->skipping_junk) {
 			parse_bozo(p, BZ_START, "empty document");
 		} else if (p->pre.len == 0) {
@@ -241,7 +328,7 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 				           "no XML in the document");
 		}
 	}
-	if (p->ctxt && !p->error && !p->stopped) {
+	if (p->mode == MODE_XML && p->ctxt && !p->error && !p->stopped) {
 		if (p->filter && (p->hold.len || p->carry.len))
 			parse_encoding_push(p, "", 0, true);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
@@ -317,6 +404,9 @@ gz_parser_free(struct gz_parser *p)
 	free(p->base_url);
 	free(p->content_language);
 	free(p->charset);
+	free(p->lead.s);
+	free(p->json.s);
+	free(p->errmsg);
 	for (int i = 0; i < BZ_N; i++)
 		free(p->bozo_msg[i]);
 	free(p);

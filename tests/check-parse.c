@@ -1005,6 +1005,11 @@ static const char *const fixtures[] = {
         "comment-gt.xml",
         "cp1252-in-utf8.xml",
         "doctype-subset.xml",
+        "../jsonfeed/spec-1.1-simple.json",
+        "../jsonfeed/spec-1.1-podcast.json",
+        "../jsonfeed/spec-1.0-microblog.json",
+        "../jsonfeed/news-1.1.json",
+        "../jsonfeed/linkblog-1.0.json",
         NULL,
 };
 
@@ -1177,6 +1182,258 @@ START_TEST(test_every_corpus_document_parses_the_same_in_any_chunks)
 	corpus_files = 0;
 	ck_assert_int_eq(nftw(dir, corpus_one, 16, FTW_PHYS), 0);
 	ck_assert_uint_ge(corpus_files, 2000);
+}
+END_TEST
+
+/* A JSON Feed of tests/data/jsonfeed, parsed whole with base and ct. */
+static struct gz_feed *
+parse_json_file(const char *name, const char *base, const char *ct)
+{
+	struct gz_parser_opts o = {.base_url = base, .content_type = ct};
+	char path[256];
+	size_t len;
+	char *buf;
+	struct gz_feed *f;
+
+	snprintf(path, sizeof(path), "../jsonfeed/%s", name);
+	buf = load(path, &len);
+	f = parse_chunked(buf, len, 0, &o);
+	free(buf);
+	return f;
+}
+
+/* The JSON Feed 1.1 spec's first example: two items, in order. */
+START_TEST(test_json_feed_spec_example_gives_its_items_in_order)
+{
+	struct gz_feed *f = parse_json_file("spec-1.1-simple.json", NULL, NULL);
+
+	ck_assert(f->is_feed);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "My Example Feed");
+	ck_assert_str_eq(f->link, "https://example.org/");
+	ck_assert_str_eq(f->id, "https://example.org/feed.json");
+	ck_assert_uint_eq(f->n_entries, 2);
+	ck_assert_str_eq(f->entries[0].id, "2");
+	ck_assert_str_eq(f->entries[0].link, "https://example.org/second-item");
+	ck_assert_str_eq(f->entries[0].content, "This is a second item.");
+	ck_assert_str_eq(f->entries[0].summary, "This is a second item.");
+	ck_assert_ptr_null(f->entries[0].title);
+	ck_assert_str_eq(f->entries[1].id, "1");
+	ck_assert_str_eq(f->entries[1].content, "<p>Hello, world!</p>");
+	ck_assert_int_eq(f->entries[1].published, GZ_NO_DATE);
+	gz_feed_free(f);
+}
+END_TEST
+
+/* The spec's podcast: content_html over content_text, an attachment. */
+START_TEST(test_json_feed_attachment_is_an_enclosure_and_html_wins)
+{
+	struct gz_feed *f =
+	        parse_json_file("spec-1.1-podcast.json", NULL, NULL);
+	const struct gz_entry *e;
+
+	ck_assert(f->is_feed && !f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	e = &f->entries[0];
+	ck_assert_str_eq(e->title, "Special #1 - Chris Parrish");
+	ck_assert_str_eq(e->summary, "Brent interviews Chris Parrish, co-host "
+	                             "of The Record and one-half of Aged & "
+	                             "Distilled.");
+	ck_assert(
+	        strstr(e->content, "<a href=\"http://adobe.com/\">Adobe</a>"));
+	ck_assert_int_eq(e->published, when("2014-05-09T21:04:00Z"));
+	ck_assert_uint_eq(e->n_enclosures, 1);
+	ck_assert_str_eq(e->enclosures[0].url,
+	                 "http://therecord.co/downloads/"
+	                 "The-Record-sp1e1-ChrisParrish.m4a");
+	ck_assert_str_eq(e->enclosures[0].type, "audio/x-m4a");
+	ck_assert_str_eq(e->enclosures[0].length, "89970236");
+	ck_assert_uint_eq(e->n_links, 2);
+	ck_assert_str_eq(e->links[1].rel, "enclosure");
+	gz_feed_free(f);
+}
+END_TEST
+
+/* JSON Feed 1.0: the feed's "author" is the author of its items. */
+START_TEST(test_json_feed_1_0_author_is_the_items_author)
+{
+	struct gz_feed *f =
+	        parse_json_file("spec-1.0-microblog.json", NULL, NULL);
+
+	ck_assert(f->is_feed && !f->bozo);
+	ck_assert_str_eq(f->author, "Brent Simmons");
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].author, "Brent Simmons");
+	ck_assert_str_eq(f->entries[0].content,
+	                 "Cats are neat. \n\nhttps://example.org/cats");
+	ck_assert_int_eq(f->entries[0].published, when("2016-02-09T21:22:00Z"));
+	gz_feed_free(f);
+}
+END_TEST
+
+/*
+ * A news site's feed: relative URLs resolved against the document's,
+ * 1.1 "authors" (mailto: as an e-mail address), tags that are not strings
+ * or are empty skipped, dates with offsets and fractions, a numeric id,
+ * external_url as the link when there is no url, '_' extensions unread.
+ */
+START_TEST(test_json_feed_news_site_maps_every_field)
+{
+	struct gz_feed *f = parse_json_file(
+	        "news-1.1.json", "https://daily.example/world/feed.json", NULL);
+	const struct gz_entry *e;
+
+	ck_assert(f->is_feed && !f->bozo);
+	ck_assert_str_eq(f->link, "https://daily.example/world/");
+	ck_assert_str_eq(f->id, "https://daily.example/world/feed.json");
+	ck_assert_str_eq(f->subtitle, "News from The Daily Example");
+	ck_assert_str_eq(f->image, "https://daily.example/static/icon-512.png");
+	ck_assert_str_eq(f->language, "en-GB");
+	ck_assert_str_eq(f->author, "The Daily Example newsroom");
+	/* the extension's own "items" are not the feed's */
+	ck_assert_uint_eq(f->n_entries, 3);
+	e = &f->entries[0];
+	ck_assert_str_eq(e->link,
+	                 "https://daily.example/world/2024/05/09/harbour");
+	ck_assert_str_eq(e->author, "Ana Lima (ana@daily.example)");
+	ck_assert_str_eq(
+	        e->summary,
+	        "Ships are back in the harbour & the ferry runs again.");
+	ck_assert_str_eq(
+	        e->content,
+	        "<p>Ships are <b>back</b> in the harbour.<img "
+	        "src=\"https://daily.example/img/harbour.jpg\" /></p>");
+	ck_assert_int_eq(e->published, when("2024-05-09T05:30:00Z"));
+	ck_assert_int_eq(e->updated, when("2024-05-09T08:15:30Z"));
+	ck_assert_uint_eq(e->n_categories, 3);
+	ck_assert_str_eq(e->categories[0], "world");
+	ck_assert_str_eq(e->categories[2], "ports");
+	e = &f->entries[1];
+	ck_assert_str_eq(e->id, "1002");
+	ck_assert_str_eq(e->author, "The Daily Example newsroom");
+	/* the attachment without a url is no enclosure */
+	ck_assert_uint_eq(e->n_enclosures, 1);
+	ck_assert_str_eq(e->enclosures[0].url,
+	                 "https://daily.example/audio/briefing-0508.mp3");
+	ck_assert_str_eq(e->enclosures[0].length, "1234567");
+	e = &f->entries[2];
+	ck_assert_str_eq(e->link, "https://elsewhere.example/report");
+	ck_assert_str_eq(e->links[0].rel, "related");
+	gz_feed_free(f);
+}
+END_TEST
+
+/* JSON is told by its first byte (after a BOM and space), or by the
+ * Content-Type; XML served as JSON is still XML. */
+START_TEST(test_json_feed_is_told_by_its_first_byte_or_content_type)
+{
+	const char *doc = "\xef\xbb\xbf \n\t{\"version\": "
+	                  "\"https://jsonfeed.org/version/1.1\", \"items\": "
+	                  "[{\"id\": \"a\"}]}";
+	struct gz_parser_opts json = {.content_type = "application/feed+json"};
+	struct gz_parser_opts none = {0};
+	struct gz_feed *f;
+	struct gz_parser *p;
+
+	for (size_t k = 0; k <= 4; k++) {
+		f = parse_chunked(doc, strlen(doc), k, &none);
+		ck_assert(f->is_feed && !f->bozo);
+		ck_assert_uint_eq(f->n_entries, 1);
+		ck_assert_str_eq(f->entries[0].id, "a");
+		gz_feed_free(f);
+	}
+	f = parse_str("<rss><channel><title>x</title></channel></rss>", &json);
+	ck_assert(f->is_feed);
+	ck_assert_str_eq(f->title, "x");
+	gz_feed_free(f);
+	/* served as JSON: an empty or non-JSON body is malformed JSON */
+	p = gz_parser_new(&json);
+	ck_assert_int_eq(gz_parser_push(p, "  ", 2), 0);
+	ck_assert_int_eq(gz_parser_finish(p, &f), -EBADMSG);
+	gz_parser_free(p);
+	p = gz_parser_new(&json);
+	ck_assert_int_eq(gz_parser_push(p, "Hello", 5), 0);
+	ck_assert_int_eq(gz_parser_finish(p, &f), -EBADMSG);
+	gz_parser_free(p);
+}
+END_TEST
+
+/* The callback's entries: each item, in order, at the end. */
+static int
+count_entry(struct gz_entry *e, void *arg)
+{
+	(*(size_t *)arg)++;
+	gz_entry_clear(e);
+	return 0;
+}
+
+/* Malformed JSON fails finish with words, and no entry is handed over. */
+START_TEST(test_malformed_json_fails_finish_and_hands_over_nothing)
+{
+	static const char *const names[] = {"truncated.json",
+	                                    "trailing-comma.json"};
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t len, n = 0;
+		char path[64], *buf;
+		struct gz_parser_opts o = {.on_entry = count_entry, .arg = &n};
+		struct gz_parser *p = gz_parser_new(&o);
+		struct gz_feed *f = NULL;
+
+		snprintf(path, sizeof(path), "../jsonfeed/%s", names[i]);
+		buf = load(path, &len);
+		for (size_t k = 0; k < len; k += 7)
+			ck_assert_int_eq(
+			        gz_parser_push(p, buf + k,
+			                       len - k < 7 ? len - k : 7),
+			        0);
+		ck_assert_int_eq(gz_parser_finish(p, &f), -EBADMSG);
+		ck_assert_ptr_null(f);
+		ck_assert_uint_eq(n, 0);
+		ck_assert_ptr_nonnull(gz_parser_error(p));
+		ck_assert(strncmp(gz_parser_error(p), "not valid JSON", 14) ==
+		          0);
+		ck_assert_int_eq(gz_parse_buffer(buf, len, NULL, &f), -EBADMSG);
+		gz_parser_free(p);
+		free(buf);
+	}
+}
+END_TEST
+
+/* JSON that is no JSON Feed is no feed (the daemon says so), no error. */
+START_TEST(test_json_without_version_is_not_a_feed)
+{
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str("{\"items\": [{\"id\": \"1\"}]}", &o);
+
+	ck_assert(!f->is_feed);
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 0);
+	ck_assert_str_eq(f->bozo_message,
+	                 "JSON, but not a JSON Feed: no version");
+	gz_feed_free(f);
+	f = parse_str("[1, 2]", &o);
+	ck_assert(!f->is_feed);
+	gz_feed_free(f);
+}
+END_TEST
+
+/* A JSON Feed's limits: entries counted, fields cut, as for XML. */
+START_TEST(test_json_feed_limits_entries_and_fields)
+{
+	struct gz_parser_opts o = {.max_entries = 1, .max_field = 8};
+	struct gz_feed *f;
+	size_t len;
+	char *buf = load("../jsonfeed/news-1.1.json", &len);
+
+	f = parse_chunked(buf, len, 0, &o);
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "Harbour ");
+	ck_assert_str_eq(f->bozo_message,
+	                 "more than 1 entries: the rest is ignored");
+	gz_feed_free(f);
+	free(buf);
 }
 END_TEST
 
@@ -1372,6 +1629,7 @@ parse_suite(void)
 	TCase *tb = tcase_create("broken");
 	TCase *th = tcase_create("hostile");
 	TCase *tk = tcase_create("corpus");
+	TCase *tj = tcase_create("jsonfeed");
 
 	tcase_add_test(tc,
 	               test_rss20_channel_fields_come_from_channel_not_image);
@@ -1466,6 +1724,19 @@ parse_suite(void)
 	tcase_add_test(th, test_external_entity_file_is_never_read);
 	tcase_add_test(th, test_deep_nesting_stops_with_bozo);
 	suite_add_tcase(s, th);
+	tcase_add_test(tj,
+	               test_json_feed_spec_example_gives_its_items_in_order);
+	tcase_add_test(tj,
+	               test_json_feed_attachment_is_an_enclosure_and_html_wins);
+	tcase_add_test(tj, test_json_feed_1_0_author_is_the_items_author);
+	tcase_add_test(tj, test_json_feed_news_site_maps_every_field);
+	tcase_add_test(
+	        tj, test_json_feed_is_told_by_its_first_byte_or_content_type);
+	tcase_add_test(tj,
+	               test_malformed_json_fails_finish_and_hands_over_nothing);
+	tcase_add_test(tj, test_json_without_version_is_not_a_feed);
+	tcase_add_test(tj, test_json_feed_limits_entries_and_fields);
+	suite_add_tcase(s, tj);
 	/* 2,100 documents, each parsed six ways */
 	tcase_set_timeout(tk, 600);
 	suite_add_tcase(s, tk);

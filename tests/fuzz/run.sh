@@ -4,8 +4,9 @@
 #   tests/fuzz/run.sh BUILDDIR SECONDS OUTDIR [TARGET...]
 #
 # Each target fuzzes for SECONDS with ASan+UBSan, starting from
-# tests/fuzz/seeds/TARGET and tests/fuzz/regress/TARGET (parse-chunks:
-# those of parse, and its own regress/ and known/); new inputs go to
+# tests/fuzz/seeds/TARGET and tests/fuzz/regress/TARGET (parse and
+# parse-chunks: seeds/json too; parse-chunks: the inputs of parse, and
+# its own; both: known/parse); new inputs go to
 # OUTDIR/corpus/TARGET, findings to OUTDIR/artifacts/TARGET, the log to
 # OUTDIR/TARGET.log. Exits 1 when any target found anything.
 #
@@ -51,7 +52,8 @@ target_opts() {
 # The input directories a target starts from: seeds, regress, known.
 target_inputs() {
 	local d i names=$1
-	[ "$1" = parse-chunks ] && names="parse parse-chunks"
+	[ "$1" = parse ] && names="parse json"
+	[ "$1" = parse-chunks ] && names="parse json parse-chunks"
 	for d in seeds regress known; do
 		for i in $names; do
 			[ -d "$here/$d/$i" ] && echo "$here/$d/$i"
