@@ -151,7 +151,7 @@ static void
 client_exec(struct client *cl, const char *cmd, const char *arg)
 {
 	struct control *c = cl->c;
-	char *err = NULL, *t;
+	char *err = NULL, *t, *s;
 	int64_t id = 0;
 	int r;
 
@@ -160,8 +160,10 @@ client_exec(struct client *cl, const char *cmd, const char *arg)
 			client_reply(cl, false, "status takes no argument");
 			return;
 		}
-		t = poller_status(c->p);
+		s = poller_status(c->p);
+		t = xasprintf("database: %s\n%s", store_path(c->store), s);
 		client_reply(cl, true, t);
+		free(s);
 		free(t);
 		return;
 	}

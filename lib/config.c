@@ -943,9 +943,9 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* The defaults, and the paths from paths_default(who). */
+/* The defaults, and the paths from paths_default(). */
 static int
-config_defaults(enum paths_who who, struct config **ret)
+config_defaults(struct config **ret)
 {
 	struct config *c = calloc(1, sizeof(*c));
 	struct paths p = {0};
@@ -953,7 +953,7 @@ config_defaults(enum paths_who who, struct config **ret)
 
 	if (c == NULL)
 		return -ENOMEM;
-	r = paths_default(who, &p);
+	r = paths_default(&p);
 	if (r < 0) {
 		free(c);
 		return r;
@@ -1020,12 +1020,11 @@ config_check(struct parse_state *st)
 
 /* Run the parse over st's source into a fresh config. */
 static int
-parse(struct parse_state *st, enum paths_who who, struct config **ret,
-      char **ret_err)
+parse(struct parse_state *st, struct config **ret, char **ret_err)
 {
 	int r, line;
 
-	r = config_defaults(who, &st->cfg);
+	r = config_defaults(&st->cfg);
 	if (r < 0)
 		return r;
 	st->last_url = -1;
@@ -1056,8 +1055,8 @@ parse(struct parse_state *st, enum paths_who who, struct config **ret,
 
 /* Read the configuration file (or the defaults when it is absent). */
 int
-config_load(const char *path, unsigned flags, enum paths_who who,
-            struct config **ret, char **ret_err)
+config_load(const char *path, unsigned flags, struct config **ret,
+            char **ret_err)
 {
 	struct parse_state st = {0};
 	struct paths p = {0};
@@ -1066,7 +1065,7 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 	int r;
 
 	if (path == NULL) {
-		r = paths_default(who, &p);
+		r = paths_default(&p);
 		if (r < 0)
 			return r;
 		file = p.config;
@@ -1082,7 +1081,7 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 	if (st.file == NULL) {
 		r = -errno;
 		if (r == -ENOENT && !(flags & CONFIG_MUST_EXIST)) {
-			r = config_defaults(who, &c);
+			r = config_defaults(&c);
 			if (r == 0)
 				*ret = c;
 		} else if (ret_err) {
@@ -1093,7 +1092,7 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 		free(file);
 		return r;
 	}
-	r = parse(&st, who, &c, ret_err);
+	r = parse(&st, &c, ret_err);
 	fclose(st.file);
 	if (r < 0) {
 		free(file);
@@ -1106,8 +1105,8 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 
 /* Parse text as the file `name`. */
 int
-config_parse_string(const char *text, const char *name, enum paths_who who,
-                    struct config **ret, char **ret_err)
+config_parse_string(const char *text, const char *name, struct config **ret,
+                    char **ret_err)
 {
 	struct parse_state st = {0};
 	struct config *c = NULL;
@@ -1115,7 +1114,7 @@ config_parse_string(const char *text, const char *name, enum paths_who who,
 
 	st.name = name ? name : "<string>";
 	st.text = text;
-	r = parse(&st, who, &c, ret_err);
+	r = parse(&st, &c, ret_err);
 	if (r < 0)
 		return r;
 	if (name) {

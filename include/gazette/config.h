@@ -90,20 +90,20 @@ struct config {
 #define CONFIG_MUST_EXIST 0x1 /* a missing file is an error (-c FILE) */
 
 /*
- * Read the file at path (NULL: the default path for who). A missing file
- * gives the defaults unless CONFIG_MUST_EXIST. On failure *ret_err, when
+ * Read the file at path (NULL: the default path, paths_default()). A missing
+ * file gives the defaults unless CONFIG_MUST_EXIST. On failure *ret_err, when
  * not NULL, gets "FILE:LINE: what is wrong" (caller frees) and the
  * function returns -EINVAL (bad content), -ENOENT, -EACCES... or -ENOMEM.
  */
-int config_load(const char *path, unsigned flags, enum paths_who who,
-                struct config **ret, char **ret_err);
+int config_load(const char *path, unsigned flags, struct config **ret,
+                char **ret_err);
 
 /*
  * Parse text as if it were the file `name` (for tests and --config -).
- * Paths default as for who.
+ * Paths default as paths_default() says.
  */
-int config_parse_string(const char *text, const char *name, enum paths_who who,
-                        struct config **ret, char **ret_err);
+int config_parse_string(const char *text, const char *name, struct config **ret,
+                        char **ret_err);
 
 void config_free(struct config *c);
 
