@@ -456,7 +456,7 @@ main(int argc, char **argv)
 		d.exit_status = 0;
 		goto out;
 	}
-	r = control_new(d.base, d.cfg->socket, d.poller, d.store, reload, &d,
+	r = control_new(d.base, d.cfg, d.poller, d.store, reload, &d,
 	                &d.control, &err);
 	if (r < 0) {
 		log_err("%s", err);

@@ -489,6 +489,27 @@ set_count(struct parse_state *st, const char *key, const char *v, int max,
 	return 1;
 }
 
+/* A file mode in octal that leaves the owner read and write. */
+static int
+set_mode(struct parse_state *st, const char *key, const char *v, unsigned *dst)
+{
+	char b[100];
+	unsigned m = 0;
+	const char *p;
+
+	for (p = v; *p >= '0' && *p <= '7' && m <= 0777; p++)
+		m = m * 8 + (unsigned)(*p - '0');
+	if (p == v || *p != '\0' || m > 0777 || (m & 0600) != 0600) {
+		fail(st, -EINVAL,
+		     "bad mode '%s' for %s (octal, at most 0777, the owner "
+		     "reading and writing: 0600, 0660)",
+		     q(v, b, sizeof(b)), key);
+		return 0;
+	}
+	*dst = m;
+	return 1;
+}
+
 /* A [daemon] setting. */
 static int
 daemon_key(struct parse_state *st, const char *k, const char *v)
@@ -500,6 +521,12 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_str(st, &c->database, v);
 	if (strcasecmp(k, "socket") == 0)
 		return set_str(st, &c->socket, v);
+	if (strcasecmp(k, "control-socket-mode") == 0)
+		return set_mode(st, k, v, &c->control_socket_mode);
+	if (strcasecmp(k, "control-socket-group") == 0) {
+		c->control_socket_group_set = true;
+		return set_str(st, &c->control_socket_group, v);
+	}
 	if (strcasecmp(k, "user-agent") == 0)
 		return set_str(st, &c->user_agent, v);
 	if (strcasecmp(k, "ca-file") == 0)
@@ -960,8 +987,15 @@ config_defaults(struct config **ret)
 	}
 	c->database = p.db;
 	c->socket = p.socket;
+	c->control_socket_mode = p.system ? 0660 : 0600;
+	if (p.system)
+		c->control_socket_group = strdup("gazette");
 	p.db = p.socket = NULL;
 	paths_clear(&p);
+	if (p.system && c->control_socket_group == NULL) {
+		config_free(c);
+		return -ENOMEM;
+	}
 	c->interval = 30 * 60;
 	c->min_interval = 5 * 60;
 	c->max_backoff = 86400;
@@ -1136,6 +1170,7 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	free(c->control_socket_group);
 	for (i = 0; i < c->n_feeds; i++) {
 		struct config_feed *f = &c->feeds[i];
 

@@ -56,6 +56,14 @@ struct config {
 	char *path;     /* the file read; NULL when none was */
 	char *database; /* database = ; default: paths_default() */
 	char *socket;   /* socket = ; default: paths_default() */
+	/*
+	 * control-socket-mode = 0600, control-socket-group = (none); with
+	 * the system paths 0660 and gazette: who may connect. Others than
+	 * the daemon's user and root may only ask status and poll.
+	 */
+	unsigned control_socket_mode;
+	char *control_socket_group;
+	bool control_socket_group_set; /* given in the file, not defaulted */
 
 	int64_t interval;         /* interval = 30m: default poll interval */
 	int64_t min_interval;     /* min-interval = 5m: floor of any schedule */
