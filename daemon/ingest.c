@@ -1,8 +1,11 @@
 /*
- * The ingest thread (see ingest.h): a mutex and a condition variable
- * around a FIFO of jobs, bounded in the bytes of the bodies it holds, and
- * a list of results the loop collects when the eventfd says so. Nothing
- * else is shared: the store connection is the thread's own, opened by it.
+ * The ingest threads (see ingest.h): one mutex, a FIFO of bodies for the
+ * parser thread and one of parsed feeds and saves for the merge thread
+ * (each with its condition variable), bounded together in the bytes of
+ * the bodies they hold until merged, and a list of results the loop
+ * collects when the eventfd says so. Nothing else is shared: the parser
+ * owns the parsers of bodies still arriving, the merge thread the store
+ * connection, opened by it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +24,13 @@
 #define INGEST_BATCH    512  /* jobs in one transaction at most */
 #define INGEST_BATCH_MS 200  /* the longest a job waits for its commit */
 #define INDEX_STEP      5000 /* stories indexed between looks at the queue */
+/*
+ * What a document costs the queue's bound, per byte: the body, then the
+ * parsed feed it becomes (measured at 2 to 3 times the body, strings and
+ * structures), and the allocator's share; so that ingest-queue bounds
+ * the memory the queue holds, not only its bodies.
+ */
+#define INGEST_CHARGE 4
 
 /* A parser fed with the pieces of a large body. */
 struct stream {
@@ -32,21 +42,27 @@ struct stream {
 };
 
 struct ingest {
-	pthread_t thread;
+	pthread_t thread; /* merges and commits: the store's */
+	pthread_t parser; /* parses: no store */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;       /* the merge thread's */
+	pthread_cond_t parse_cond; /* the parser's */
 	int efd;
 
 	/* under lock */
-	struct ingest_list queue;
+	struct ingest_list parse_q; /* bodies to parse, in order */
+	struct ingest_list queue;   /* parsed feeds and saves, in order */
 	struct ingest_list results;
-	size_t bytes;     /* body bytes of queued jobs and the one in hand */
+	size_t bytes; /* charged for the bodies not yet merged (INGEST_CHARGE) */
 	size_t jobs;      /* queued, and the one in hand */
 	size_t max_bytes; /* full at this */
 	int64_t index_lag;
 	bool stop, drain;
-	bool started; /* the thread has opened its store (or failed to) */
-	bool running; /* there is a thread to join */
+	bool parser_done; /* the parser has stopped: nothing more comes */
+	bool started;     /* the thread has opened its store (or failed to) */
+	bool running;     /* there is a thread to join */
+	bool parser_running; /* and a parser */
+	bool index_idle;     /* fill the index when idle (not for --once) */
 	int open_err;
 	char *open_msg;
 
@@ -127,6 +143,7 @@ ingest_job_free(struct ingest_job *j)
 		free(j->from_hosts[i]);
 	free(j->from_hosts);
 	free(j->message);
+	gz_feed_free(j->feed);
 	free(j);
 }
 
@@ -225,21 +242,28 @@ stream_take(struct ingest *g, struct stream *st, int *ret_err)
 	return ps;
 }
 
-/* The body bytes of j are done with: give back their room. */
+/*
+ * j is done with (merged, or dropped): give back the room its body took
+ * (the parsed feed it became held as much till then).
+ */
 static void
 room_free(struct ingest *g, struct ingest_job *j)
 {
 	bool wake;
 
-	pthread_mutex_lock(&g->lock);
-	g->bytes -= j->len;
-	/* From full to not: the loop may start transfers again. */
-	wake = g->bytes + j->len >= g->max_bytes && g->bytes < g->max_bytes;
-	pthread_mutex_unlock(&g->lock);
-	if (wake)
-		wake_loop(g);
 	free(j->body);
 	j->body = NULL;
+	if (j->len == 0)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->bytes -= j->len * INGEST_CHARGE;
+	/* From full to not: the loop may start transfers again. */
+	wake = g->bytes + j->len * INGEST_CHARGE >= g->max_bytes &&
+	       g->bytes < g->max_bytes;
+	pthread_mutex_unlock(&g->lock);
+	j->len = 0;
+	if (wake)
+		wake_loop(g);
 }
 
 /*
@@ -322,21 +346,29 @@ diverged(struct ingest *g, struct ingest_job *j, const struct gz_feed *feed)
 	return d;
 }
 
-/* Parse a body (or a piece of one); merge it when it is a feed. */
-static void
-run_parse(struct ingest *g, struct ingest_job *j)
+/*
+ * The parser thread's part: parse a body (or a piece of one). A feed
+ * goes on to the merge (j->feed); anything else is answered at once.
+ * Whether j goes on.
+ */
+static bool
+parse_stage(struct ingest *g, struct ingest_job *j)
 {
 	struct gz_parser *ps;
 	struct gz_feed *feed = NULL;
 	int r = 0;
 
 	ps = feed_parser(g, j, &r);
-	room_free(g, j);
-	if (!ps && j->more && !j->abort)
-		return; /* more to come */
+	free(j->body);
+	j->body = NULL;
+	if (!ps && j->more && !j->abort) {
+		room_free(g, j);
+		ingest_job_free(j); /* a piece: only the last one answers */
+		return false;
+	}
 	if (r == -ECANCELED) {
 		j->error = r;
-		return;
+		goto answer;
 	}
 	if (r >= 0 && ps)
 		r = gz_parser_finish(ps, &feed);
@@ -346,33 +378,49 @@ run_parse(struct ingest *g, struct ingest_job *j)
 	if (r == -ENOMEM && !feed) {
 		j->error = r;
 		j->message = xstrdup("out of memory");
-		return;
-	}
-	if (r == -E2BIG) {
+	} else if (r == -E2BIG) {
 		j->error = r;
 		j->message = xstrdup("too many entries");
-		return;
-	}
-	if (r < 0) {
+	} else if (r < 0) {
 		j->error = r;
 		j->message = xstrdup("cannot parse the document");
-		return;
-	}
-	if (!feed->is_feed) {
+	} else if (!feed->is_feed) {
 		j->error = -EMEDIUMTYPE;
 		j->message =
 		        xasprintf("not a feed (Content-Type: %s)",
 		                  j->content_type ? j->content_type : "none");
 		gz_feed_free(feed);
-		return;
+	} else {
+		j->feed = feed;
+		j->is_feed = true;
+		j->hint = feed->ttl > feed->update_period ? feed->ttl
+		                                          : feed->update_period;
+		return true;
 	}
-	j->is_feed = true;
-	j->hint = feed->ttl > feed->update_period ? feed->ttl
-	                                          : feed->update_period;
+answer:
+	room_free(g, j);
+	{
+		struct ingest_list one = TAILQ_HEAD_INITIALIZER(one);
+
+		TAILQ_INSERT_TAIL(&one, j, link);
+		publish(g, &one);
+	}
+	return false;
+}
+
+/* The merge thread's part: store the feed j's body became. */
+static void
+run_parse(struct ingest *g, struct ingest_job *j)
+{
+	struct gz_feed *feed = j->feed;
+	int r;
+
+	j->feed = NULL;
 	batch_begin(g);
 	j->wrote = true;
 	if (j->check_diverged && diverged(g, j, feed)) {
 		gz_feed_free(feed);
+		room_free(g, j);
 		return;
 	}
 	r = store_merge(g->store, j->feed_id, j->url_index, feed, j->now,
@@ -394,6 +442,7 @@ run_parse(struct ingest *g, struct ingest_job *j)
 		memset(&j->merged, 0, sizeof(j->merged));
 	}
 	gz_feed_free(feed);
+	room_free(g, j);
 }
 
 /* Save the rest of a poll. */
@@ -444,10 +493,6 @@ run(struct ingest *g, struct ingest_job *j)
 		run_parse(g, j);
 	else
 		run_save(g, j);
-	if (j->kind == INGEST_PARSE && j->more && !j->abort) {
-		ingest_job_free(j); /* a piece: only the last one answers */
-		return;
-	}
 	if (j->wrote && g->batch_ms) {
 		TAILQ_INSERT_TAIL(&g->batch, j, link);
 		g->n_batch++;
@@ -478,7 +523,39 @@ index_step(struct ingest *g)
 	return true;
 }
 
-/* The thread: take jobs in order; index when there are none. */
+/* The parser thread: bodies in order, feeds on to the merge thread. */
+static void *
+parser_main(void *arg)
+{
+	struct ingest *g = arg;
+
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		struct ingest_job *j;
+
+		while (TAILQ_EMPTY(&g->parse_q) && !g->stop)
+			pthread_cond_wait(&g->parse_cond, &g->lock);
+		if (g->stop && (!g->drain || TAILQ_EMPTY(&g->parse_q)))
+			break;
+		j = TAILQ_FIRST(&g->parse_q);
+		TAILQ_REMOVE(&g->parse_q, j, link);
+		pthread_mutex_unlock(&g->lock);
+		if (parse_stage(g, j)) {
+			pthread_mutex_lock(&g->lock);
+			TAILQ_INSERT_TAIL(&g->queue, j, link);
+			pthread_cond_signal(&g->cond);
+		} else {
+			pthread_mutex_lock(&g->lock);
+			g->jobs--;
+		}
+	}
+	g->parser_done = true;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+/* The merge thread: take jobs in order; index when there are none. */
 static void *
 ingest_main(void *arg)
 {
@@ -500,7 +577,7 @@ ingest_main(void *arg)
 		struct ingest_job *j;
 
 		if (TAILQ_EMPTY(&g->queue) && !g->stop) {
-			bool idle_index = g->unindexed_ms != 0;
+			bool idle_index = g->unindexed_ms != 0 && g->index_idle;
 
 			pthread_mutex_unlock(&g->lock);
 			/* Dry: commit, then the index, a step at a time. */
@@ -511,12 +588,17 @@ ingest_main(void *arg)
 			}
 			pthread_mutex_lock(&g->lock);
 			if (TAILQ_EMPTY(&g->queue) && !g->stop &&
-			    !g->batch_ms && !g->unindexed_ms)
+			    !g->batch_ms && !(g->unindexed_ms && g->index_idle))
 				pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
-		if (g->stop && (!g->drain || TAILQ_EMPTY(&g->queue)))
+		if (g->stop && (!g->drain || TAILQ_EMPTY(&g->queue)) &&
+		    (!g->drain || g->parser_done))
 			break;
+		if (TAILQ_EMPTY(&g->queue)) {
+			pthread_cond_wait(&g->cond, &g->lock);
+			continue;
+		}
 		j = TAILQ_FIRST(&g->queue);
 		TAILQ_REMOVE(&g->queue, j, link);
 		pthread_mutex_unlock(&g->lock);
@@ -528,7 +610,7 @@ ingest_main(void *arg)
 			batch_commit(g);
 			/* Busy for long: the index may not fall further behind.
 			 */
-			if (g->unindexed_ms &&
+			if (g->unindexed_ms && g->index_idle &&
 			    now_ms() - g->unindexed_ms >= g->index_lag * 1000)
 				index_step(g);
 		}
@@ -545,7 +627,7 @@ ingest_main(void *arg)
 /* Start the thread; wait until it has its store. */
 struct ingest *
 ingest_new(const char *db_path, unsigned flags, const char *db_name,
-           size_t max_bytes, int64_t index_lag, char **ret_err)
+           size_t max_bytes, int64_t index_lag, bool index_idle, char **ret_err)
 {
 	struct ingest *g = xcalloc(1, sizeof(*g));
 	int r;
@@ -559,11 +641,14 @@ ingest_new(const char *db_path, unsigned flags, const char *db_name,
 	}
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
+	pthread_cond_init(&g->parse_cond, NULL);
+	TAILQ_INIT(&g->parse_q);
 	TAILQ_INIT(&g->queue);
 	TAILQ_INIT(&g->results);
 	TAILQ_INIT(&g->batch);
 	g->max_bytes = max_bytes;
 	g->index_lag = index_lag;
+	g->index_idle = index_idle;
 	g->db_path = xstrdup(db_path);
 	g->db_name = xstrdup(db_name ? db_name : db_path);
 	g->flags = flags;
@@ -591,6 +676,16 @@ ingest_new(const char *db_path, unsigned flags, const char *db_name,
 		ingest_free(g, false);
 		return NULL;
 	}
+	r = pthread_create(&g->parser, NULL, parser_main, g);
+	g->parser_running = r == 0;
+	if (r != 0) {
+		if (ret_err)
+			*ret_err = xasprintf("cannot start the parser thread: "
+			                     "%s",
+			                     strerror(r));
+		ingest_free(g, false);
+		return NULL;
+	}
 	return g;
 }
 
@@ -612,14 +707,18 @@ ingest_free(struct ingest *g, bool drain)
 {
 	if (g == NULL)
 		return;
-	if (g->running) {
-		pthread_mutex_lock(&g->lock);
-		g->stop = true;
-		g->drain = drain;
-		pthread_cond_signal(&g->cond);
-		pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&g->lock);
+	g->stop = true;
+	g->drain = drain;
+	if (!g->parser_running)
+		g->parser_done = true;
+	pthread_cond_signal(&g->cond);
+	pthread_cond_signal(&g->parse_cond);
+	pthread_mutex_unlock(&g->lock);
+	if (g->parser_running)
+		pthread_join(g->parser, NULL);
+	if (g->running)
 		pthread_join(g->thread, NULL);
-	}
 	while (g->streams) {
 		struct stream *st = g->streams;
 
@@ -627,11 +726,13 @@ ingest_free(struct ingest *g, bool drain)
 		gz_parser_free(st->parser);
 		free(st);
 	}
+	list_free(&g->parse_q);
 	list_free(&g->queue);
 	list_free(&g->results);
 	list_free(&g->batch);
 	pthread_mutex_destroy(&g->lock);
 	pthread_cond_destroy(&g->cond);
+	pthread_cond_destroy(&g->parse_cond);
 	close(g->efd);
 	free(g->open_msg);
 	free(g->db_path);
@@ -654,10 +755,15 @@ void
 ingest_submit(struct ingest *g, struct ingest_job *j)
 {
 	pthread_mutex_lock(&g->lock);
-	TAILQ_INSERT_TAIL(&g->queue, j, link);
-	g->bytes += j->len;
+	if (j->kind == INGEST_PARSE) {
+		TAILQ_INSERT_TAIL(&g->parse_q, j, link);
+		pthread_cond_signal(&g->parse_cond);
+	} else {
+		TAILQ_INSERT_TAIL(&g->queue, j, link);
+		pthread_cond_signal(&g->cond);
+	}
+	g->bytes += j->len * INGEST_CHARGE;
 	g->jobs++;
-	pthread_cond_signal(&g->cond);
 	pthread_mutex_unlock(&g->lock);
 }
 

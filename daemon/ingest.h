@@ -1,8 +1,10 @@
 /*
- * The ingest thread: parses fetched documents, merges them into the store
- * and saves the polls, on a connection of its own, while the loop thread
- * runs the transfers. Jobs go to it over a queue bounded in bytes and
- * come back, whole, as results: a job belongs to one thread at a time.
+ * The ingest threads: a parser thread parses fetched documents, and the
+ * merge thread merges them into the store and saves the polls, on a
+ * connection of its own, while the loop thread runs the transfers: three
+ * stages of a pipeline, each on a core when there are cores. Jobs go to it over
+ * a queue bounded in bytes and come back, whole, as results: a job belongs to
+ * one thread at a time.
  *
  * Writes are grouped: a transaction stays open over the jobs that follow
  * each other, and commits when the queue runs dry, after INGEST_BATCH
@@ -55,6 +57,7 @@ struct ingest_job {
 	size_t len;
 	bool more;
 	bool abort;
+	struct gz_feed *feed; /* parsed, on its way to the merge */
 	char *base_url;
 	char *content_type;
 	struct store_attempt
@@ -104,12 +107,13 @@ void ingest_job_free(struct ingest_job *j);
 /*
  * Start the thread on its own connection to the store at db_path
  * (store_open flags), with a queue of max_bytes body bytes. db_name
- * names the database in messages. NULL with *ret_err when the store
- * does not open there.
+ * names the database in messages; index_idle: fill the full-text index
+ * when idle (a daemon; not a poll run once, which leaves it to the next
+ * search). NULL with *ret_err when the store does not open there.
  */
 struct ingest *ingest_new(const char *db_path, unsigned flags,
                           const char *db_name, size_t max_bytes,
-                          int64_t index_lag, char **ret_err);
+                          int64_t index_lag, bool index_idle, char **ret_err);
 /*
  * Stop: the job in hand is finished and committed; queued jobs are done
  * too when drain, else dropped (nothing of them was written, so their

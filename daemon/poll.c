@@ -179,7 +179,7 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 	}
 	p->ingest = ingest_new(store_path(s), store_flags(s) & ~STORE_CREATE,
 	                       store_path(s), (size_t)cfg->ingest_queue,
-	                       cfg->index_lag, &err);
+	                       cfg->index_lag, !once, &err);
 	if (p->ingest == NULL) {
 		log_err("cannot start the ingest thread: %s",
 		        err ? err : "out of memory");
