@@ -216,7 +216,10 @@ parse_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	r = gz_parser_finish(p, &feed);
 	if (r < 0) {
-		cmd_error("cannot parse '%s': %s", path, strerror(-r));
+		const char *why = gz_parser_error(p);
+
+		cmd_error("cannot parse '%s': %s", path,
+		          why ? why : strerror(-r));
 		fputs("\n]}\n", stdout);
 		goto fail;
 	}
@@ -245,7 +248,8 @@ const struct cmd_entry cmd_parse = {
                 "  --content-language L    the HTTP Content-Language "
                 "(default: $FEED_CONTENT_LANGUAGE)\n"
                 "\nThe feed, its entries and whether it was well-formed "
-                "(\"bozo\") are printed\nas one JSON document; broken input "
-                "still exits 0.\n",
+                "(\"bozo\") are printed\nas one JSON document; broken XML "
+                "still exits 0. A JSON Feed (1.0, 1.1)\nis read too; "
+                "malformed JSON is an error.\n",
         .exec = parse_exec,
 };

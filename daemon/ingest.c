@@ -21,8 +21,8 @@
 #include "ingest.h"
 #include "mirror.h"
 
-#define INGEST_BATCH    512  /* jobs in one transaction at most */
-#define INGEST_BATCH_MS 200  /* the longest a job waits for its commit */
+#define INGEST_BATCH    2048 /* jobs in one transaction at most */
+#define INGEST_BATCH_MS 500  /* the longest a job waits for its commit */
 #define INDEX_STEP      5000 /* stories indexed between looks at the queue */
 /*
  * What a document costs the queue's bound, per byte: the body, then the
@@ -53,8 +53,9 @@ struct ingest {
 	struct ingest_list parse_q; /* bodies to parse, in order */
 	struct ingest_list queue;   /* parsed feeds and saves, in order */
 	struct ingest_list results;
-	size_t bytes; /* charged for the bodies not yet merged (INGEST_CHARGE) */
-	size_t jobs;      /* queued, and the one in hand */
+	size_t bytes; /* charged for the bodies not yet merged (INGEST_CHARGE)
+	               */
+	size_t jobs;  /* queued, and the one in hand */
 	size_t max_bytes; /* full at this */
 	int64_t index_lag;
 	bool stop, drain;
@@ -374,6 +375,9 @@ parse_stage(struct ingest *g, struct ingest_job *j)
 		r = gz_parser_finish(ps, &feed);
 	else if (r >= 0)
 		r = -ENOMEM;
+	if (r < 0 && r != -ENOMEM && r != -E2BIG && ps && gz_parser_error(ps))
+		j->message = xasprintf("cannot parse the document: %s",
+		                       gz_parser_error(ps));
 	gz_parser_free(ps);
 	if (r == -ENOMEM && !feed) {
 		j->error = r;
@@ -383,7 +387,10 @@ parse_stage(struct ingest *g, struct ingest_job *j)
 		j->message = xstrdup("too many entries");
 	} else if (r < 0) {
 		j->error = r;
-		j->message = xstrdup("cannot parse the document");
+		if (!j->message)
+			j->message = xstrdup(
+			        r == -EFBIG ? "document too large to parse"
+			                    : "cannot parse the document");
 	} else if (!feed->is_feed) {
 		j->error = -EMEDIUMTYPE;
 		j->message =

@@ -21,12 +21,15 @@ struct out {
 	char *s;
 	size_t len, cap, max;
 	bool oom;
+	unsigned foreign; /* open svg and math elements */
 };
 
 struct attr {
 	const char *name;
 	size_t name_len;
-	char *value; /* decoded, NULL when the attribute had none */
+	const char *raw; /* the value as written, NULL when it had none */
+	size_t raw_len;
+	char *value; /* decoded (URL attributes), or NULL */
 };
 
 /* Append n bytes, silently cut at the limit. */
@@ -215,6 +218,105 @@ is_url_attr(const char *name, size_t n)
 	return in_words(v, name, n);
 }
 
+/*
+ * Append the value of an attribute as written, as feedparser's serializer
+ * does: references kept (but "&#39;" and "&#34;", which it reads
+ * first), a bare '&' and '<', '>', '"' escaped.
+ */
+static void
+put_attr_raw(struct out *o, const char *s, size_t n)
+{
+	const char *end = s + n;
+
+	while (s < end) {
+		size_t r;
+
+		switch (*s) {
+		case '&':
+			r = ref_len(s);
+			if (r == 0 || s + r > end) {
+				puts_(o, "&amp;");
+				r = 1;
+			} else if (r == 5 && !strncmp(s, "&#39;", 5)) {
+				puts_(o, "'");
+			} else if (r == 5 && !strncmp(s, "&#34;", 5)) {
+				puts_(o, "&quot;");
+			} else {
+				put(o, s, r);
+			}
+			s += r;
+			continue;
+		case '<':
+			puts_(o, "&lt;");
+			break;
+		case '>':
+			puts_(o, "&gt;");
+			break;
+		case '"':
+			puts_(o, "&quot;");
+			break;
+		default:
+			put(o, s, 1);
+			break;
+		}
+		s++;
+	}
+}
+
+/* The attribute of name among attrs, or NULL. */
+static struct attr *
+attr_named(struct attr *attrs, size_t na, const char *name)
+{
+	for (size_t i = 0; i < na; i++)
+		if (attrs[i].name_len == strlen(name) &&
+		    !strncasecmp(attrs[i].name, name, attrs[i].name_len))
+			return &attrs[i];
+	return NULL;
+}
+
+/*
+ * Namespace declarations feedparser's sanitizer adds to inline SVG and
+ * MathML: xmlns on an svg or math element without one, xmlns:xlink on
+ * an element inside them that has xlink: attributes.
+ */
+static size_t
+foreign_decls(struct out *o, const char *name, size_t name_len,
+              struct attr *attrs, size_t na)
+{
+	static const char *const ns_svg = "http://www.w3.org/2000/svg";
+	static const char *const ns_math = "http://www.w3.org/1998/Math/MathML";
+	static const char *const ns_xlink = "http://www.w3.org/1999/xlink";
+	bool svg = name_len == 3 && !strncasecmp(name, "svg", 3);
+	bool math = name_len == 4 && !strncasecmp(name, "math", 4);
+	bool xlink = false;
+
+	if (svg || math) {
+		o->foreign++;
+		if (na < MAX_ATTRS && !attr_named(attrs, na, "xmlns")) {
+			attrs[na++] = (struct attr){
+			        .name = "xmlns",
+			        .name_len = 5,
+			        .raw = svg ? ns_svg : ns_math,
+			        .raw_len = strlen(svg ? ns_svg : ns_math),
+			};
+		}
+	}
+	if (o->foreign == 0)
+		return na;
+	for (size_t i = 0; i < na; i++)
+		if (attrs[i].name_len > 6 &&
+		    !strncasecmp(attrs[i].name, "xlink:", 6))
+			xlink = true;
+	if (xlink && na < MAX_ATTRS && !attr_named(attrs, na, "xmlns:xlink"))
+		attrs[na++] = (struct attr){
+		        .name = "xmlns:xlink",
+		        .name_len = 11,
+		        .raw = ns_xlink,
+		        .raw_len = strlen(ns_xlink),
+		};
+	return na;
+}
+
 /* Order attributes by name, as feedparser's serializer does. */
 static int
 attr_cmp(const void *a, const void *b)
@@ -281,39 +383,51 @@ start_tag(struct out *o, const char *s, const char *base)
 				p++;
 			continue;
 		}
-		if (na < MAX_ATTRS) {
-			attrs[na].name = an;
-			attrs[na].name_len = anl;
-			attrs[na].value = v ? decode_value(v, vl) : NULL;
-			if (v && attrs[na].value == NULL)
-				o->oom = true;
+		/* two slots kept for foreign_decls() */
+		if (na < MAX_ATTRS - 2) {
+			attrs[na] = (struct attr){
+			        .name = an,
+			        .name_len = anl,
+			        .raw = v,
+			        .raw_len = vl,
+			};
 			na++;
 		}
 	}
-	if (*p != '>') {
-		for (size_t i = 0; i < na; i++)
-			free(attrs[i].value);
+	if (*p != '>')
 		return 0;
-	}
 	p++;
+	na = foreign_decls(o, name, name_len, attrs, na);
 	qsort(attrs, na, sizeof(attrs[0]), attr_cmp);
 	put(o, "<", 1);
 	put(o, name, name_len);
 	for (size_t i = 0; i < na; i++) {
-		char *val = attrs[i].value;
+		const struct attr *a = &attrs[i];
+		char *val, *r = NULL;
+
 		put(o, " ", 1);
-		put(o, attrs[i].name, attrs[i].name_len);
+		put(o, a->name, a->name_len);
 		put(o, "=\"", 2);
-		if (val && is_url_attr(attrs[i].name, attrs[i].name_len)) {
-			char *r = NULL;
+		if (a->raw == NULL) {
+			/* <input checked>: the name is the value */
+			put_attr_raw(o, a->name, a->name_len);
+		} else if (is_url_attr(a->name, a->name_len)) {
+			/* a URL is resolved decoded, then escaped again */
+			val = decode_value(a->raw, a->raw_len);
+			if (val == NULL) {
+				o->oom = true;
+				break;
+			}
 			if (url_resolve(base, val, &r) == 0) {
 				free(val);
-				val = attrs[i].value = r;
+				val = r;
 			}
+			put_attr_value(o, val);
+			free(val);
+		} else {
+			put_attr_raw(o, a->raw, a->raw_len);
 		}
-		put_attr_value(o, val ? val : attrs[i].name);
 		put(o, "\"", 1);
-		free(attrs[i].value);
 	}
 	puts_(o, is_void(name, name_len) ? " />" : ">");
 	return (size_t)(p - s);
@@ -361,7 +475,11 @@ parse_html_normalize(const char *in, const char *base, size_t max, char **ret)
 		}
 		if (*s != '<')
 			break;
-		if (!strncmp(s, "<!--", 4)) {
+		if (s[1] == '>' || (s[1] == '/' && s[2] == '>')) {
+			/* SGML's empty tags, "<>" and "</>", which name no
+			 * element of their own: feedparser drops them */
+			s += s[1] == '>' ? 2 : 3;
+		} else if (!strncmp(s, "<!--", 4)) {
 			const char *e = strstr(s + 4, "-->");
 			n = e ? (size_t)(e + 3 - s) : strlen(s);
 			put(&o, s, n);
@@ -379,6 +497,10 @@ parse_html_normalize(const char *in, const char *base, size_t max, char **ret)
 				s++;
 				continue;
 			}
+			if (o.foreign &&
+			    ((n == 3 && !strncasecmp(name, "svg", 3)) ||
+			     (n == 4 && !strncasecmp(name, "math", 4))))
+				o.foreign--;
 			if (!is_void(name, n)) {
 				put(&o, "</", 2);
 				put(&o, name, n);
@@ -434,6 +556,123 @@ parse_html_cp1252(unsigned c)
 }
 
 /*
+ * A byte of a UTF-8 document that is not UTF-8 travels through libxml2
+ * as one of the last 128 code points (U+10FF80 + byte - 0x80), so that
+ * the text it ends up in can be read again as a whole once it is known
+ * (parse_html_fix_text). Writes the 4 bytes of its UTF-8; returns 4.
+ */
+size_t
+parse_html_byte_escape(unsigned char b, char out[4])
+{
+	out[0] = (char)0xF4;
+	out[1] = (char)0x8F;
+	out[2] = (char)(b >= 0xC0 ? 0xBF : 0xBE);
+	out[3] = (char)(0x80 | (b & 0x3F));
+	return 4;
+}
+
+/* The byte an escape at u stands for (parse_html_byte_escape), or -1. */
+static int
+byte_escaped(const unsigned char *u)
+{
+	if (u[0] != 0xF4 || u[1] != 0x8F || (u[2] != 0xBE && u[2] != 0xBF) ||
+	    (u[3] & 0xC0) != 0x80)
+		return -1;
+	return (u[2] == 0xBF ? 0xC0 : 0x80) | (u[3] & 0x3F);
+}
+
+/* true for the five bytes windows-1252 has no character for. */
+static bool
+cp1252_lacks(unsigned b)
+{
+	return b == 0x81 || b == 0x8D || b == 0x8F || b == 0x90 || b == 0x9D;
+}
+
+/* The ISO-8859-2 character of a byte, C1 controls as windows-1252. */
+static unsigned
+latin2_cp1252(unsigned b)
+{
+	static const unsigned short hi[96] = {
+	        0x00A0, 0x0104, 0x02D8, 0x0141, 0x00A4, 0x013D, 0x015A, 0x00A7,
+	        0x00A8, 0x0160, 0x015E, 0x0164, 0x0179, 0x00AD, 0x017D, 0x017B,
+	        0x00B0, 0x0105, 0x02DB, 0x0142, 0x00B4, 0x013E, 0x015B, 0x02C7,
+	        0x00B8, 0x0161, 0x015F, 0x0165, 0x017A, 0x02DD, 0x017E, 0x017C,
+	        0x0154, 0x00C1, 0x00C2, 0x0102, 0x00C4, 0x0139, 0x0106, 0x00C7,
+	        0x010C, 0x00C9, 0x0118, 0x00CB, 0x011A, 0x00CD, 0x00CE, 0x010E,
+	        0x0110, 0x0143, 0x0147, 0x00D3, 0x00D4, 0x0150, 0x00D6, 0x00D7,
+	        0x0158, 0x016E, 0x00DA, 0x0170, 0x00DC, 0x00DD, 0x0162, 0x00DF,
+	        0x0155, 0x00E1, 0x00E2, 0x0103, 0x00E4, 0x013A, 0x0107, 0x00E7,
+	        0x010D, 0x00E9, 0x0119, 0x00EB, 0x011B, 0x00ED, 0x00EE, 0x010F,
+	        0x0111, 0x0144, 0x0148, 0x00F3, 0x00F4, 0x0151, 0x00F6, 0x00F7,
+	        0x0159, 0x016F, 0x00FA, 0x0171, 0x00FC, 0x00FD, 0x0163, 0x02D9,
+	};
+
+	return b >= 0xA0 ? hi[b - 0xA0] : parse_html_cp1252(b);
+}
+
+/*
+ * Text with escaped bytes (parse_html_byte_escape) read again, as
+ * feedparser reads a document whose UTF-8 is broken: as windows-1252,
+ * and when windows-1252 lacks one of its bytes, as ISO-8859-2 (the
+ * "unguessable" case). feedparser reads the whole document again; here
+ * only the text that holds the bytes is, and in the windows-1252 case
+ * only the bytes themselves: the good UTF-8 beside them stays, which is
+ * what a feed that mixes the two almost always means. A new string, or
+ * NULL when out of memory.
+ */
+static char *
+bytes_read_again(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	bool latin2 = false;
+	char *out = malloc(len * 3 + 1), *o = out;
+	size_t k;
+	int b;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len && !latin2; i += k) {
+		k = u[i] < 0x80 ? 1 : utf8_valid_len(s + i);
+		if (k == 0)
+			k = 1;
+		b = k == 4 ? byte_escaped(u + i) : -1;
+		if (b >= 0) {
+			latin2 = cp1252_lacks((unsigned)b);
+			continue;
+		}
+		for (size_t j = 1; j < k; j++)
+			if (cp1252_lacks(u[i + j]))
+				latin2 = true;
+	}
+	for (size_t i = 0; i < len; i += k) {
+		k = u[i] < 0x80 ? 1 : utf8_valid_len(s + i);
+		if (k == 0)
+			k = 1;
+		b = k == 4 ? byte_escaped(u + i) : -1;
+		if (b < 0 && !latin2) {
+			memcpy(o, u + i, k);
+			o += k;
+			continue;
+		}
+		if (b >= 0) {
+			o += utf8_encode(
+			        latin2 ? latin2_cp1252((unsigned)b)
+			               : parse_html_cp1252((unsigned)b),
+			        o);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++) {
+			if (u[i + j] < 0x80)
+				*o++ = (char)u[i + j];
+			else
+				o += utf8_encode(latin2_cp1252(u[i + j]), o);
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
  * Text as feeds mean it: invalid UTF-8 replaced by U+FFFD, UTF-8 that was
  * decoded as Latin-1 and encoded again put right, and C1 controls read as
  * windows-1252. Returns s itself or a new string (s then freed); NULL
@@ -444,6 +683,7 @@ parse_html_fix_text(char *s)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	bool bad = false, c1 = false, latin = true, high = false;
+	bool escaped = false;
 	size_t len = strlen(s), k;
 	char *out, *o;
 
@@ -466,6 +706,8 @@ parse_html_fix_text(char *s)
 			k = 1;
 			continue;
 		}
+		if (k == 4 && byte_escaped(u + i) >= 0)
+			escaped = true;
 		if (k > 2 || (k == 2 && u[i] > 0xC3))
 			latin = false;
 		if (k == 2) {
@@ -479,6 +721,12 @@ parse_html_fix_text(char *s)
 			if (u[i] == 0xC2 && u[i + 1] <= 0x9F)
 				c1 = true;
 		}
+	}
+	if (escaped) {
+		out = bytes_read_again(s, len);
+		free(s);
+		/* what is read again has no escapes left */
+		return out ? parse_html_fix_text(out) : NULL;
 	}
 	if (!bad && !c1 && !(latin && high))
 		return s;

@@ -20,8 +20,16 @@ int parse_html_looks_like(const char *s);
 unsigned parse_html_cp1252(unsigned c);
 
 /*
- * Invalid UTF-8 replaced, double-encoded UTF-8 undone, C1 controls read
- * as windows-1252. Returns s or a new string (s freed); NULL: no memory.
+ * The 4 bytes that carry a byte that is not UTF-8 through libxml2 to
+ * parse_html_fix_text, which reads it as windows-1252 (or the text it is
+ * in as ISO-8859-2). Returns 4.
+ */
+size_t parse_html_byte_escape(unsigned char b, char out[4]);
+
+/*
+ * Invalid UTF-8 replaced, escaped bytes read as windows-1252 or
+ * ISO-8859-2, double-encoded UTF-8 undone, C1 controls read as
+ * windows-1252. Returns s or a new string (s freed); NULL: no memory.
  */
 char *parse_html_fix_text(char *s);
 

@@ -176,9 +176,9 @@ store_open_db(const char *path, unsigned flags, const struct schema *sc,
 		r = sql_exec(s, "PRAGMA synchronous = OFF", "");
 	else
 		r = sql_exec(s, "PRAGMA synchronous = NORMAL", "");
-	/* Room for a big merge's pages and the full-text index's. */
+	/* Room for a big merge's pages (8 MiB: the daemon's peak RSS bound). */
 	if (r >= 0)
-		r = sql_exec(s, "PRAGMA cache_size = -16384", "");
+		r = sql_exec(s, "PRAGMA cache_size = -8192", "");
 	if (r < 0) {
 		open_error(ret_err, path, "pragmas: %s", s->err);
 		goto fail;

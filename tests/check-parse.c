@@ -1,9 +1,11 @@
 /* Unit tests for the streaming feed parser (lib/parse.c). */
 #include <check.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "gazette/date.h"
@@ -575,6 +577,108 @@ START_TEST(test_windows_1252_bytes_in_utf8_document_are_read_as_such)
 }
 END_TEST
 
+/*
+ * feedparser's last resort for broken UTF-8: when windows-1252 lacks a
+ * byte (0x9D of the UTF-8 for U+201D here), the text is ISO-8859-2,
+ * C1 controls read as windows-1252 (its encoding/bozo_linenoise.xml).
+ */
+START_TEST(test_bad_utf8_that_windows_1252_lacks_reads_the_text_as_latin2)
+{
+	const char *doc = "<?xml version='1.0' encoding='utf-8'?><rss><channel>"
+	                  "<title>ok \xe2\x80\x9c</title><item><description>"
+	                  "<![CDATA[ \xe2\x80\x99<>\xe2\x80\x9d\xa9 ]]>"
+	                  "</description><title>x\xa9 \xc3\xa9</title>"
+	                  "</item></channel></rss>";
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(doc, &o);
+	char *a = dump(f);
+
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->bozo_message,
+	                 "bytes that are not UTF-8 were read as windows-1252");
+	/* text without a bad byte keeps its UTF-8 */
+	ck_assert_str_eq(f->title, "ok \xe2\x80\x9c");
+	ck_assert_uint_eq(f->n_entries, 1);
+	/* "\xe2\x80\x99" "\xe2\x80\x9d" "\xa9" as ISO-8859-2, "<>" dropped */
+	ck_assert_str_eq(f->entries[0].summary,
+	                 "\xc3\xa2\xe2\x82\xac\xe2\x84\xa2"
+	                 "\xc3\xa2\xe2\x82\xac\xc2\x9d\xc5\xa0");
+	/* windows-1252 has every byte: only the bad one is read as such */
+	ck_assert_str_eq(f->entries[0].title, "x\xc2\xa9 \xc3\xa9");
+	for (size_t k = 1; k <= 8; k++)
+		assert_same_in_chunks("latin2", doc, strlen(doc), a, k, &o);
+	free(a);
+	gz_feed_free(f);
+}
+END_TEST
+
+/* Escaped HTML keeps the references of its attribute values as written. */
+START_TEST(test_html_attribute_references_are_kept_as_written)
+{
+	const char *doc =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'><entry>"
+	        "<title type='html'>&lt;a title=\"&amp;#38; &amp;#x26; "
+	        "&amp;amp; &amp;#39; &amp;eacute; &amp; x\" "
+	        "href=\"/p?a=1&amp;amp;b=2\"&gt;t&lt;/a&gt;&lt;input "
+	        "checked&gt;</title></entry></feed>";
+	struct gz_parser_opts o = {.base_url = "http://example.org/f"};
+	struct gz_feed *f = parse_str(doc, &o);
+
+	ck_assert(!f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title,
+	                 "<a href=\"http://example.org/p?a=1&amp;b=2\" "
+	                 "title=\"&#38; &#x26; &amp; ' &eacute; &amp; x\">t</a>"
+	                 "<input checked=\"checked\" />");
+	gz_feed_free(f);
+}
+END_TEST
+
+/*
+ * Inline SVG and MathML, escaped in RSS or as XHTML in Atom, come out as
+ * feedparser gives them: without prefixes, their namespaces declared,
+ * and Atom's XHTML content is the summary too when there is none.
+ */
+START_TEST(test_inline_svg_and_mathml_declare_their_namespaces)
+{
+	const char *rss = "<rss><channel><item><description>&lt;svg "
+	                  "width='1'&gt;&lt;a xlink:href='#x'&gt;&lt;/a&gt;"
+	                  "&lt;/svg&gt;&lt;a xlink:href='#y'&gt;&lt;/a&gt;"
+	                  "</description></item></channel></rss>";
+	const char *atom =
+	        "<feed xmlns='http://www.w3.org/2005/Atom'><entry "
+	        "xmlns:s='http://www.w3.org/2000/svg' "
+	        "xmlns:xlink='http://www.w3.org/1999/xlink'><content "
+	        "type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>"
+	        "<s:svg width='1'><s:a xlink:href='#x'/></s:svg>"
+	        "<math xmlns='http://www.w3.org/1998/Math/MathML'><mi>a</mi>"
+	        "</math></div></content></entry></feed>";
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(rss, &o);
+
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(
+	        f->entries[0].summary,
+	        "<svg width=\"1\" xmlns=\"http://www.w3.org/2000/svg\">"
+	        "<a xlink:href=\"#x\" "
+	        "xmlns:xlink=\"http://www.w3.org/1999/xlink\"></a>"
+	        "</svg><a xlink:href=\"#y\"></a>");
+	gz_feed_free(f);
+	f = parse_str(atom, &o);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(
+	        f->entries[0].content,
+	        "<svg width=\"1\" xmlns=\"http://www.w3.org/2000/svg\">"
+	        "<a xlink:href=\"#x\" "
+	        "xmlns:xlink=\"http://www.w3.org/1999/xlink\"></a>"
+	        "</svg><math "
+	        "xmlns=\"http://www.w3.org/1998/Math/MathML\">"
+	        "<mi>a</mi></math>");
+	ck_assert_str_eq(f->entries[0].summary, f->entries[0].content);
+	gz_feed_free(f);
+}
+END_TEST
+
 START_TEST(test_comment_opening_with_gt_is_a_comment)
 {
 	struct gz_feed *f = parse_file("comment-gt.xml", NULL);
@@ -609,6 +713,72 @@ START_TEST(test_doctype_subset_parses_the_same_in_every_chunk_size)
 	free(a);
 	gz_feed_free(whole);
 	free(buf);
+}
+END_TEST
+
+/*
+ * libxml2 2.9's push parser read a CDATA section whose end had not come
+ * 300 bytes per push, and dropped the rest at the end of the document:
+ * a section left open (or holding a byte XML forbids) gave a title as
+ * long as the number of pushes allowed (tests/fuzz/known/parse).
+ */
+START_TEST(test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks)
+{
+	static const size_t sizes[] = {1, 2, 3, 7, 64, 301, 4096};
+	struct gz_parser_opts o = {0};
+	char open_doc[4096], bad_doc[4096];
+	const char *docs[2] = {open_doc, bad_doc};
+	char text[1500];
+	struct gz_feed *f;
+
+	for (size_t i = 0; i < sizeof(text) - 1; i++)
+		text[i] = "<a&b]]c>d"[i % 9];
+	text[sizeof(text) - 1] = '\0';
+	snprintf(open_doc, sizeof(open_doc), "<rss><channel><title><![CDATA[%s",
+	         text);
+	snprintf(bad_doc, sizeof(bad_doc),
+	         "<rss><channel><title><![CDATA[%.700s\x12%s]]></title>"
+	         "<item><title>after</title></item></channel></rss>",
+	         text, text);
+
+	f = parse_str(open_doc, &o);
+	ck_assert(f->bozo);
+	ck_assert_str_eq(f->title, text);
+	gz_feed_free(f);
+	for (size_t d = 0; d < 2; d++) {
+		size_t len = strlen(docs[d]);
+		struct gz_feed *whole = parse_chunked(docs[d], len, 0, &o);
+		char *a = dump(whole);
+
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+			assert_same_in_chunks(d ? "bad byte" : "left open",
+			                      docs[d], len, a, sizes[k], &o);
+		free(a);
+		gz_feed_free(whole);
+	}
+}
+END_TEST
+
+/* A CDATA section is its text, with ']' and ']]' that do not end it. */
+START_TEST(test_cdata_text_keeps_markup_brackets_and_ampersands)
+{
+	const char *doc = "<rss><channel><item><description><![CDATA["
+	                  "<p>a &amp; b]] ]]]></description>"
+	                  "<title>x<![CDATA[]]>y<![CDATA[]]]]><![CDATA[>]]>"
+	                  "</title></item></channel></rss>";
+	size_t len = strlen(doc);
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str(doc, &o);
+	char *a = dump(f);
+
+	ck_assert(!f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].summary, "<p>a &amp; b]] ]");
+	ck_assert_str_eq(f->entries[0].title, "xy]]>");
+	for (size_t k = 1; k <= len; k++)
+		assert_same_in_chunks("cdata", doc, len, a, k, &o);
+	free(a);
+	gz_feed_free(f);
 }
 END_TEST
 
@@ -835,6 +1005,11 @@ static const char *const fixtures[] = {
         "comment-gt.xml",
         "cp1252-in-utf8.xml",
         "doctype-subset.xml",
+        "../jsonfeed/spec-1.1-simple.json",
+        "../jsonfeed/spec-1.1-podcast.json",
+        "../jsonfeed/spec-1.0-microblog.json",
+        "../jsonfeed/news-1.1.json",
+        "../jsonfeed/linkblog-1.0.json",
         NULL,
 };
 
@@ -856,6 +1031,409 @@ START_TEST(test_every_fixture_parses_the_same_in_chunks_of_1_7_4096)
 		gz_feed_free(whole);
 		free(buf);
 	}
+}
+END_TEST
+
+/* A file of the conformance corpus read whole; NULL when unreadable. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		if (buf) {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * The Content-Type a corpus test's "Header:" line gives, as the harness
+ * sets it (conform.py): the charset decides how the bytes are read.
+ */
+static void
+corpus_content_type(const char *path, const char *buf, char *out, size_t n)
+{
+	const char *h = strstr(buf, "Header:"), *v, *eol;
+
+	out[0] = '\0';
+	for (; h; h = strstr(h + 7, "Header:")) {
+		v = h + 7;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (strncasecmp(v, "Content-type:", 13) != 0)
+			continue;
+		v += 13;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		eol = v + strcspn(v, "\r\n");
+		if ((size_t)(eol - v) >= n)
+			return;
+		memcpy(out, v, (size_t)(eol - v));
+		out[eol - v] = '\0';
+		return;
+	}
+	/* the harness serves its http tests as text/xml by default */
+	if (strstr(path, "http"))
+		snprintf(out, n, "text/xml");
+}
+
+/* Parse buf in chunks of random sizes 1..max from seed (an LCG). */
+static struct gz_feed *
+parse_random_chunks(const char *buf, size_t len, size_t max, unsigned seed,
+                    const struct gz_parser_opts *opts)
+{
+	struct gz_parser *p = gz_parser_new(opts);
+	struct gz_feed *f = NULL;
+
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0, k; i < len; i += k) {
+		seed = seed * 1103515245u + 12345u;
+		k = 1 + (seed >> 8) % max;
+		if (k > len - i)
+			k = len - i;
+		if (gz_parser_push(p, buf + i, k) < 0)
+			break;
+	}
+	ck_assert_int_eq(gz_parser_finish(p, &f), 0);
+	gz_parser_free(p);
+	ck_assert_ptr_nonnull(f);
+	return f;
+}
+
+/* What the corpus walk counts. */
+static size_t corpus_files;
+
+/* nftw: one corpus document, whole, 1 byte at a time and in random
+ * chunks, must give the same feed each time. */
+static int
+corpus_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	static const size_t max[] = {2, 16, 512, 8192};
+	struct gz_parser_opts o = {.base_url = "http://127.0.0.1:8097/t.xml",
+	                           .content_language = "en"};
+	char ct[256];
+	struct gz_feed *whole, *part;
+	size_t len;
+	char *buf, *a, *b;
+
+	(void)st;
+	(void)ftw;
+	if (type != FTW_F || strstr(path, ".xml") == NULL)
+		return 0;
+	buf = slurp(path, &len);
+	ck_assert_msg(buf != NULL, "cannot read %s", path);
+	corpus_content_type(path, buf, ct, sizeof(ct));
+	o.content_type = ct[0] ? ct : NULL;
+	whole = parse_chunked(buf, len, 0, &o);
+	a = dump(whole);
+	gz_feed_free(whole);
+	part = parse_chunked(buf, len, 1, &o);
+	b = dump(part);
+	gz_feed_free(part);
+	ck_assert_msg(strcmp(a, b) == 0,
+	              "%s 1 byte at a time differs:\n%s\n--\n%s", path, a, b);
+	free(b);
+	for (size_t k = 0; k < sizeof(max) / sizeof(max[0]); k++) {
+		unsigned seed = (unsigned)(corpus_files * 4 + k) + 1;
+
+		part = parse_random_chunks(buf, len, max[k], seed, &o);
+		b = dump(part);
+		gz_feed_free(part);
+		ck_assert_msg(strcmp(a, b) == 0,
+		              "%s in random chunks of 1..%zu (seed %u) differs:"
+		              "\n%s\n--\n%s",
+		              path, max[k], seed, a, b);
+		free(b);
+	}
+	free(a);
+	free(buf);
+	corpus_files++;
+	return 0;
+}
+
+/*
+ * Every document of the conformance corpus (tests/corpus, a copy of the
+ * shared kit's), well-formed or not, parses the same whole, 1 byte at a
+ * time and in random chunks: what a feed says cannot depend on how the
+ * network cut it.
+ */
+START_TEST(test_every_corpus_document_parses_the_same_in_any_chunks)
+{
+	const char *data = getenv("GAZETTE_TESTDATA");
+	char dir[4096];
+
+	/* beside tests/data, as the shared kit is beside the source tree */
+	snprintf(dir, sizeof(dir), "%s/../corpus/feedparser",
+	         data ? data : "tests/data");
+	corpus_files = 0;
+	ck_assert_int_eq(nftw(dir, corpus_one, 16, FTW_PHYS), 0);
+	ck_assert_uint_ge(corpus_files, 2000);
+}
+END_TEST
+
+/* A JSON Feed of tests/data/jsonfeed, parsed whole with base and ct. */
+static struct gz_feed *
+parse_json_file(const char *name, const char *base, const char *ct)
+{
+	struct gz_parser_opts o = {.base_url = base, .content_type = ct};
+	char path[256];
+	size_t len;
+	char *buf;
+	struct gz_feed *f;
+
+	snprintf(path, sizeof(path), "../jsonfeed/%s", name);
+	buf = load(path, &len);
+	f = parse_chunked(buf, len, 0, &o);
+	free(buf);
+	return f;
+}
+
+/* The JSON Feed 1.1 spec's first example: two items, in order. */
+START_TEST(test_json_feed_spec_example_gives_its_items_in_order)
+{
+	struct gz_feed *f = parse_json_file("spec-1.1-simple.json", NULL, NULL);
+
+	ck_assert(f->is_feed);
+	ck_assert(!f->bozo);
+	ck_assert_str_eq(f->title, "My Example Feed");
+	ck_assert_str_eq(f->link, "https://example.org/");
+	ck_assert_str_eq(f->id, "https://example.org/feed.json");
+	ck_assert_uint_eq(f->n_entries, 2);
+	ck_assert_str_eq(f->entries[0].id, "2");
+	ck_assert_str_eq(f->entries[0].link, "https://example.org/second-item");
+	ck_assert_str_eq(f->entries[0].content, "This is a second item.");
+	ck_assert_str_eq(f->entries[0].summary, "This is a second item.");
+	ck_assert_ptr_null(f->entries[0].title);
+	ck_assert_str_eq(f->entries[1].id, "1");
+	ck_assert_str_eq(f->entries[1].content, "<p>Hello, world!</p>");
+	ck_assert_int_eq(f->entries[1].published, GZ_NO_DATE);
+	gz_feed_free(f);
+}
+END_TEST
+
+/* The spec's podcast: content_html over content_text, an attachment. */
+START_TEST(test_json_feed_attachment_is_an_enclosure_and_html_wins)
+{
+	struct gz_feed *f =
+	        parse_json_file("spec-1.1-podcast.json", NULL, NULL);
+	const struct gz_entry *e;
+
+	ck_assert(f->is_feed && !f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	e = &f->entries[0];
+	ck_assert_str_eq(e->title, "Special #1 - Chris Parrish");
+	ck_assert_str_eq(e->summary, "Brent interviews Chris Parrish, co-host "
+	                             "of The Record and one-half of Aged & "
+	                             "Distilled.");
+	ck_assert(
+	        strstr(e->content, "<a href=\"http://adobe.com/\">Adobe</a>"));
+	ck_assert_int_eq(e->published, when("2014-05-09T21:04:00Z"));
+	ck_assert_uint_eq(e->n_enclosures, 1);
+	ck_assert_str_eq(e->enclosures[0].url,
+	                 "http://therecord.co/downloads/"
+	                 "The-Record-sp1e1-ChrisParrish.m4a");
+	ck_assert_str_eq(e->enclosures[0].type, "audio/x-m4a");
+	ck_assert_str_eq(e->enclosures[0].length, "89970236");
+	ck_assert_uint_eq(e->n_links, 2);
+	ck_assert_str_eq(e->links[1].rel, "enclosure");
+	gz_feed_free(f);
+}
+END_TEST
+
+/* JSON Feed 1.0: the feed's "author" is the author of its items. */
+START_TEST(test_json_feed_1_0_author_is_the_items_author)
+{
+	struct gz_feed *f =
+	        parse_json_file("spec-1.0-microblog.json", NULL, NULL);
+
+	ck_assert(f->is_feed && !f->bozo);
+	ck_assert_str_eq(f->author, "Brent Simmons");
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].author, "Brent Simmons");
+	ck_assert_str_eq(f->entries[0].content,
+	                 "Cats are neat. \n\nhttps://example.org/cats");
+	ck_assert_int_eq(f->entries[0].published, when("2016-02-09T21:22:00Z"));
+	gz_feed_free(f);
+}
+END_TEST
+
+/*
+ * A news site's feed: relative URLs resolved against the document's,
+ * 1.1 "authors" (mailto: as an e-mail address), tags that are not strings
+ * or are empty skipped, dates with offsets and fractions, a numeric id,
+ * external_url as the link when there is no url, '_' extensions unread.
+ */
+START_TEST(test_json_feed_news_site_maps_every_field)
+{
+	struct gz_feed *f = parse_json_file(
+	        "news-1.1.json", "https://daily.example/world/feed.json", NULL);
+	const struct gz_entry *e;
+
+	ck_assert(f->is_feed && !f->bozo);
+	ck_assert_str_eq(f->link, "https://daily.example/world/");
+	ck_assert_str_eq(f->id, "https://daily.example/world/feed.json");
+	ck_assert_str_eq(f->subtitle, "News from The Daily Example");
+	ck_assert_str_eq(f->image, "https://daily.example/static/icon-512.png");
+	ck_assert_str_eq(f->language, "en-GB");
+	ck_assert_str_eq(f->author, "The Daily Example newsroom");
+	/* the extension's own "items" are not the feed's */
+	ck_assert_uint_eq(f->n_entries, 3);
+	e = &f->entries[0];
+	ck_assert_str_eq(e->link,
+	                 "https://daily.example/world/2024/05/09/harbour");
+	ck_assert_str_eq(e->author, "Ana Lima (ana@daily.example)");
+	ck_assert_str_eq(
+	        e->summary,
+	        "Ships are back in the harbour & the ferry runs again.");
+	ck_assert_str_eq(
+	        e->content,
+	        "<p>Ships are <b>back</b> in the harbour.<img "
+	        "src=\"https://daily.example/img/harbour.jpg\" /></p>");
+	ck_assert_int_eq(e->published, when("2024-05-09T05:30:00Z"));
+	ck_assert_int_eq(e->updated, when("2024-05-09T08:15:30Z"));
+	ck_assert_uint_eq(e->n_categories, 3);
+	ck_assert_str_eq(e->categories[0], "world");
+	ck_assert_str_eq(e->categories[2], "ports");
+	e = &f->entries[1];
+	ck_assert_str_eq(e->id, "1002");
+	ck_assert_str_eq(e->author, "The Daily Example newsroom");
+	/* the attachment without a url is no enclosure */
+	ck_assert_uint_eq(e->n_enclosures, 1);
+	ck_assert_str_eq(e->enclosures[0].url,
+	                 "https://daily.example/audio/briefing-0508.mp3");
+	ck_assert_str_eq(e->enclosures[0].length, "1234567");
+	e = &f->entries[2];
+	ck_assert_str_eq(e->link, "https://elsewhere.example/report");
+	ck_assert_str_eq(e->links[0].rel, "related");
+	gz_feed_free(f);
+}
+END_TEST
+
+/* JSON is told by its first byte (after a BOM and space), or by the
+ * Content-Type; XML served as JSON is still XML. */
+START_TEST(test_json_feed_is_told_by_its_first_byte_or_content_type)
+{
+	const char *doc = "\xef\xbb\xbf \n\t{\"version\": "
+	                  "\"https://jsonfeed.org/version/1.1\", \"items\": "
+	                  "[{\"id\": \"a\"}]}";
+	struct gz_parser_opts json = {.content_type = "application/feed+json"};
+	struct gz_parser_opts none = {0};
+	struct gz_feed *f;
+	struct gz_parser *p;
+
+	for (size_t k = 0; k <= 4; k++) {
+		f = parse_chunked(doc, strlen(doc), k, &none);
+		ck_assert(f->is_feed && !f->bozo);
+		ck_assert_uint_eq(f->n_entries, 1);
+		ck_assert_str_eq(f->entries[0].id, "a");
+		gz_feed_free(f);
+	}
+	f = parse_str("<rss><channel><title>x</title></channel></rss>", &json);
+	ck_assert(f->is_feed);
+	ck_assert_str_eq(f->title, "x");
+	gz_feed_free(f);
+	/* served as JSON: an empty or non-JSON body is malformed JSON */
+	p = gz_parser_new(&json);
+	ck_assert_int_eq(gz_parser_push(p, "  ", 2), 0);
+	ck_assert_int_eq(gz_parser_finish(p, &f), -EBADMSG);
+	gz_parser_free(p);
+	p = gz_parser_new(&json);
+	ck_assert_int_eq(gz_parser_push(p, "Hello", 5), 0);
+	ck_assert_int_eq(gz_parser_finish(p, &f), -EBADMSG);
+	gz_parser_free(p);
+}
+END_TEST
+
+/* The callback's entries: each item, in order, at the end. */
+static int
+count_entry(struct gz_entry *e, void *arg)
+{
+	(*(size_t *)arg)++;
+	gz_entry_clear(e);
+	return 0;
+}
+
+/* Malformed JSON fails finish with words, and no entry is handed over. */
+START_TEST(test_malformed_json_fails_finish_and_hands_over_nothing)
+{
+	static const char *const names[] = {"truncated.json",
+	                                    "trailing-comma.json"};
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t len, n = 0;
+		char path[64], *buf;
+		struct gz_parser_opts o = {.on_entry = count_entry, .arg = &n};
+		struct gz_parser *p = gz_parser_new(&o);
+		struct gz_feed *f = NULL;
+
+		snprintf(path, sizeof(path), "../jsonfeed/%s", names[i]);
+		buf = load(path, &len);
+		for (size_t k = 0; k < len; k += 7)
+			ck_assert_int_eq(
+			        gz_parser_push(p, buf + k,
+			                       len - k < 7 ? len - k : 7),
+			        0);
+		ck_assert_int_eq(gz_parser_finish(p, &f), -EBADMSG);
+		ck_assert_ptr_null(f);
+		ck_assert_uint_eq(n, 0);
+		ck_assert_ptr_nonnull(gz_parser_error(p));
+		ck_assert(strncmp(gz_parser_error(p), "not valid JSON", 14) ==
+		          0);
+		ck_assert_int_eq(gz_parse_buffer(buf, len, NULL, &f), -EBADMSG);
+		gz_parser_free(p);
+		free(buf);
+	}
+}
+END_TEST
+
+/* JSON that is no JSON Feed is no feed (the daemon says so), no error. */
+START_TEST(test_json_without_version_is_not_a_feed)
+{
+	struct gz_parser_opts o = {0};
+	struct gz_feed *f = parse_str("{\"items\": [{\"id\": \"1\"}]}", &o);
+
+	ck_assert(!f->is_feed);
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 0);
+	ck_assert_str_eq(f->bozo_message,
+	                 "JSON, but not a JSON Feed: no version");
+	gz_feed_free(f);
+	f = parse_str("[1, 2]", &o);
+	ck_assert(!f->is_feed);
+	gz_feed_free(f);
+}
+END_TEST
+
+/* A JSON Feed's limits: entries counted, fields cut, as for XML. */
+START_TEST(test_json_feed_limits_entries_and_fields)
+{
+	struct gz_parser_opts o = {.max_entries = 1, .max_field = 8};
+	struct gz_feed *f;
+	size_t len;
+	char *buf = load("../jsonfeed/news-1.1.json", &len);
+
+	f = parse_chunked(buf, len, 0, &o);
+	ck_assert(f->bozo);
+	ck_assert_uint_eq(f->n_entries, 1);
+	ck_assert_str_eq(f->entries[0].title, "Harbour ");
+	ck_assert_str_eq(f->bozo_message,
+	                 "more than 1 entries: the rest is ignored");
+	gz_feed_free(f);
+	free(buf);
 }
 END_TEST
 
@@ -1050,6 +1628,8 @@ parse_suite(void)
 	TCase *tc = tcase_create("formats");
 	TCase *tb = tcase_create("broken");
 	TCase *th = tcase_create("hostile");
+	TCase *tk = tcase_create("corpus");
+	TCase *tj = tcase_create("jsonfeed");
 
 	tcase_add_test(tc,
 	               test_rss20_channel_fields_come_from_channel_not_image);
@@ -1087,6 +1667,8 @@ parse_suite(void)
 	tcase_add_test(tc, test_language_falls_back_to_xml_lang_then_http);
 	tcase_add_test(
 	        tc, test_every_fixture_parses_the_same_in_chunks_of_1_7_4096);
+	tcase_add_test(
+	        tk, test_every_corpus_document_parses_the_same_in_any_chunks);
 	tcase_add_test(tc,
 	               test_callback_gets_entries_in_order_and_feed_keeps_none);
 	tcase_add_test(tc, test_callback_can_stop_the_parse);
@@ -1101,6 +1683,9 @@ parse_suite(void)
 	        tb, test_invalid_utf8_bytes_are_read_as_windows_1252_and_bozo);
 	tcase_add_test(
 	        tb, test_windows_1252_bytes_in_utf8_document_are_read_as_such);
+	tcase_add_test(
+	        tb,
+	        test_bad_utf8_that_windows_1252_lacks_reads_the_text_as_latin2);
 	tcase_add_test(tc, test_comment_opening_with_gt_is_a_comment);
 	tcase_add_test(
 	        tc, test_byte_the_encoding_lacks_is_replaced_not_the_feed_lost);
@@ -1110,10 +1695,17 @@ parse_suite(void)
 	               test_encoding_spelled_loosely_is_read_as_that_encoding);
 	tcase_add_test(tc,
 	               test_doctype_subset_parses_the_same_in_every_chunk_size);
+	tcase_add_test(
+	        tb,
+	        test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks);
+	tcase_add_test(tc,
+	               test_cdata_text_keeps_markup_brackets_and_ampersands);
 	tcase_add_test(tb,
 	               test_html_entities_decoded_and_unknown_kept_as_written);
 	tcase_add_test(tb, test_unescaped_ampersands_in_links_are_kept);
 	tcase_add_test(tb, test_html_entities_in_attributes_are_decoded_whole);
+	tcase_add_test(tc, test_html_attribute_references_are_kept_as_written);
+	tcase_add_test(tc, test_inline_svg_and_mathml_declare_their_namespaces);
 	tcase_add_test(
 	        tb, test_truncated_document_keeps_the_open_entry_and_its_text);
 	tcase_add_test(
@@ -1132,6 +1724,22 @@ parse_suite(void)
 	tcase_add_test(th, test_external_entity_file_is_never_read);
 	tcase_add_test(th, test_deep_nesting_stops_with_bozo);
 	suite_add_tcase(s, th);
+	tcase_add_test(tj,
+	               test_json_feed_spec_example_gives_its_items_in_order);
+	tcase_add_test(tj,
+	               test_json_feed_attachment_is_an_enclosure_and_html_wins);
+	tcase_add_test(tj, test_json_feed_1_0_author_is_the_items_author);
+	tcase_add_test(tj, test_json_feed_news_site_maps_every_field);
+	tcase_add_test(
+	        tj, test_json_feed_is_told_by_its_first_byte_or_content_type);
+	tcase_add_test(tj,
+	               test_malformed_json_fails_finish_and_hands_over_nothing);
+	tcase_add_test(tj, test_json_without_version_is_not_a_feed);
+	tcase_add_test(tj, test_json_feed_limits_entries_and_fields);
+	suite_add_tcase(s, tj);
+	/* 2,100 documents, each parsed six ways */
+	tcase_set_timeout(tk, 600);
+	suite_add_tcase(s, tk);
 	return s;
 }
 

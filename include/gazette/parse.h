@@ -1,6 +1,10 @@
 /*
  * The streaming feed parser: libxml2's SAX2 push interface, fed bytes as
- * they arrive, with no DOM. RSS 0.9x/1.0/2.0 and Atom 0.3/1.0.
+ * they arrive, with no DOM. RSS 0.9x/1.0/2.0, Atom 0.3/1.0, and JSON
+ * Feed 1.0/1.1: a document whose first byte (after a BOM and space) is
+ * '{', or one served as application/feed+json or application/json that
+ * does not start with '<', is JSON; its bytes are kept (up to 64 MiB) and
+ * parsed by gz_parser_finish, which fails on malformed JSON.
  */
 #ifndef GAZETTE_PARSE_H
 #define GAZETTE_PARSE_H
@@ -33,11 +37,12 @@ struct gz_parser_opts {
 struct gz_parser *gz_parser_new(const struct gz_parser_opts *opts);
 
 /*
- * Push the next len bytes of the document. For a well-formed document any
- * chunking gives the same result as the whole document at once (in a
- * malformed one, where libxml2's recovery resumes may differ). Returns 0,
- * or a negative errno: -E2BIG when a limit was hit (entries), -ECANCELED
- * when the callback stopped the parse. Malformed input is not an error
+ * Push the next len bytes of the document. Any chunking gives the same
+ * result as the whole document at once, well-formed or not (the fuzz
+ * target fuzz-parse-chunks holds the parser to it). Returns 0, or a
+ * negative errno: -E2BIG when a limit was hit (entries), -ECANCELED when
+ * the callback stopped the parse, -EFBIG when a JSON Feed is larger than
+ * the parser keeps. Malformed XML is not an error
  * here: it sets bozo. So do bytes the document's encoding does not have:
  * they are read as U+FFFD (as windows-1252 in a UTF-8 document), and the
  * rest of the document is still read.
@@ -47,12 +52,22 @@ int gz_parser_push(struct gz_parser *p, const char *buf, size_t len);
 /*
  * End of document: finish parsing and hand over the feed (with the
  * collected entries when no callback was given). Returns 0, or a negative
- * errno; *ret_feed is written only on success. After a push returned
+ * errno; *ret_feed is written only on success. A JSON Feed is parsed
+ * here: its entries reach the callback here, and malformed JSON fails
+ * with -EBADMSG (-EFBIG after a push said so) before any entry does;
+ * gz_parser_error() says why. After a push returned
  * -E2BIG or -ECANCELED, finish still hands over what was parsed until
  * then (bozo_message says which limit). A small document may be parsed
  * only here, so its limits show in the feed, not in a push's return.
  */
 int gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed);
+
+/*
+ * Why gz_parser_finish failed, in words ("not valid JSON: ... at byte
+ * 120"), or NULL when it gave no words (out of memory) or did not fail.
+ * Valid until the parser is freed.
+ */
+const char *gz_parser_error(const struct gz_parser *p);
 
 /* Free a parser and whatever it still holds; NULL is fine. */
 void gz_parser_free(struct gz_parser *p);

@@ -26,7 +26,8 @@ fi
 
 [ -f "$build/build.ninja" ] ||
 	CC=clang meson setup "$build" -Dfuzz=true -Dbuildtype=debugoptimized
-ninja -C "$build" tests/fuzz/fuzz-parse tests/fuzz/fuzz-opml \
+ninja -C "$build" tests/fuzz/fuzz-parse tests/fuzz/fuzz-parse-chunks \
+	tests/fuzz/fuzz-opml \
 	tests/fuzz/fuzz-config tests/fuzz/fuzz-date tests/fuzz/fuzz-url \
 	tests/fuzz/fuzz-ctl tests/fuzz/fuzz-html
 rm -rf "$build/fuzz-out"

@@ -4,7 +4,9 @@
 #   tests/fuzz/run.sh BUILDDIR SECONDS OUTDIR [TARGET...]
 #
 # Each target fuzzes for SECONDS with ASan+UBSan, starting from
-# tests/fuzz/seeds/TARGET and tests/fuzz/regress/TARGET; new inputs go to
+# tests/fuzz/seeds/TARGET and tests/fuzz/regress/TARGET (parse and
+# parse-chunks: seeds/json too; parse-chunks: the inputs of parse, and
+# its own; both: known/parse); new inputs go to
 # OUTDIR/corpus/TARGET, findings to OUTDIR/artifacts/TARGET, the log to
 # OUTDIR/TARGET.log. Exits 1 when any target found anything.
 #
@@ -12,7 +14,7 @@
 # (libFuzzer's -fork=1 -ignore_crashes=1), for long unattended runs.
 # FUZZ_LSAN_SUPP, FUZZ_UBSAN_SUPP: suppressions of known findings (leaks,
 # undefined behaviour), for long runs while a fix is pending; CI uses none.
-# FUZZ_ARGS_<TARGET>: more libFuzzer options for that target.
+# FUZZ_ARGS_<TARGET>: more libFuzzer options for that target ('-' as '_').
 set -u
 
 if [ $# -lt 3 ]; then
@@ -22,7 +24,7 @@ fi
 build=$1 secs=$2 out=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
-targets=${*:-parse opml config date url ctl html}
+targets=${*:-parse parse-chunks opml config date url ctl html}
 jobs=${FUZZ_JOBS:-2}
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
@@ -38,11 +40,25 @@ fi
 target_opts() {
 	case $1 in
 	parse | opml) echo "-max_len=16384 -dict=$here/xml.dict" ;;
+	parse-chunks) echo "-max_len=8192 -dict=$here/xml.dict" ;;
 	html) echo "-max_len=8192 -dict=$here/xml.dict" ;;
 	config) echo "-max_len=4096" ;;
 	*) echo "-max_len=1024" ;;
 	esac
-	eval "echo \${FUZZ_ARGS_$1:-}"
+	# FUZZ_ARGS_parse_chunks for parse-chunks: no '-' in a name
+	eval "echo \${FUZZ_ARGS_$(echo "$1" | tr - _):-}"
+}
+
+# The input directories a target starts from: seeds, regress, known.
+target_inputs() {
+	local d i names=$1
+	[ "$1" = parse ] && names="parse json"
+	[ "$1" = parse-chunks ] && names="parse json parse-chunks"
+	for d in seeds regress known; do
+		for i in $names; do
+			[ -d "$here/$d/$i" ] && echo "$here/$d/$i"
+		done
+	done
 }
 
 # Fuzz one target for secs; the exit status is libFuzzer's.
@@ -54,8 +70,7 @@ run_one() {
 	nice -n 10 "$bin" $(target_opts "$t") $mode \
 		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" \
-		"$out/corpus/$t" "$here/seeds/$t" \
-		$([ -d "$here/regress/$t" ] && echo "$here/regress/$t") \
+		"$out/corpus/$t" $(target_inputs "$t") \
 		>"$out/$t.log" 2>&1
 }
 
@@ -74,7 +89,7 @@ summary() {
 	fi
 	# shellcheck disable=SC2046
 	cov=$("$bin" $(target_opts "$t") -runs=0 "$out/corpus/$t" \
-		"$here/seeds/$t" 2>&1 | grep -o 'cov: [0-9]* ft: [0-9]*' |
+		$(target_inputs "$t") 2>&1 | grep -o 'cov: [0-9]* ft: [0-9]*' |
 		tail -1)
 	printf '%-7s execs=%s execs/s=%s %s findings=%s\n' "$t" \
 		"${execs:-?}" "${rate:-?}" "${cov:-cov: ?}" \

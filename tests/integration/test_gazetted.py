@@ -752,6 +752,32 @@ class TestDaemon(Base):
             "SELECT count(*) FROM (SELECT feed_id, guid_key FROM membership"
             " GROUP BY feed_id, guid_key HAVING count(*) > 1)"), 0)
 
+    def test_json_feed_is_polled_and_malformed_json_is_no_feed(self):
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "data", "jsonfeed")
+        with open(os.path.join(data, "news-1.1.json"), "rb") as f:
+            good = f.read()
+        with open(os.path.join(data, "truncated.json"), "rb") as f:
+            bad = f.read()
+        self.srv.set("/j", {"body": good, "headers": {
+            "Content-Type": "application/feed+json"}})
+        self.srv.set("/bad", {"body": bad, "headers": {
+            "Content-Type": "application/feed+json"}})
+        m = self.feed_route("/m")
+        self.env.config([("J", [self.srv.url("/j")], {}),
+                         ("B", [self.srv.url("/bad"), m], {})])
+        self.env.once()
+        self.assertEqual(self.env.q1(
+            "SELECT count(*) FROM membership WHERE feed_id = 1"), 3)
+        self.assertEqual(self.env.q1(
+            "SELECT parsed_title FROM feed WHERE id = 1"),
+            "The Daily Example | World")
+        # Malformed JSON: nothing of it merged, the mirror serves.
+        self.assertIsNotNone(self.env.url(2, 0, "last_error"))
+        self.assertEqual(self.env.feed(2, "last_served"), 1)
+        self.assertEqual(self.env.q1(
+            "SELECT count(*) FROM membership WHERE feed_id = 2"), len(ITEMS))
+
     def test_gazette_poll_and_status_use_the_daemon(self):
         gazette = os.environ.get("GAZETTE")
         if not gazette or not os.path.exists(gazette):
