@@ -76,7 +76,8 @@ import_doc(struct store *s, const struct opml_doc *d, int *ret_added,
 	for (size_t i = 0; i < d->n_feeds; i++) {
 		const struct opml_feed *f = &d->feeds[i];
 		struct store_feed_spec spec = {
-		        .title = f->title,
+		        .title = f->feed_title ? NULL : f->title,
+		        .parsed_title = f->feed_title ? f->title : NULL,
 		        .category = f->category,
 		        .interval = f->interval,
 		        .n_urls = f->n_urls,

@@ -25,10 +25,10 @@ struct printer {
 	bool json, table, color, utf8;
 	struct export *x;
 	int64_t now;
-	unsigned width;  /* terminal columns */
-	unsigned id_w;   /* columns of the id column */
-	unsigned feed_w; /* columns of the feeds column */
-	int64_t max_id;  /* highest id printed */
+	unsigned width;      /* terminal columns */
+	unsigned id_w;       /* columns of the id column */
+	unsigned feed_w;     /* columns of the feeds column */
+	struct cmd_ids *ids; /* what was printed, when asked */
 	int err;
 	/* a limited listing is gathered first, to fit the columns to it */
 	bool gather;
@@ -208,8 +208,14 @@ print_story(const struct store_story *st, void *arg)
 {
 	struct printer *p = arg;
 
-	if (st->id > p->max_id)
-		p->max_id = st->id;
+	if (p->ids) {
+		if (p->ids->n == p->ids->cap) {
+			p->ids->cap = p->ids->cap ? p->ids->cap * 2 : 64;
+			p->ids->v = xreallocarray(p->ids->v, p->ids->cap,
+			                          sizeof(*p->ids->v));
+		}
+		p->ids->v[p->ids->n++] = st->id;
+	}
 	if (p->json) {
 		p->err = export_story(p->x, st);
 		return p->err;
@@ -259,7 +265,7 @@ feed_column(struct store *s, unsigned width)
 /* Print stories as `list` does. */
 int
 list_print(struct cmd_ctx *ctx, struct store *s, const struct store_query *q,
-           bool json, int64_t *ret_max_id)
+           bool json, struct cmd_ids *printed)
 {
 	struct printer p = {
 	        .f = stdout,
@@ -268,6 +274,7 @@ list_print(struct cmd_ctx *ctx, struct store *s, const struct store_query *q,
 	        .color = !json && cmd_use_color(),
 	        .utf8 = cmd_utf8(),
 	        .now = cmd_now(),
+	        .ids = printed,
 	};
 	int r;
 
@@ -322,8 +329,6 @@ list_print(struct cmd_ctx *ctx, struct store *s, const struct store_query *q,
 		cmd_error("cannot write the output");
 		return EXIT_ERR;
 	}
-	if (ret_max_id)
-		*ret_max_id = p.max_id;
 	return EXIT_OK;
 }
 
@@ -348,7 +353,7 @@ list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	struct store_query q = {.flags = STORE_Q_UNREAD};
 	const char *feed = NULL, *since = NULL;
 	bool is_new = false, peek = false, json = false;
-	int64_t cursor = 0, top = 0;
+	struct cmd_ids shown = {0};
 	char qb[QUOTE_MAX];
 	struct store *s;
 	int c, modes = 0, r;
@@ -358,7 +363,7 @@ list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'n':
 			is_new = true;
-			q.flags = 0;
+			q.flags = STORE_Q_NEW;
 			modes++;
 			break;
 		case 'u':
@@ -421,25 +426,16 @@ list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_ERR;
 	if (feed && cmd_feed_find(s, feed, &q.feed_id) != EXIT_OK)
 		return EXIT_ERR;
-	if (is_new) {
-		if (store_cursor_get(s, &cursor) < 0 ||
-		    store_max_story_id(s, &top) < 0) {
-			cmd_error("cannot read the new-stories cursor: %s",
-			          store_errmsg(s));
-			return EXIT_ERR;
-		}
-		q.min_id = cursor;
-	}
-	r = list_print(ctx, s, &q, json, NULL);
-	if (r != EXIT_OK)
-		return r;
-	/* everything that existed when listing counts as seen */
-	if (is_new && !peek && top > cursor && store_cursor_set(s, top) < 0) {
-		cmd_error("cannot advance the new-stories cursor: %s",
+	r = list_print(ctx, s, &q, json, is_new && !peek ? &shown : NULL);
+	/* only what was printed stops being new */
+	if (r == EXIT_OK && shown.n > 0 &&
+	    store_new_seen(s, shown.v, shown.n) < 0) {
+		cmd_error("cannot record the stories shown as seen: %s",
 		          store_errmsg(s));
-		return EXIT_ERR;
+		r = EXIT_ERR;
 	}
-	return EXIT_OK;
+	free(shown.v);
+	return r;
 }
 
 const struct cmd_entry cmd_list = {
@@ -447,7 +443,7 @@ const struct cmd_entry cmd_list = {
         .usage = "[--new [--peek]|--unread|--starred|--all] [--feed FEED] "
                  "[--since DATE] [--search QUERY] [--limit N] [--json]",
         .summary = "list stories, newest first",
-        .help = "  --new           stories that arrived since the last --new\n"
+        .help = "  --new           stories no --new has printed yet\n"
                 "  --peek          with --new: leave the cursor where it is\n"
                 "  --unread        unread stories (the default)\n"
                 "  --starred       starred stories\n"

@@ -146,8 +146,8 @@ cmd_config(struct cmd_ctx *ctx)
 	if (ctx->config)
 		return ctx->config;
 	r = config_load(ctx->config_path,
-	                ctx->config_given ? CONFIG_MUST_EXIST : 0, PATHS_CLI,
-	                &ctx->config, &err);
+	                ctx->config_given ? CONFIG_MUST_EXIST : 0, &ctx->config,
+	                &err);
 	if (r < 0) {
 		if (err)
 			cmd_error("%s", err);

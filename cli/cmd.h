@@ -124,9 +124,18 @@ int64_t cmd_now(void);
 int cmd_output_open(const char *path, FILE **ret);
 int cmd_output_close(const char *path, FILE *f, bool ok);
 
-/* Print stories as `list` does (table, tab-separated or JSON Lines). */
+/* The ids of the stories a listing printed. */
+struct cmd_ids {
+	int64_t *v;
+	size_t n, cap;
+};
+
+/*
+ * Print stories as `list` does (table, tab-separated or JSON Lines); the
+ * ids printed are added to *printed when it is not NULL (caller frees v).
+ */
 int list_print(struct cmd_ctx *ctx, struct store *s,
-               const struct store_query *q, bool json, int64_t *ret_max_id);
+               const struct store_query *q, bool json, struct cmd_ids *printed);
 
 extern const struct cmd_entry cmd_add;
 extern const struct cmd_entry cmd_export;

@@ -83,7 +83,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	r = paths_default(PATHS_CLI, &paths);
+	r = paths_default(&paths);
 	if (r < 0 && (!ctx.db_given || !ctx.config_given)) {
 		cmd_error("cannot find the default paths: set HOME or "
 		          "use --config and --db");

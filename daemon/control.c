@@ -5,6 +5,7 @@
  * their request.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "gazette/config.h"
 #include "gazette/ctl.h"
 #include "gazette/log.h"
 #include "gazette/paths.h"
@@ -39,6 +41,7 @@ struct client {
 	size_t out_len, out_done;
 	bool waiting; /* for polls to finish */
 	bool refused; /* another uid: read its request, answer no */
+	bool guest;   /* another uid the socket's mode let in: read-only */
 	time_t since; /* accepted at (monotonic seconds) */
 	struct client *next;
 };
@@ -54,7 +57,20 @@ struct control {
 	void *arg;
 	struct client *clients;
 	int n_clients;
+	bool shared; /* the socket's mode lets others than its owner in */
 };
+
+/*
+ * What a client that is neither the daemon's user nor root may ask (a
+ * member of the socket's group): to look, and to have the daemon poll
+ * sooner what it polls anyway. Anything else (reload, and any request
+ * added later) needs the daemon's user.
+ */
+static bool
+guest_may(const char *cmd)
+{
+	return strcmp(cmd, "status") == 0 || strcmp(cmd, "poll") == 0;
+}
 
 /* Close a client and forget it. */
 static void
@@ -151,17 +167,27 @@ static void
 client_exec(struct client *cl, const char *cmd, const char *arg)
 {
 	struct control *c = cl->c;
-	char *err = NULL, *t;
+	char *err = NULL, *t, *s;
 	int64_t id = 0;
 	int r;
 
+	if (cl->guest && !guest_may(cmd)) {
+		t = xasprintf("permission denied: '%s' is for the daemon's "
+		              "user or root",
+		              cmd);
+		client_reply(cl, false, t);
+		free(t);
+		return;
+	}
 	if (strcmp(cmd, "status") == 0) {
 		if (arg) {
 			client_reply(cl, false, "status takes no argument");
 			return;
 		}
-		t = poller_status(c->p);
+		s = poller_status(c->p);
+		t = xasprintf("database: %s\n%s", store_path(c->store), s);
 		client_reply(cl, true, t);
+		free(s);
 		free(t);
 		return;
 	}
@@ -324,11 +350,21 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	cl->next = c->clients;
 	c->clients = cl;
 	c->n_clients++;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    (cred.uid != getuid() && cred.uid != 0)) {
-		log_warn("control: client of uid %ld refused",
-		         len == sizeof(cred) ? (long)cred.uid : -1L);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("control: a client without credentials refused");
 		cl->refused = true;
+	} else if (cred.uid != getuid() && cred.uid != 0) {
+		/*
+		 * The socket's mode and group decided who may connect; when
+		 * it is owner-only, another uid got here by a way around it.
+		 */
+		if (c->shared) {
+			cl->guest = true;
+		} else {
+			log_warn("control: client of uid %ld refused",
+			         (long)cred.uid);
+			cl->refused = true;
+		}
 	}
 	cl->ev = event_new(c->base, fd, EV_READ | EV_PERSIST, client_read, cl);
 	event_add(cl->ev, &tv);
@@ -348,17 +384,65 @@ socket_alive(const struct sockaddr_un *sa)
 	return alive;
 }
 
-/* Listen at path. */
+/*
+ * The gid the socket is given: cfg's control-socket-group, looked up.
+ * 0 and *ret = -1 for none: no group set, or the default group (the
+ * system paths' gazette) missing, which is said.
+ */
+static int
+socket_group(const struct config *cfg, gid_t *ret, char **ret_err)
+{
+	const char *name = cfg->control_socket_group;
+	struct group gr, *g = NULL;
+	char buf[4096];
+	int r;
+
+	*ret = (gid_t)-1;
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	r = getgrnam_r(name, &gr, buf, sizeof(buf), &g);
+	if (g) {
+		*ret = g->gr_gid;
+		return 0;
+	}
+	if (!cfg->control_socket_group_set) {
+		log_info("control: no group '%s': the socket keeps the "
+		         "daemon's group",
+		         name);
+		return 0;
+	}
+	*ret_err = xasprintf("control-socket-group: no group '%s'%s%s", name,
+	                     r ? ": " : "", r ? strerror(r) : "");
+	return r ? -r : -ENOENT;
+}
+
+/* Whether the file at path belongs to group gid already. */
+static bool
+has_group(const char *path, gid_t gid)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_gid == gid;
+}
+
+/* Listen at the configuration's socket, with its mode and group. */
 int
-control_new(struct event_base *base, const char *path, struct poller *p,
+control_new(struct event_base *base, const struct config *cfg, struct poller *p,
             struct store *s, control_reload_fn reload, void *arg,
             struct control **ret, char **ret_err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = cfg->socket;
+	unsigned mode =
+	        cfg->control_socket_mode ? cfg->control_socket_mode : 0600;
 	struct control *c;
+	gid_t gid;
 	mode_t old;
 	int fd, r;
 
+	r = socket_group(cfg, &gid, ret_err);
+	if (r < 0)
+		return r;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		*ret_err = xasprintf("control socket path '%s' too long", path);
 		return -ENAMETOOLONG;
@@ -388,7 +472,16 @@ control_new(struct event_base *base, const char *path, struct poller *p,
 	 * A burst of clients waits in the kernel's queue rather than being
 	 * refused with EAGAIN; MAX_CLIENTS bounds those served at once.
 	 */
-	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
+	/*
+	 * The group first: between the two, the socket is still 0600. The
+	 * system unit's socket is born in group gazette (the daemon's own),
+	 * and its system call filter refuses chown: none is needed then.
+	 */
+	if (r == 0 && gid != (gid_t)-1 && !has_group(path, gid) &&
+	    chown(path, (uid_t)-1, gid) < 0)
+		r = -1;
+	if (r < 0 || chmod(path, (mode_t)mode) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
 		*ret_err = xasprintf("cannot listen at '%s': %s", path,
 		                     strerror(errno));
@@ -403,6 +496,7 @@ control_new(struct event_base *base, const char *path, struct poller *p,
 	c->store = s;
 	c->reload = reload;
 	c->arg = arg;
+	c->shared = (mode & 0066) != 0;
 	c->ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, c);
 	event_add(c->ev, NULL);
 	*ret = c;

@@ -108,7 +108,7 @@ reload(void *arg, char **ret_err)
 	int r;
 
 	r = config_load(d->config_arg, d->config_arg ? CONFIG_MUST_EXIST : 0,
-	                PATHS_DAEMON, &n, &err);
+	                &n, &err);
 	if (r < 0) {
 		*ret_err = xasprintf("reload: %s; the running configuration "
 		                     "stays",
@@ -383,7 +383,7 @@ main(int argc, char **argv)
 	}
 	d.exit_status = 1;
 	r = config_load(d.config_arg, d.config_arg ? CONFIG_MUST_EXIST : 0,
-	                PATHS_DAEMON, &d.cfg, &err);
+	                &d.cfg, &err);
 	if (r < 0) {
 		log_err("%s", err ? err : strerror(-r));
 		goto out;
@@ -410,6 +410,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	d.db = xstrdup(db);
+	log_info("database '%s'%s", db, d.db_arg ? " (--db)" : "");
 	{
 		struct stat st;
 
@@ -455,7 +456,7 @@ main(int argc, char **argv)
 		d.exit_status = 0;
 		goto out;
 	}
-	r = control_new(d.base, d.cfg->socket, d.poller, d.store, reload, &d,
+	r = control_new(d.base, d.cfg, d.poller, d.store, reload, &d,
 	                &d.control, &err);
 	if (r < 0) {
 		log_err("%s", err);

@@ -489,6 +489,27 @@ set_count(struct parse_state *st, const char *key, const char *v, int max,
 	return 1;
 }
 
+/* A file mode in octal that leaves the owner read and write. */
+static int
+set_mode(struct parse_state *st, const char *key, const char *v, unsigned *dst)
+{
+	char b[100];
+	unsigned m = 0;
+	const char *p;
+
+	for (p = v; *p >= '0' && *p <= '7' && m <= 0777; p++)
+		m = m * 8 + (unsigned)(*p - '0');
+	if (p == v || *p != '\0' || m > 0777 || (m & 0600) != 0600) {
+		fail(st, -EINVAL,
+		     "bad mode '%s' for %s (octal, at most 0777, the owner "
+		     "reading and writing: 0600, 0660)",
+		     q(v, b, sizeof(b)), key);
+		return 0;
+	}
+	*dst = m;
+	return 1;
+}
+
 /* A [daemon] setting. */
 static int
 daemon_key(struct parse_state *st, const char *k, const char *v)
@@ -500,6 +521,12 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_str(st, &c->database, v);
 	if (strcasecmp(k, "socket") == 0)
 		return set_str(st, &c->socket, v);
+	if (strcasecmp(k, "control-socket-mode") == 0)
+		return set_mode(st, k, v, &c->control_socket_mode);
+	if (strcasecmp(k, "control-socket-group") == 0) {
+		c->control_socket_group_set = true;
+		return set_str(st, &c->control_socket_group, v);
+	}
 	if (strcasecmp(k, "user-agent") == 0)
 		return set_str(st, &c->user_agent, v);
 	if (strcasecmp(k, "ca-file") == 0)
@@ -943,9 +970,9 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* The defaults, and the paths from paths_default(who). */
+/* The defaults, and the paths from paths_default(). */
 static int
-config_defaults(enum paths_who who, struct config **ret)
+config_defaults(struct config **ret)
 {
 	struct config *c = calloc(1, sizeof(*c));
 	struct paths p = {0};
@@ -953,15 +980,22 @@ config_defaults(enum paths_who who, struct config **ret)
 
 	if (c == NULL)
 		return -ENOMEM;
-	r = paths_default(who, &p);
+	r = paths_default(&p);
 	if (r < 0) {
 		free(c);
 		return r;
 	}
 	c->database = p.db;
 	c->socket = p.socket;
+	c->control_socket_mode = p.system ? 0660 : 0600;
+	if (p.system)
+		c->control_socket_group = strdup("gazette");
 	p.db = p.socket = NULL;
 	paths_clear(&p);
+	if (p.system && c->control_socket_group == NULL) {
+		config_free(c);
+		return -ENOMEM;
+	}
 	c->interval = 30 * 60;
 	c->min_interval = 5 * 60;
 	c->max_backoff = 86400;
@@ -1020,12 +1054,11 @@ config_check(struct parse_state *st)
 
 /* Run the parse over st's source into a fresh config. */
 static int
-parse(struct parse_state *st, enum paths_who who, struct config **ret,
-      char **ret_err)
+parse(struct parse_state *st, struct config **ret, char **ret_err)
 {
 	int r, line;
 
-	r = config_defaults(who, &st->cfg);
+	r = config_defaults(&st->cfg);
 	if (r < 0)
 		return r;
 	st->last_url = -1;
@@ -1056,8 +1089,8 @@ parse(struct parse_state *st, enum paths_who who, struct config **ret,
 
 /* Read the configuration file (or the defaults when it is absent). */
 int
-config_load(const char *path, unsigned flags, enum paths_who who,
-            struct config **ret, char **ret_err)
+config_load(const char *path, unsigned flags, struct config **ret,
+            char **ret_err)
 {
 	struct parse_state st = {0};
 	struct paths p = {0};
@@ -1066,7 +1099,7 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 	int r;
 
 	if (path == NULL) {
-		r = paths_default(who, &p);
+		r = paths_default(&p);
 		if (r < 0)
 			return r;
 		file = p.config;
@@ -1082,7 +1115,7 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 	if (st.file == NULL) {
 		r = -errno;
 		if (r == -ENOENT && !(flags & CONFIG_MUST_EXIST)) {
-			r = config_defaults(who, &c);
+			r = config_defaults(&c);
 			if (r == 0)
 				*ret = c;
 		} else if (ret_err) {
@@ -1093,7 +1126,7 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 		free(file);
 		return r;
 	}
-	r = parse(&st, who, &c, ret_err);
+	r = parse(&st, &c, ret_err);
 	fclose(st.file);
 	if (r < 0) {
 		free(file);
@@ -1106,8 +1139,8 @@ config_load(const char *path, unsigned flags, enum paths_who who,
 
 /* Parse text as the file `name`. */
 int
-config_parse_string(const char *text, const char *name, enum paths_who who,
-                    struct config **ret, char **ret_err)
+config_parse_string(const char *text, const char *name, struct config **ret,
+                    char **ret_err)
 {
 	struct parse_state st = {0};
 	struct config *c = NULL;
@@ -1115,7 +1148,7 @@ config_parse_string(const char *text, const char *name, enum paths_who who,
 
 	st.name = name ? name : "<string>";
 	st.text = text;
-	r = parse(&st, who, &c, ret_err);
+	r = parse(&st, &c, ret_err);
 	if (r < 0)
 		return r;
 	if (name) {
@@ -1137,6 +1170,7 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	free(c->control_socket_group);
 	for (i = 0; i < c->n_feeds; i++) {
 		struct config_feed *f = &c->feeds[i];
 

@@ -227,6 +227,7 @@ outline_feed(struct opml_state *st, xmlNodePtr n, char *url,
 	char *gz_mproxies = gz_attr(n, "mirror-proxies");
 	char *gz_proxy = trim(gz_attr(n, "proxy"));
 	char *gz_interval = gz_attr(n, "interval");
+	char *gz_source = trim(gz_attr(n, "title-source"));
 	char *title = trim(attr(n, "text"));
 	size_t nm, np, i;
 	struct opml_feed f = {.line = (int)xmlGetLineNo(n)};
@@ -320,6 +321,11 @@ outline_feed(struct opml_state *st, xmlNodePtr n, char *url,
 		}
 		free(cat);
 	}
+	if (gz_source && strcmp(gz_source, "none") == 0) {
+		free(title);
+		title = NULL;
+	}
+	f.feed_title = title && gz_source && strcmp(gz_source, "feed") == 0;
 	f.title = title;
 	title = NULL;
 	if (st->doc->n_feeds == st->cap_feeds) {
@@ -348,6 +354,7 @@ out:
 	free(gz_mproxies);
 	free(gz_proxy);
 	free(gz_interval);
+	free(gz_source);
 	return r < 0 ? r : 0;
 }
 
@@ -623,6 +630,10 @@ put_feed(FILE *f, const struct store_feed *feed, const char *indent)
 	}
 	if (feed->interval > 0)
 		fprintf(f, " gazette:interval=\"%" PRId64 "\"", feed->interval);
+	put_attr(f, "gazette:title-source",
+	         feed->user_title   ? "user"
+	         : feed->feed_title ? "feed"
+	                            : "none");
 	fputs("/>\n", f);
 }
 

@@ -53,21 +53,26 @@ xdg(const char *name, const char *fallback, const char *file)
 }
 
 /*
+ * The system service's directory def, under $GAZETTE_SYSTEM_ROOT when
+ * that is set (tests, chroots), or systemd's env when the service runs.
  * systemd may hand several colon-separated directories; we use the first.
- * Returns a copy of it, or of def.
  */
 static char *
 sd_dir(const char *env, const char *def)
 {
-	const char *v = env_dir(env);
-	size_t n;
+	const char *v = env_dir(env), *root = env_dir("GAZETTE_SYSTEM_ROOT");
+	char *p;
 
-	if (v == NULL)
+	if (v)
+		return strndup(v, strcspn(v, ":"));
+	if (root == NULL)
 		return strdup(def);
-	n = strcspn(v, ":");
-	return strndup(v, n);
+	if (asprintf(&p, "%s%s", root, def) < 0)
+		return NULL;
+	return p;
 }
 
+/* The system service's paths. */
 static int
 system_paths(struct paths *p)
 {
@@ -90,6 +95,7 @@ system_paths(struct paths *p)
 	return r;
 }
 
+/* The user's paths: XDG directories, else under $HOME. */
 static int
 user_paths(struct paths *p)
 {
@@ -110,42 +116,38 @@ user_paths(struct paths *p)
 	return 0;
 }
 
-/* Fill *ret with the default paths for the daemon or the CLI. */
+/*
+ * The one rule both programs follow (gazette(1), gazetted(8), FILES):
+ * 1. systemd started the system service (STATE_DIRECTORY is set): the
+ *    system paths;
+ * 2. else the user's own files, when their gazette.conf or gazette.db
+ *    exists;
+ * 3. else the system service's, when its database exists and this user
+ *    may read and write it (root, or group gazette);
+ * 4. else the user's, created on first use.
+ * Being root changes nothing: root without its own files and without a
+ * system database gets the user's paths under its own HOME.
+ */
 int
-paths_default(enum paths_who who, struct paths *ret)
+paths_default(struct paths *ret)
 {
 	struct paths p = {0}, sys = {0};
 	int r;
 
-	if (who == PATHS_DAEMON) {
-		if (env_dir("STATE_DIRECTORY") || geteuid() == 0)
-			r = system_paths(&p);
-		else
-			r = user_paths(&p);
-		if (r < 0) {
-			paths_clear(&p);
-			return r;
-		}
-		*ret = p;
-		return 0;
+	if (env_dir("STATE_DIRECTORY")) {
+		r = system_paths(&p);
+		goto done;
 	}
-
-	/*
-	 * The CLI follows the user's own files when they exist; else the
-	 * system service's when this user may use them (group gazette).
-	 */
 	r = user_paths(&p);
-	if (r == 0 &&
-	    (access(p.config, F_OK) == 0 || access(p.db, F_OK) == 0)) {
-		*ret = p;
-		return 0;
-	}
+	if (r == 0 && (access(p.config, F_OK) == 0 || access(p.db, F_OK) == 0))
+		goto done;
 	if (system_paths(&sys) == 0 && access(sys.db, R_OK | W_OK) == 0) {
 		paths_clear(&p);
 		*ret = sys;
 		return 0;
 	}
 	paths_clear(&sys);
+done:
 	if (r < 0) {
 		paths_clear(&p);
 		return r;

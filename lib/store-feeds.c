@@ -119,7 +119,7 @@ out:
 	"SELECT id, coalesce(title, parsed_title), category, interval,"        \
 	" from_config, disabled, disabled_reason, next_poll, error_count,"     \
 	" failing_since, retry_after, hint, preferred, last_served,"           \
-	" primary_probe, resolve,"
+	" primary_probe, resolve, title IS NOT NULL, parsed_title IS NOT NULL,"
 
 /* One feed's columns with its counts. */
 #define FEED_COLUMNS                                                           \
@@ -154,8 +154,10 @@ read_feed(struct store *s, sqlite3_stmt *st, struct store_feed **ret)
 	f->last_served = sqlite3_column_int(st, 13);
 	f->primary_probe = sqlite3_column_int64(st, 14);
 	f->resolve = sql_col_dup(st, 15, &oom);
-	f->unread = sqlite3_column_int64(st, 16);
-	f->total = sqlite3_column_int64(st, 17);
+	f->user_title = sqlite3_column_int(st, 16) != 0;
+	f->feed_title = !f->user_title && sqlite3_column_int(st, 17) != 0;
+	f->unread = sqlite3_column_int64(st, 18);
+	f->total = sqlite3_column_int64(st, 19);
 	if (oom) {
 		store_feed_free(f);
 		return -ENOMEM;
@@ -410,9 +412,10 @@ feed_insert(struct store *s, const struct store_feed_spec *spec,
 
 	r = sql_exec(s,
 	             "INSERT INTO feed (title, category, interval, from_config,"
-	             " resolve) VALUES (?1, ?2, ?3, ?4, ?5)",
-	             "ttIit", spec->title, spec->category, spec->interval,
-	             (int)spec->from_config, spec->resolve);
+	             " resolve, parsed_title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	             "ttIitt", spec->title, spec->category, spec->interval,
+	             (int)spec->from_config, spec->resolve,
+	             spec->title ? NULL : spec->parsed_title);
 	if (r < 0)
 		return r;
 	id = sqlite3_last_insert_rowid(s->db);

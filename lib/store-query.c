@@ -152,7 +152,9 @@ story_feeds(struct store *s, int64_t id, struct titles *t,
 	" AND (?3 = 0 OR s.read = 0) AND (?4 = 0 OR s.starred = 1)"            \
 	" AND (?5 = 0 OR EXISTS (SELECT 1 FROM membership m5"                  \
 	"  WHERE m5.story_id = s.id AND m5.feed_id = ?5))"                     \
-	" AND (?6 = 0 OR s.published >= ?6) AND (?7 = 0 OR s.id > ?7)"
+	" AND (?6 = 0 OR s.published >= ?6) AND (?7 = 0 OR s.id > ?7)"         \
+	" AND (?10 = 0 OR (s.id > ?11 AND NOT EXISTS (SELECT 1 FROM"           \
+	"  new_seen ns WHERE ns.id = s.id)))"
 
 #define STORY_ORDER " ORDER BY s.published DESC, s.id DESC LIMIT ?8 OFFSET ?9"
 
@@ -265,12 +267,18 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	sqlite3_stmt *st;
 	char *match = NULL;
 	bool ranked = false;
+	int64_t cursor = 0;
 	int r;
 
 	if (!q)
 		q = &none;
 	if (q->limit < 0 || q->offset < 0)
 		return -EINVAL;
+	if (q->flags & STORE_Q_NEW) {
+		r = store_cursor_get(s, &cursor);
+		if (r < 0)
+			return r;
+	}
 	if (q->search) {
 		match = fts_query(q->search);
 		if (!match)
@@ -298,7 +306,8 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		 * pass the filters: bm25 costs per match, so a common word
 		 * in a million stories would otherwise rank them all.
 		 */
-		if (!(q->flags & (STORE_Q_UNREAD | STORE_Q_STARRED)) &&
+		if (!(q->flags &
+		      (STORE_Q_UNREAD | STORE_Q_STARRED | STORE_Q_NEW)) &&
 		    !q->feed_id && !q->since && !q->min_id)
 			/* No filters: the stories joined only for the page. */
 			st = sql_prep(
@@ -331,6 +340,15 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 			        "  LIMIT ?8 OFFSET ?9) c"
 			        " JOIN story s ON s.id = c.id"
 			        " ORDER BY c.score, c.published DESC, c.id DESC");
+	} else if (q->flags & STORE_Q_NEW) {
+		/*
+		 * The ids above the cursor, literally, so that the listing
+		 * walks only them, however many stories are older (before
+		 * the feed's memberships: a feed of a million is slow).
+		 */
+		st = sql_prep(s, STORY_COLUMNS
+		              " FROM story s WHERE s.id > ?11"
+		              " AND ?2 IS NULL" STORY_FILTERS STORY_ORDER);
 	} else if (q->feed_id) {
 		/* Driven by the feed's memberships: a small feed is quick. */
 		st = sql_prep(s, STORY_COLUMNS
@@ -363,6 +381,8 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	sqlite3_bind_int64(st, 7, q->min_id);
 	sqlite3_bind_int64(st, 8, q->limit ? q->limit : -1);
 	sqlite3_bind_int64(st, 9, q->offset);
+	sqlite3_bind_int(st, 10, (q->flags & STORE_Q_NEW) != 0);
+	sqlite3_bind_int64(st, 11, cursor);
 	r = run_stories(s, on, st, ranked, fn, arg);
 	if (r == -EIO && match && strstr(s->err, "fts5"))
 		r = -EINVAL;
@@ -411,6 +431,51 @@ store_cursor_set(struct store *s, int64_t id)
 	        "I", id);
 
 	return r < 0 ? r : 0;
+}
+
+/* Record ids as printed by `list --new`, and move the cursor past them. */
+int
+store_new_seen(struct store *s, const int64_t *ids, size_t n)
+{
+	int64_t cursor = 0, first = 0, top = 0;
+	int r;
+
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	r = store_cursor_get(s, &cursor);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (ids[i] > cursor)
+			r = sql_exec(s,
+			             "INSERT OR IGNORE INTO new_seen (id)"
+			             " VALUES (?1)",
+			             "I", ids[i]);
+	/*
+	 * The oldest story above the cursor still unprinted: the walk
+	 * along the ids passes only the printed ones below it.
+	 */
+	if (r >= 0)
+		r = sql_int(
+		        s, &first,
+		        "SELECT id FROM story WHERE id > ?1 AND NOT EXISTS"
+		        " (SELECT 1 FROM new_seen ns WHERE ns.id = story.id)"
+		        " ORDER BY id LIMIT 1",
+		        "I", cursor);
+	if (r == 0) /* none: every story there is was printed */
+		r = sql_int(
+		        s, &top,
+		        "SELECT max((SELECT coalesce(max(id), 0) FROM story),"
+		        " (SELECT coalesce(max(id), 0) FROM new_seen))",
+		        "");
+	else if (r > 0)
+		top = first - 1;
+	if (r >= 0 && top > cursor) {
+		r = store_cursor_set(s, top);
+		if (r >= 0)
+			r = sql_exec(s, "DELETE FROM new_seen WHERE id <= ?1",
+			             "I", top);
+	}
+	return sql_end(s, r < 0 ? r : 0);
 }
 
 /* The highest story id there is (ever, ids are never reused), 0 none. */

@@ -238,6 +238,14 @@ static const char *const migrations[] = {
          "  PRIMARY KEY (feed_id, url)"
          ") WITHOUT ROWID;"
          "PRAGMA user_version = 6;"),
+        /*
+         * 6 -> 7 (issue 16): the stories `list --new` printed above the
+         * cursor, which stay new no more; the cursor moves up to just
+         * below the oldest story still unprinted, and what is below it
+         * leaves this table.
+         */
+        ("CREATE TABLE new_seen (id INTEGER PRIMARY KEY);"
+         "PRAGMA user_version = 7;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

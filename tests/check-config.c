@@ -15,7 +15,7 @@ parse_ok(const char *text)
 {
 	struct config *c = NULL;
 	char *err = NULL;
-	int r = config_parse_string(text, "t.conf", PATHS_CLI, &c, &err);
+	int r = config_parse_string(text, "t.conf", &c, &err);
 
 	ck_assert_msg(r == 0, "parse failed: %d %s", r, err ? err : "");
 	ck_assert_ptr_nonnull(c);
@@ -28,7 +28,7 @@ parse_err(const char *text)
 {
 	struct config *c = NULL;
 	char *err = NULL;
-	int r = config_parse_string(text, "t.conf", PATHS_CLI, &c, &err);
+	int r = config_parse_string(text, "t.conf", &c, &err);
 
 	ck_assert_int_eq(r, -EINVAL);
 	ck_assert_ptr_null(c);
@@ -77,15 +77,14 @@ START_TEST(test_absent_file_gives_defaults_unless_required)
 	struct config *c = NULL;
 	char *err = NULL;
 
-	ck_assert_int_eq(config_load("/nonexistent/gazette.conf", 0, PATHS_CLI,
-	                             &c, &err),
+	ck_assert_int_eq(config_load("/nonexistent/gazette.conf", 0, &c, &err),
 	                 0);
 	ck_assert_int_eq(c->interval, 1800);
 	ck_assert_ptr_null(c->path);
 	config_free(c);
 	c = NULL;
 	ck_assert_int_eq(config_load("/nonexistent/gazette.conf",
-	                             CONFIG_MUST_EXIST, PATHS_CLI, &c, &err),
+	                             CONFIG_MUST_EXIST, &c, &err),
 	                 -ENOENT);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/gazette.conf"));
@@ -314,8 +313,7 @@ START_TEST(test_load_reads_a_file)
 	f = fdopen(fd, "w");
 	fputs("[daemon]\ninterval = 1h\n[feed \"X\"]\nurl = http://x/\n", f);
 	fclose(f);
-	ck_assert_int_eq(
-	        config_load(path, CONFIG_MUST_EXIST, PATHS_CLI, &c, &err), 0);
+	ck_assert_int_eq(config_load(path, CONFIG_MUST_EXIST, &c, &err), 0);
 	ck_assert_str_eq(c->path, path);
 	ck_assert_int_eq(c->interval, 3600);
 	ck_assert_uint_eq(c->n_feeds, 1);

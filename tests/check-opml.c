@@ -252,6 +252,7 @@ make_feed(struct store_feed *f, struct store_url *u, int64_t id,
 	memset(f, 0, sizeof(*f));
 	f->id = id;
 	f->title = (char *)title;
+	f->user_title = true;
 	f->category = (char *)cat;
 	f->interval = interval;
 	f->urls = u;
@@ -287,6 +288,8 @@ START_TEST(test_export_then_import_gives_the_same_subscriptions)
 	f[1].n_urls = 1;
 	make_feed(&f[2], u3, 3, "C", "News/World", 0);
 	f[2].n_urls = 2;
+	f[2].user_title = false; /* what the feed calls itself */
+	f[2].feed_title = true;
 
 	mf = open_memstream(&out, &n);
 	ck_assert_int_eq(opml_write(mf, v, 3, 1700000000), 0);
@@ -312,11 +315,53 @@ START_TEST(test_export_then_import_gives_the_same_subscriptions)
 	ck_assert_ptr_null(d->feeds[1].proxies[2]);
 
 	ck_assert_str_eq(d->feeds[2].title, "C");
+	ck_assert(!d->feeds[0].feed_title && !d->feeds[1].feed_title);
+	ck_assert(d->feeds[2].feed_title);
 	ck_assert_str_eq(d->feeds[2].category, "News/World");
 	ck_assert_uint_eq(d->feeds[2].n_urls, 2);
 	ck_assert_str_eq(d->feeds[2].urls[1], "https://c2.example/atom");
 	opml_doc_free(d);
 	free(out);
+}
+END_TEST
+
+/* A feed the store has no title for: exported as its URL, imported as none. */
+START_TEST(test_export_of_a_feed_without_title_imports_none)
+{
+	struct store_url u[1] = {{.url = "https://t.example/rss"}};
+	struct store_feed f;
+	struct store_feed *v[1] = {&f};
+	struct opml_doc *d;
+	char *out = NULL;
+	size_t n = 0;
+	FILE *mf;
+
+	make_feed(&f, u, 1, "https://t.example/rss", NULL, 0);
+	f.n_urls = 1;
+	f.user_title = false;
+	mf = open_memstream(&out, &n);
+	ck_assert_int_eq(opml_write(mf, v, 1, 1700000000), 0);
+	fclose(mf);
+	ck_assert_ptr_nonnull(strstr(out, "gazette:title-source=\"none\""));
+	d = parse_ok(out);
+	ck_assert_uint_eq(d->n_feeds, 1);
+	ck_assert_ptr_null(d->feeds[0].title);
+	ck_assert(!d->feeds[0].feed_title);
+	opml_doc_free(d);
+	free(out);
+}
+END_TEST
+
+/* Other readers' files say nothing: their text stays the user's title. */
+START_TEST(test_outline_without_title_source_is_the_users_title)
+{
+	struct opml_doc *d =
+	        parse_ok("<opml version=\"2.0\"><body><outline text=\"T\" "
+	                 "xmlUrl=\"https://t.example/rss\"/></body></opml>");
+
+	ck_assert_str_eq(d->feeds[0].title, "T");
+	ck_assert(!d->feeds[0].feed_title);
+	opml_doc_free(d);
 }
 END_TEST
 
@@ -349,6 +394,9 @@ opml_suite(void)
 	TCase *tc = tcase_create("read");
 
 	tcase_add_test(tc, test_opml1_flat_outlines_are_read);
+	tcase_add_test(tc, test_export_of_a_feed_without_title_imports_none);
+	tcase_add_test(tc,
+	               test_outline_without_title_source_is_the_users_title);
 	tcase_add_test(tc, test_opml2_nested_folders_become_the_category);
 	tcase_add_test(
 	        tc, test_gazette_attributes_give_mirrors_proxies_and_interval);

@@ -13,6 +13,9 @@
 
 #include "gazette/store.h"
 
+/* The schema version store_open migrates to (lib/store-schema.c). */
+#define SCHEMA_NOW 7
+
 #define NOW 1700000000
 
 static char dir[64];
@@ -251,7 +254,7 @@ END_TEST
 
 START_TEST(test_database_uses_wal_and_current_schema)
 {
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), 6);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), SCHEMA_NOW);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *s;
@@ -326,7 +329,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), SCHEMA_NOW);
 	{
 		const char *u[] = {"https://a.example/rss"};
 		struct store_feed_spec spec = {.urls = u, .n_urls = 1};
@@ -338,7 +341,7 @@ START_TEST(test_empty_file_migrates_to_current_and_reopen_is_idempotent)
 	/* Reopening migrates nothing and keeps the data. */
 	r = store_open(path, 0, &s2, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), SCHEMA_NOW);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM feed"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_schema"
 	                               " WHERE name = 'story'"),
@@ -1758,7 +1761,7 @@ migrated_open(const char *name, const char *file, int from, char *path,
 	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), from);
 	r = store_open(path, 0, &st, &err);
 	ck_assert_msg(r == 0, "%s", err ? err : "");
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 6);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), SCHEMA_NOW);
 	return old;
 }
 

@@ -13,6 +13,7 @@ pkgs="$pkgs check python3 sqlite3 procps"
 pkgs="$pkgs systemd man-db" # tests/service: systemd-analyze, systemd --user, man -l
 pkgs="$pkgs bash-completion" # tests/integration/cli-completion.py
 pkgs="$pkgs time strace util-linux" # tests/hostile: peak RSS, fsyncs, setpriv
+pkgs="$pkgs chromium" # tests/integration/export-browser.py: the HTML export rendered
 pkgs="$pkgs openssl" # tests/integration/mirrors.py: a throwaway CA
 
 missing=

@@ -56,6 +56,14 @@ struct config {
 	char *path;     /* the file read; NULL when none was */
 	char *database; /* database = ; default: paths_default() */
 	char *socket;   /* socket = ; default: paths_default() */
+	/*
+	 * control-socket-mode = 0600, control-socket-group = (none); with
+	 * the system paths 0660 and gazette: who may connect. Others than
+	 * the daemon's user and root may only ask status and poll.
+	 */
+	unsigned control_socket_mode;
+	char *control_socket_group;
+	bool control_socket_group_set; /* given in the file, not defaulted */
 
 	int64_t interval;         /* interval = 30m: default poll interval */
 	int64_t min_interval;     /* min-interval = 5m: floor of any schedule */
@@ -90,20 +98,20 @@ struct config {
 #define CONFIG_MUST_EXIST 0x1 /* a missing file is an error (-c FILE) */
 
 /*
- * Read the file at path (NULL: the default path for who). A missing file
- * gives the defaults unless CONFIG_MUST_EXIST. On failure *ret_err, when
+ * Read the file at path (NULL: the default path, paths_default()). A missing
+ * file gives the defaults unless CONFIG_MUST_EXIST. On failure *ret_err, when
  * not NULL, gets "FILE:LINE: what is wrong" (caller frees) and the
  * function returns -EINVAL (bad content), -ENOENT, -EACCES... or -ENOMEM.
  */
-int config_load(const char *path, unsigned flags, enum paths_who who,
-                struct config **ret, char **ret_err);
+int config_load(const char *path, unsigned flags, struct config **ret,
+                char **ret_err);
 
 /*
  * Parse text as if it were the file `name` (for tests and --config -).
- * Paths default as for who.
+ * Paths default as paths_default() says.
  */
-int config_parse_string(const char *text, const char *name, enum paths_who who,
-                        struct config **ret, char **ret_err);
+int config_parse_string(const char *text, const char *name, struct config **ret,
+                        char **ret_err);
 
 void config_free(struct config *c);
 

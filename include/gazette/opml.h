@@ -8,8 +8,13 @@
  *            gazette:proxy="PROXY OF THE PRIMARY"
  *            gazette:mirrors="URL1 URL2"
  *            gazette:mirror-proxies="PROXY1 -"
- *            gazette:interval="900"/>
+ *            gazette:interval="900"
+ *            gazette:title-source="feed"/>
  *
+ * gazette:title-source says whose the text is: "user" (set by the user
+ * or the configuration), "feed" (what the feed calls itself, which a
+ * later poll may change), "none" (no title yet: the text is the URL).
+ * Without it (other readers' files) the text is taken as the user's.
  * Lists are separated by blanks; "-" stands for "no proxy". Nested
  * outlines without xmlUrl are folders: their names, joined with "/",
  * become the feed's category.
@@ -35,6 +40,7 @@
 /* One subscription found in the file. */
 struct opml_feed {
 	char *title;      /* text or title attribute; NULL when neither */
+	bool feed_title;  /* title is the feed's own (gazette:title-source) */
 	char *category;   /* folder path, or the category attribute; NULL */
 	int64_t interval; /* gazette:interval in seconds, 0 none */
 	size_t n_urls;    /* the primary first, then mirrors */

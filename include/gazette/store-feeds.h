@@ -45,7 +45,9 @@ struct store_url {
 
 struct store_feed {
 	int64_t id;
-	char *title;
+	char *title;      /* the user's title, else the feed's, else its URL */
+	bool user_title;  /* title is the user's (or the configuration's) */
+	bool feed_title;  /* else title is what the feed calls itself */
 	char *category;   /* OPML folder, NULL none */
 	int64_t interval; /* seconds; 0: the configured default */
 	bool from_config; /* declared in gazette.conf */
@@ -73,6 +75,8 @@ struct store_feed {
 /* What to add: the URLs in order, each with its proxy (or NULL). */
 struct store_feed_spec {
 	const char *title; /* NULL: the primary URL until a poll names it */
+	/* with no title: what the feed was last called, until a poll says */
+	const char *parsed_title;
 	const char *category;
 	int64_t interval;
 	bool from_config;

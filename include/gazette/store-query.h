@@ -38,6 +38,7 @@ struct store_story {
 #define STORE_Q_UNREAD  0x1
 #define STORE_Q_STARRED 0x2
 #define STORE_Q_CONTENT 0x4 /* fill summary and content (else NULL) */
+#define STORE_Q_NEW     0x8 /* only stories no `list --new` printed yet */
 
 struct store_query {
 	unsigned flags;
@@ -67,9 +68,18 @@ int store_stories(struct store *s, const struct store_query *q,
 /* One story, with its content. -ENOENT when there is none. */
 int store_story_get(struct store *s, int64_t id, store_story_fn fn, void *arg);
 
-/* The "new since last time" cursor: the highest story id already shown. */
+/*
+ * The "new" stories are those above a cursor that `list --new` has not
+ * printed: it records the ids it printed (store_new_seen), and the
+ * cursor moves up to just below the oldest story still unprinted, the
+ * record of those below it dropped. So the record holds only what was
+ * printed above a story still new, and a listing with a limit or a
+ * filter leaves the rest new.
+ */
 int store_cursor_get(struct store *s, int64_t *ret);
 int store_cursor_set(struct store *s, int64_t id);
+/* Stories printed by `list --new`: no longer new. 0 or -errno. */
+int store_new_seen(struct store *s, const int64_t *ids, size_t n);
 /* The highest story id there is, 0 for none. */
 int store_max_story_id(struct store *s, int64_t *ret);
 

@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (getenv("HOME") == NULL)
 		setenv("HOME", "/nonexistent", 0);
 
-	rs = config_parse_string(text, "fuzz.conf", PATHS_CLI, &cs, &es);
+	rs = config_parse_string(text, "fuzz.conf", &cs, &es);
 	FUZZ_CHECK(rs == 0 || rs == -EINVAL || rs == -ERANGE);
 	if (rs == 0)
 		check_config(cs);
@@ -119,7 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(es != NULL);
 
 	FUZZ_CHECK(input_file(data, size, path, sizeof(path)) == 0);
-	rf = config_load(path, CONFIG_MUST_EXIST, PATHS_CLI, &cf, &ef);
+	rf = config_load(path, CONFIG_MUST_EXIST, &cf, &ef);
 	FUZZ_CHECK(rf == 0 || rf == -EINVAL || rf == -ERANGE);
 	if (rf == 0)
 		check_config(cf);

@@ -209,6 +209,65 @@ def test_poll_and_status_go_through_the_running_daemon(env):
         log.close()
 
 
+def feed_titles(env, db):
+    r = env.run("--db", db, "feeds", "--json", db=False)
+    return sorted(json.loads(l)["title"] for l in r.out.splitlines())
+
+
+def test_opml_round_trip_keeps_whose_title_it_is(env):
+    # Two feeds: one named by its own <title> only, one renamed by the
+    # user. Exported, imported elsewhere, polled after both feeds changed
+    # their titles: the feed's own title follows the feed, the user's
+    # stays.
+    srv.set("/own.xml", {"body": httpd.rss("Own Name", [("o1", "O")])})
+    srv.set("/mine.xml", {"body": httpd.rss("Their Name", [("m1", "M")])})
+    r = env.run("import", "-", stdin=(
+        '<opml version="2.0"><body><outline xmlUrl="%s"/>'
+        '<outline xmlUrl="%s"/></body></opml>'
+        % (srv.url("/own.xml"), srv.url("/mine.xml"))))
+    check(r.rc == 0, "import without titles", r)
+    r = env.run("poll")
+    check(r.rc == 0, "first poll", r)
+    r = env.run("rename", "Their Name", "My Name")
+    check(r.rc == 0, "rename", r)
+    check(feed_titles(env, env.db) == ["My Name", "Own Name"],
+          "titles before export", feed_titles(env, env.db))
+    opml = env.path("out.opml")
+    r = env.run("export", "opml", "-o", opml)
+    check(r.rc == 0, "export", r)
+    with open(opml) as f:
+        text = f.read()
+    check('text="Own Name"' in text and
+          'gazette:title-source="feed"' in text and
+          'gazette:title-source="user"' in text,
+          "the export says whose each title is", text)
+    other = env.path("other.db")
+    r = env.run("--db", other, "import", opml, db=False)
+    check(r.rc == 0, "import into an empty database", r)
+    check(feed_titles(env, other) == ["My Name", "Own Name"],
+          "titles after import, before any poll", feed_titles(env, other))
+    srv.set("/own.xml", {"body": httpd.rss("Own Name, renamed by the "
+                                           "site", [("o1", "O")])})
+    srv.set("/mine.xml", {"body": httpd.rss("Their New Name",
+                                            [("m1", "M")])})
+    r = env.run("--db", other, "poll", db=False)
+    check(r.rc == 0, "poll after the import", r)
+    check(feed_titles(env, other) == ["My Name",
+                                      "Own Name, renamed by the site"],
+          "the feed's own title follows the feed, the user's stays",
+          feed_titles(env, other))
+    # exported again and imported once more: still the same
+    opml2 = env.path("again.opml")
+    env.run("--db", other, "export", "opml", "-o", opml2, db=False)
+    third = env.path("third.db")
+    env.run("--db", third, "import", opml2, db=False)
+    with open(opml2) as f:
+        again = f.read()
+    check(again.count('gazette:title-source="feed"') == 1 and
+          again.count('gazette:title-source="user"') == 1,
+          "a second round trip keeps the marks", again)
+
+
 run_tests([
     test_poll_without_daemon_polls_here_and_says_so,
     test_poll_of_failing_feeds_exits_1,
@@ -220,4 +279,5 @@ run_tests([
     test_add_page_with_several_feeds_needs_pick,
     test_add_refuses_what_is_not_a_feed,
     test_poll_and_status_go_through_the_running_daemon,
+    test_opml_round_trip_keeps_whose_title_it_is,
 ])

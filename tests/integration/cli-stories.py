@@ -387,11 +387,107 @@ def test_status_shows_index_lag_and_reindex_rebuilds(env):
     check(r.rc == 2, "reindex takes no arguments", r)
 
 
+def gen_feed(env, name, items, base_day=1):
+    """An RSS file of items [(slug, title, day of May 2024)]."""
+    path = env.path(name + ".xml")
+    with open(path, "w") as f:
+        f.write('<?xml version="1.0"?><rss version="2.0"><channel>'
+                "<title>%s</title><link>https://%s.example/</link>"
+                % (name, name))
+        for slug, title, day in items:
+            f.write("<item><title>%s</title><guid>https://%s.example/%s"
+                    "</guid><link>https://%s.example/%s</link><pubDate>"
+                    "%s</pubDate></item>" % (
+                        title, name, slug, name, slug,
+                        email.utils.formatdate(1714521600 + day * 3600,
+                                               usegmt=True)))
+        f.write("</channel></rss>")
+    return path
+
+
+def new_ids(env, *args):
+    r = env.run("list", "--new", "--json", *args)
+    check(r.rc == 0, "list --new %s" % " ".join(args), r)
+    return [json.loads(line)["id"] for line in r.out.splitlines()]
+
+
+def test_new_moves_only_past_what_it_printed(env):
+    env.populate("https://a.example/rss", gen_feed(
+        env, "a", [("a%d" % i, "Alpha %d" % i, i) for i in range(10)]))
+    env.populate("https://b.example/rss", gen_feed(
+        env, "b", [("b%d" % i, "Beta %d" % i, 20 + i) for i in range(5)]))
+    every = set(new_ids(env, "--peek"))
+    check(len(every) == 15, "fifteen new stories", every)
+    # --limit: two printed, thirteen still new
+    two = new_ids(env, "--limit", "2")
+    check(len(two) == 2, "--limit 2 prints two", two)
+    left = set(new_ids(env, "--peek"))
+    check(left == every - set(two), "the other thirteen are still new",
+          sorted(left))
+    # --feed: only that feed's new stories stop being new
+    a = new_ids(env, "--feed", "a")
+    check(len(a) == 10, "--feed a prints a's ten", a)
+    left = set(new_ids(env, "--peek"))
+    check(len(left) == 3 and not left & set(a),
+          "b's three unprinted stay new", sorted(left))
+    # --since and --search: what they filtered out stays new
+    env.populate("https://a.example/rss", gen_feed(
+        env, "a2", [("x%d" % i, "Xray %d" % i, 100 + i) for i in range(4)]
+        + [("old", "Old arrival", -100), ("zulu", "Zulu word", 101)]))
+    left = set(new_ids(env, "--peek"))
+    check(len(left) == 9, "six arrivals join the three", sorted(left))
+    since = new_ids(env, "--since", "2024-05-05")
+    check(len(since) == 5, "--since prints the five arrivals of May 5",
+          since)
+    found = new_ids(env, "--search", "old")
+    check(len(found) == 1, "--search prints its match", found)
+    rest = new_ids(env)
+    check(len(rest) == 3 and set(rest) | set(since) | set(found) | set(a)
+          | set(two) == every | set(since) | set(found),
+          "a plain --new prints the rest, each story once", sorted(rest))
+    check(new_ids(env) == [], "then nothing is new")
+
+
+def test_new_with_concurrent_arrivals_prints_each_story_once(env):
+    env.populate("https://c.example/rss", gen_feed(
+        env, "c0", [("c%d" % i, "C %d" % i, i) for i in range(5)]))
+    files = [gen_feed(env, "c%d" % k, [("k%d-%d" % (k, i),
+                                        "K %d %d" % (k, i), k * 10 + i)
+                                       for i in range(8)])
+             for k in range(1, 9)]
+    printed = []
+    procs = []
+    for i, f in enumerate(files):
+        os.makedirs(os.path.dirname(env.db), exist_ok=True)
+        procs.append(subprocess.Popen(
+            [POPULATE, env.db, "https://c.example/rss", f,
+             str(1715000000 + i)], env=env.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        printed += new_ids(env, "--limit", "3")
+        printed += new_ids(env, "--limit", "2", "--feed",
+                           "https://c.example/rss")
+    for p in procs:
+        p.wait(60)
+    while True:
+        got = new_ids(env, "--limit", "4")
+        if not got:
+            break
+        printed += got
+    r = env.run("list", "--all", "--json")
+    every = [json.loads(line)["id"] for line in r.out.splitlines()]
+    check(len(every) == 5 + 8 * 8, "every story stored", len(every))
+    check(sorted(printed) == sorted(every),
+          "--new printed every story exactly once",
+          (len(printed), len(set(printed)), len(every)))
+
+
 run_tests([
     test_status_shows_index_lag_and_reindex_rebuilds,
     test_list_piped_is_one_tab_separated_story_a_line,
     test_story_in_two_feeds_is_listed_once_with_both,
     test_new_cursor_advances_and_peek_leaves_it,
+    test_new_moves_only_past_what_it_printed,
+    test_new_with_concurrent_arrivals_prints_each_story_once,
     test_mark_read_unread_star_unstar,
     test_mark_feed_before_and_all,
     test_list_filters_feed_since_search_limit,

@@ -41,8 +41,13 @@ class Env:
             "XDG_CONFIG_HOME": os.path.join(self.dir, "config"),
             "XDG_DATA_HOME": os.path.join(self.dir, "data-home"),
             "XDG_RUNTIME_DIR": os.path.join(self.dir, "run"),
+            # what stands for /etc, /var/lib and /run (lib/paths.c)
+            "GAZETTE_SYSTEM_ROOT": os.path.join(self.dir, "system"),
             "LC_ALL": "C.UTF-8",
         })
+        for k in ("STATE_DIRECTORY", "CONFIGURATION_DIRECTORY",
+                  "RUNTIME_DIRECTORY", "NOTIFY_SOCKET"):
+            self.env.pop(k, None)
         os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
 
     def run(self, *args, stdin=None, db=True, env=None):

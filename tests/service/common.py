@@ -59,6 +59,14 @@ def tmpdir(prefix):
     return tempfile.mkdtemp(prefix=prefix + ".", dir=base)
 
 
+def short_tmpdir(prefix):
+    """A new temporary directory with a short path, for sockets: a Unix
+    socket's path has at most 107 bytes, which a deep build tree passes
+    (tests/deep-build.sh checks). Only for processes that run
+    without PrivateTmp=, which would hide it; removed by the caller."""
+    return tempfile.mkdtemp(prefix="gz-%s." % prefix, dir="/tmp")
+
+
 def install(destdir):
     """`meson install --destdir destdir` of the build tree; fails the test
     when it does not succeed."""

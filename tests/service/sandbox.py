@@ -120,6 +120,9 @@ def prepare_namespace(work, sysusers_conf, extra_users=()):
            "/run/systemd")
     os.mkdir("/run/systemd/system", 0o755)
     _inaccessible_nodes("/run/systemd/inaccessible")
+    # Short paths for the managers' runtime directories (runtime_dir).
+    _mount("-t", "tmpfs", "-o", "mode=0755", "gazette-sandbox-run",
+           short_root())
 
     # A host name for the loopback test server, so that a feed's URL goes
     # through the resolver (getaddrinfo, NSS) inside the sandbox.
@@ -154,6 +157,28 @@ def prepare_namespace(work, sysusers_conf, extra_users=()):
     return pw.pw_uid, pw.pw_gid
 
 
+def short_root():
+    """An empty directory of a short path that a service's sandbox leaves
+    visible (not /tmp, /run/user, a home), on which prepare_namespace()
+    mounts a tmpfs of its own, inside the private namespace only."""
+    for d in ("/mnt", "/srv", "/media"):
+        if os.path.isdir(d) and not os.path.islink(d):
+            return d
+    common.fail("no /mnt, /srv or /media to mount the runtime tmpfs on")
+
+
+def runtime_dir(name, mode):
+    """A short directory for a manager's XDG_RUNTIME_DIR, where its bus,
+    its notify socket and the service's control socket are: on the tmpfs
+    prepare_namespace() mounted (a socket's path has at most 107 bytes,
+    which a deep build tree passes; /tmp would be hidden by PrivateTmp=,
+    and below /run/systemd the service cannot reach the manager's notify
+    socket). It goes with the namespace."""
+    d = tempfile.mkdtemp(prefix="gz-" + name + ".", dir=short_root())
+    os.chmod(d, mode)
+    return d
+
+
 class Manager:
     """`systemd --user` in a cgroup of its own: as root standing in for
     the system manager (user None), or as a real user's manager (user: a
@@ -169,7 +194,7 @@ class Manager:
                 "LANG": "C.UTF-8",
                 "HOME": os.path.join(work, "home"),
                 "USER": "root",
-                "XDG_RUNTIME_DIR": os.path.join(work, "run"),
+                "XDG_RUNTIME_DIR": runtime_dir("run", 0o755),
                 "XDG_CONFIG_HOME": os.path.join(work, "config"),
                 "XDG_STATE_HOME": os.path.join(work, "state"),
                 "XDG_DATA_HOME": os.path.join(work, "share"),
@@ -193,9 +218,9 @@ class Manager:
                 "USER": user.pw_name,
                 "LOGNAME": user.pw_name,
                 "SHELL": user.pw_shell,
-                "XDG_RUNTIME_DIR": os.path.join(work, "run-%d" % user.pw_uid),
+                "XDG_RUNTIME_DIR": runtime_dir("run-%d" % user.pw_uid,
+                                               0o700),
             }
-            os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
             os.chown(self.env["XDG_RUNTIME_DIR"], user.pw_uid, user.pw_gid)
             self.unit_dir = os.path.join(user.pw_dir, ".config", "systemd",
                                          "user")

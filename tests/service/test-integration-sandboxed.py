@@ -49,8 +49,10 @@ def inside(work, suite, names):
     """Start the manager, then the suite with GAZETTED=the wrapper."""
     sandbox.prepare_namespace(work, None)
     mgr = sandbox.Manager(work)
-    tmp = os.path.join(work, "tmp")
-    os.makedirs(tmp)
+    # The suite's temporary directories hold control sockets: a short
+    # path, on the namespace's own tmpfs (a deep build tree's would not
+    # fit in a socket address).
+    tmp = sandbox.runtime_dir("tmp", 0o755)
     try:
         mgr.start()
         # The build tree may be where the unit cannot see it (under /tmp,

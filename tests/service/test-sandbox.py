@@ -219,6 +219,7 @@ def inside(work, group_cli):
 
         if group_cli:
             check_group_member_cli(db, gid)
+            check_group_member_control(sock, db, gid, work)
 
         r = mgr.systemctl("stop", "gazetted.service")
         with open(os.path.join(state, "exit"), encoding="utf-8") as f:
@@ -277,6 +278,28 @@ def check_group_member_cli(db, gid):
     if r.returncode != 0 or n == 0:
         common.fail("a member of group gazette cannot read the stories "
                     "(exit %d): %s" % (r.returncode, r.stderr.strip()))
+
+
+def check_group_member_control(sock, db, gid, work):
+    """The system unit's control socket is 0660, group gazette: a member
+    of the group (nobody, with gazette as a supplementary group) gets
+    answers to `gazette status` and `gazette poll` from the daemon."""
+    st = os.stat(sock)
+    print("control socket: mode %o, group %d" % (st.st_mode & 0o777,
+                                                 st.st_gid))
+    if st.st_mode & 0o777 != 0o660 or st.st_gid != gid:
+        common.fail("the system unit's control socket is not 0660 group "
+                    "gazette: mode %o, gid %d" % (st.st_mode & 0o777,
+                                                  st.st_gid))
+    conf = os.path.join(work, "cli.conf")
+    for args in (("status",), ("poll",)):
+        r = cli(db, 65534, 65534, [gid], "--config", conf, *args)
+        print("group member: gazette %s: exit %d\n%s" % (
+            args[0], r.returncode, r.stdout.strip()))
+        if r.returncode != 0 or "not running" in r.stdout or \
+                "no daemon running" in r.stdout:
+            common.fail("a member of group gazette cannot %s through the "
+                        "daemon: %s" % (args[0], r.stderr.strip()))
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def main():
         common.fail("GAZETTED=%r is not an executable" % gazetted)
     unit = os.path.join(common.BUILD_ROOT, "systemd", "gazetted.service")
     argv = common.unit_exec_start(unit)[1:]
-    work = common.tmpdir("sd-notify")
+    work = common.short_tmpdir("sd-notify")  # sockets in it
     try:
         # As the system unit: the three directories systemd creates.
         sysw = os.path.join(work, "system")

@@ -39,12 +39,14 @@ def check_unit(analyze, dest, dirs, unitdir, user, work):
     env["MANPATH"] = common.in_destdir(dest, dirs["mandir"])
     cmd = [analyze]
     if user:
-        runtime = os.path.join(work, "xdg-runtime")
-        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        # systemd-analyze's private bus socket is in it: a short path
+        runtime = common.short_tmpdir("xdg-runtime")
         env["XDG_RUNTIME_DIR"] = runtime
         cmd.append("--user")
     cmd += ["verify", copy]
     r = common.run(cmd, env=env)
+    if user:
+        common.cleanup(runtime)
     print("%s: exit %d" % (" ".join(cmd), r.returncode))
     out = (r.stdout + r.stderr).strip()
     if r.returncode != 0 or out:
