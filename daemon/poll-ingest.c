@@ -143,6 +143,8 @@ poll_ingest_schedule(struct pfeed *pf)
 	j->sched.title = j->sched.category = j->sched.disabled_reason = NULL;
 	j->sched.urls = NULL;
 	j->sched.n_urls = 0;
+	/* In flight until saved: --once must not end before it is. */
+	pf->p->inflight++;
 	ingest_submit(pf->p->ingest, j);
 }
 
@@ -216,9 +218,9 @@ saved(struct poller *p, struct ingest_job *j)
 	struct poll_summary d = j->d;
 	struct store_feed *fresh = NULL;
 
+	p->inflight--;
 	if (j->poll == 0)
 		return; /* a schedule alone */
-	p->inflight--;
 	if (j->lost) {
 		/* Nothing of it is stored: fetched in full next time. */
 		if (pf)

@@ -142,6 +142,9 @@ poll_check_idle(struct poller *p)
 			p->round.network_down = true;
 		}
 	}
+	/* The held failures counted after all are being saved: wait. */
+	if (p->inflight != 0)
+		return;
 	if (p->idle_fn)
 		p->idle_fn(p->idle_arg);
 }
