@@ -46,12 +46,13 @@ export_opml(struct store *s, FILE *f)
 /* Stories in one of export.h's formats. */
 static int
 export_stories(struct store *s, enum export_format fmt,
-               const struct store_query *q, const char *title, FILE *f)
+               const struct store_query *q, const char *title, unsigned flags,
+               FILE *f)
 {
 	struct exporting e = {0};
 	int r;
 
-	if (export_begin(f, fmt, title, cmd_now(), &e.x) < 0) {
+	if (export_begin(f, fmt, title, cmd_now(), flags, &e.x) < 0) {
 		cmd_error("out of memory");
 		return EXIT_ERR;
 	}
@@ -80,6 +81,7 @@ export_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	        {"feed", required_argument, NULL, 'f'},
 	        {"since", required_argument, NULL, 'S'},
 	        {"output", required_argument, NULL, 'o'},
+	        {"images", no_argument, NULL, 'i'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -87,12 +89,13 @@ export_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *feed = NULL, *since = NULL, *out = NULL;
 	enum export_format fmt = EXPORT_JSON;
 	bool opml, filtered = false;
+	unsigned flags = 0;
 	char qb[QUOTE_MAX];
 	struct store *s;
 	FILE *f;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, ":usf:S:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":usf:S:o:ih", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			q.flags |= STORE_Q_UNREAD;
@@ -113,6 +116,9 @@ export_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
+		case 'i':
+			flags |= EXPORT_IMAGES;
+			break;
 		case 'h':
 			return cmd_help(&cmd_export);
 		default:
@@ -132,6 +138,8 @@ export_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage_error(&cmd_export,
 		                       "opml exports the subscriptions: the "
 		                       "story filters do not apply");
+	if ((flags & EXPORT_IMAGES) && fmt != EXPORT_HTML)
+		return cmd_usage_error(&cmd_export, "--images goes with html");
 	if (since && date_parse_user(since, cmd_now(), &q.since) < 0)
 		return cmd_usage_error(&cmd_export,
 		                       "--since wants a date (2024-05-01) or "
@@ -149,20 +157,22 @@ export_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (opml)
 		r = export_opml(s, f);
 	else
-		r = export_stories(s, fmt, &q, "gazette stories", f);
+		r = export_stories(s, fmt, &q, "gazette stories", flags, f);
 	return cmd_output_close(out, f, r == EXIT_OK);
 }
 
 const struct cmd_entry cmd_export = {
         .name = "export",
         .usage = "opml|json|csv|atom|html [--unread] [--starred] "
-                 "[--feed FEED] [--since DATE] [-o FILE]",
+                 "[--feed FEED] [--since DATE] [--images] [-o FILE]",
         .summary = "write the subscriptions (opml) or stories "
                    "(json, csv, atom, html)",
         .help = "  --unread         only unread stories\n"
                 "  --starred        only starred stories\n"
                 "  --feed FEED      only this feed's stories\n"
                 "  --since DATE     published since DATE (2024-05-01, 3d)\n"
+                "  --images         html: let the page load the stories' "
+                "images\n"
                 "  -o, --output FILE  write to FILE instead of the standard "
                 "output\n",
         .exec = export_exec,

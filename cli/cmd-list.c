@@ -290,7 +290,8 @@ list_print(struct cmd_ctx *ctx, struct store *s, const struct store_query *q,
 			p.feed_w = feed_column(s, p.width);
 		}
 	}
-	if (json && export_begin(stdout, EXPORT_JSON, NULL, p.now, &p.x) < 0) {
+	if (json &&
+	    export_begin(stdout, EXPORT_JSON, NULL, p.now, 0, &p.x) < 0) {
 		cmd_error("out of memory");
 		return EXIT_ERR;
 	}

@@ -94,7 +94,7 @@ static const char page_css[] =
 /* Start writing. */
 int
 export_begin(FILE *f, enum export_format fmt, const char *title, int64_t now,
-             struct export **ret)
+             unsigned flags, struct export **ret)
 {
 	struct export *x = calloc(1, sizeof(*x));
 	char date[DLEN];
@@ -132,8 +132,13 @@ export_begin(FILE *f, enum export_format fmt, const char *title, int64_t now,
 		fputs("<!DOCTYPE html>\n<html>\n<head>\n"
 		      "<meta charset=\"utf-8\">\n"
 		      "<meta http-equiv=\"Content-Security-Policy\" "
-		      "content=\"default-src 'none'; img-src http: https:; "
-		      "style-src 'unsafe-inline'\">\n"
+		      "content=\"default-src 'none'; ",
+		      f);
+		/* the user's choice: a page that stays offline, or images */
+		fputs(flags & EXPORT_IMAGES ? "img-src http: https:; "
+		                            : "img-src 'none'; ",
+		      f);
+		fputs("style-src 'unsafe-inline'\">\n"
 		      "<meta name=\"referrer\" content=\"no-referrer\">\n"
 		      "<meta name=\"viewport\" "
 		      "content=\"width=device-width, initial-scale=1\">\n"

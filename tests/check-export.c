@@ -84,8 +84,8 @@ run_export(enum export_format fmt)
 	FILE *f = open_memstream(&out, &n);
 
 	stories(st);
-	ck_assert_int_eq(export_begin(f, fmt, "My <stories>", 1700009999, &x),
-	                 0);
+	ck_assert_int_eq(
+	        export_begin(f, fmt, "My <stories>", 1700009999, 0, &x), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(export_story(x, &st[i]), 0);
 	ck_assert_int_eq(export_end(x), 0);
@@ -161,7 +161,7 @@ START_TEST(test_json_escapes_controls_and_replaces_invalid_utf8)
 	size_t n = 0;
 	FILE *f = open_memstream(&out, &n);
 
-	ck_assert_int_eq(export_begin(f, EXPORT_JSON, NULL, 0, &x), 0);
+	ck_assert_int_eq(export_begin(f, EXPORT_JSON, NULL, 0, 0, &x), 0);
 	ck_assert_int_eq(export_story(x, &st), 0);
 	ck_assert_int_eq(export_end(x), 0);
 	export_free(x);
@@ -209,7 +209,8 @@ START_TEST(test_json_escapes_specials_at_every_offset_of_long_strings)
 			         k == 5 ? "\xef\xbf\xbd" : specials[k],
 			         (int)(40 - at), A40);
 			ck_assert_int_eq(
-			        export_begin(f, EXPORT_JSON, NULL, 0, &x), 0);
+			        export_begin(f, EXPORT_JSON, NULL, 0, 0, &x),
+			        0);
 			ck_assert_int_eq(export_story(x, &st), 0);
 			ck_assert_int_eq(export_end(x), 0);
 			export_free(x);

@@ -23,13 +23,18 @@ int export_format_parse(const char *name, enum export_format *ret);
 
 struct export;
 
+/* export_begin flags */
+#define EXPORT_IMAGES 0x1 /* HTML: the page may load the stories' images */
+
 /*
  * Start writing to f: the header of the format (CSV's header row, Atom's
  * <feed>, the page's head). title names the collection (Atom and HTML);
- * now is the time of the export. 0 and *ret, or a negative errno.
+ * now is the time of the export. Without EXPORT_IMAGES the HTML page
+ * loads nothing from anywhere (its policy allows no image source). 0 and
+ * *ret, or a negative errno.
  */
 int export_begin(FILE *f, enum export_format fmt, const char *title,
-                 int64_t now, struct export **ret);
+                 int64_t now, unsigned flags, struct export **ret);
 
 /* Write one story (with its content when the query asked for it). */
 int export_story(struct export *x, const struct store_story *st);
