@@ -98,6 +98,14 @@ poll_ingest_abort(struct pfeed *pf)
 	ingest_submit(pf->p->ingest, j);
 }
 
+/* The id and scheduling fields of sf, none of what it owns. */
+static void
+sched_snapshot(struct store_feed *to, const struct store_feed *sf)
+{
+	*to = (struct store_feed){.id = sf->id};
+	poll_schedule_copy(to, sf);
+}
+
 /* Whether a later attempt of the poll was at the same URL (its record wins). */
 static bool
 retried(const struct pfeed *pf, size_t i)
@@ -126,10 +134,7 @@ poll_ingest_save(struct pfeed *pf, struct ingest_job *j)
 	j->n_suggest = pf->n_suggest;
 	pf->suggest = pf->suggest_src = NULL;
 	pf->n_suggest = 0;
-	j->sched = *pf->sf;
-	j->sched.title = j->sched.category = j->sched.disabled_reason = NULL;
-	j->sched.urls = NULL;
-	j->sched.n_urls = 0;
+	sched_snapshot(&j->sched, pf->sf);
 	ingest_submit(pf->p->ingest, j);
 }
 
@@ -139,10 +144,7 @@ poll_ingest_schedule(struct pfeed *pf)
 {
 	struct ingest_job *j = ingest_job_new(INGEST_SAVE, pf->sf->id, 0);
 
-	j->sched = *pf->sf;
-	j->sched.title = j->sched.category = j->sched.disabled_reason = NULL;
-	j->sched.urls = NULL;
-	j->sched.n_urls = 0;
+	sched_snapshot(&j->sched, pf->sf);
 	/* In flight until saved: --once must not end before it is. */
 	pf->p->inflight++;
 	ingest_submit(pf->p->ingest, j);

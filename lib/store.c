@@ -5,7 +5,8 @@
  *
  *   store-sql.c     cached statements, binding, errors, transactions
  *   store-schema.c  the schema and its migrations
- *   store-feeds.c   subscriptions, their URLs and mirrors, polling state
+ *   store-feeds.c   subscriptions, their URLs and mirrors
+ *   store-poll.c    what polls leave: attempts, schedule, mirror health
  *   store-merge.c   merging a parsed feed: identities and deduplication
  *   store-index.c   the full-text index
  *   store-query.c   listing, search, the "new" cursor and marks

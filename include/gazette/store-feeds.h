@@ -1,6 +1,6 @@
 /*
  * Subscriptions, their URLs and mirrors, and the polling state the daemon
- * keeps (lib/store-feeds.c).
+ * keeps (lib/store-feeds.c, lib/store-poll.c).
  * Part of the store API: include "gazette/store.h".
  */
 #ifndef GAZETTE_STORE_FEEDS_H
