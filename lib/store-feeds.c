@@ -64,7 +64,7 @@ store_feeds_free(struct store_feed **v, size_t n)
 static int
 load_urls(struct store *s, struct store_feed *f)
 {
-	sqlite3_stmt *st = sql_prep(
+	struct sql_stmt *st = sql_prep(
 	        s, "SELECT id, url, proxy, etag, last_modified, last_status,"
 	           " last_error, last_ok, last_tried, redirect,"
 	           " redirect_count, moved_from, doh, fail_kind, good_addrs,"
@@ -75,8 +75,8 @@ load_urls(struct store *s, struct store_feed *f)
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, f->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, f->id);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct store_url *u, *nu;
 
 		nu = realloc(f->urls, (f->n_urls + 1) * sizeof(*nu));
@@ -87,26 +87,26 @@ load_urls(struct store *s, struct store_feed *f)
 		f->urls = nu;
 		u = &f->urls[f->n_urls++];
 		memset(u, 0, sizeof(*u));
-		u->id = sqlite3_column_int64(st, 0);
+		u->id = sql_col_int64(st, 0);
 		u->url = sql_col_dup(st, 1, &oom);
 		u->proxy = sql_col_dup(st, 2, &oom);
 		u->etag = sql_col_dup(st, 3, &oom);
 		u->last_modified = sql_col_dup(st, 4, &oom);
-		u->last_status = sqlite3_column_int(st, 5);
+		u->last_status = sql_col_int(st, 5);
 		u->last_error = sql_col_dup(st, 6, &oom);
-		u->last_ok = sqlite3_column_int64(st, 7);
-		u->last_tried = sqlite3_column_int64(st, 8);
+		u->last_ok = sql_col_int64(st, 7);
+		u->last_tried = sql_col_int64(st, 8);
 		u->redirect = sql_col_dup(st, 9, &oom);
-		u->redirect_count = sqlite3_column_int(st, 10);
+		u->redirect_count = sql_col_int(st, 10);
 		u->moved_from = sql_col_dup(st, 11, &oom);
 		u->doh = sql_col_dup(st, 12, &oom);
 		u->fail_kind = sql_col_dup(st, 13, &oom);
 		u->good_addrs = sql_col_dup(st, 14, &oom);
 		u->last_ip = sql_col_dup(st, 15, &oom);
 		u->via = sql_col_dup(st, 16, &oom);
-		u->diverged = sqlite3_column_int(st, 17);
+		u->diverged = sql_col_int(st, 17);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	else if (oom)
 		r = -ENOMEM;
@@ -131,33 +131,33 @@ out:
 
 /* A feed from a row of FEED_COLUMNS, with its URLs. */
 static int
-read_feed(struct store *s, sqlite3_stmt *st, struct store_feed **ret)
+read_feed(struct store *s, struct sql_stmt *st, struct store_feed **ret)
 {
 	struct store_feed *f = calloc(1, sizeof(*f));
 	bool oom = false;
 
 	if (!f)
 		return -ENOMEM;
-	f->id = sqlite3_column_int64(st, 0);
+	f->id = sql_col_int64(st, 0);
 	f->title = sql_col_dup(st, 1, &oom);
 	f->category = sql_col_dup(st, 2, &oom);
-	f->interval = sqlite3_column_int64(st, 3);
-	f->from_config = sqlite3_column_int(st, 4) != 0;
-	f->disabled = sqlite3_column_int(st, 5) != 0;
+	f->interval = sql_col_int64(st, 3);
+	f->from_config = sql_col_int(st, 4) != 0;
+	f->disabled = sql_col_int(st, 5) != 0;
 	f->disabled_reason = sql_col_dup(st, 6, &oom);
-	f->next_poll = sqlite3_column_int64(st, 7);
-	f->error_count = sqlite3_column_int(st, 8);
-	f->failing_since = sqlite3_column_int64(st, 9);
-	f->retry_after = sqlite3_column_int64(st, 10);
-	f->hint = sqlite3_column_int64(st, 11);
-	f->preferred = sqlite3_column_int(st, 12);
-	f->last_served = sqlite3_column_int(st, 13);
-	f->primary_probe = sqlite3_column_int64(st, 14);
+	f->next_poll = sql_col_int64(st, 7);
+	f->error_count = sql_col_int(st, 8);
+	f->failing_since = sql_col_int64(st, 9);
+	f->retry_after = sql_col_int64(st, 10);
+	f->hint = sql_col_int64(st, 11);
+	f->preferred = sql_col_int(st, 12);
+	f->last_served = sql_col_int(st, 13);
+	f->primary_probe = sql_col_int64(st, 14);
 	f->resolve = sql_col_dup(st, 15, &oom);
-	f->user_title = sqlite3_column_int(st, 16) != 0;
-	f->feed_title = !f->user_title && sqlite3_column_int(st, 17) != 0;
-	f->unread = sqlite3_column_int64(st, 18);
-	f->total = sqlite3_column_int64(st, 19);
+	f->user_title = sql_col_int(st, 16) != 0;
+	f->feed_title = !f->user_title && sql_col_int(st, 17) != 0;
+	f->unread = sql_col_int64(st, 18);
+	f->total = sql_col_int64(st, 19);
 	if (oom) {
 		store_feed_free(f);
 		return -ENOMEM;
@@ -187,13 +187,13 @@ static int
 feed_counts(struct store *s, struct store_feed **v, size_t n, const char *sql,
             bool unread)
 {
-	sqlite3_stmt *st = sql_prep(s, sql);
+	struct sql_stmt *st = sql_prep(s, sql);
 	int rc, r = 0;
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		int64_t id = sql_col_int64(st, 0);
 		size_t lo = 0, hi = n;
 
 		while (lo < hi) {
@@ -205,16 +205,14 @@ feed_counts(struct store *s, struct store_feed **v, size_t n, const char *sql,
 				hi = mid;
 			} else {
 				if (unread)
-					v[mid]->unread =
-					        sqlite3_column_int64(st, 1);
+					v[mid]->unread = sql_col_int64(st, 1);
 				else
-					v[mid]->total =
-					        sqlite3_column_int64(st, 1);
+					v[mid]->total = sql_col_int64(st, 1);
 				break;
 			}
 		}
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	return r;
@@ -225,7 +223,7 @@ static int
 feeds_list(struct store *s, bool counts, struct store_feed ***ret,
            size_t *ret_n)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 	        sql_prep(s, FEED_FIELDS " 0, 0 FROM feed ORDER BY id");
 	struct store_feed **v = NULL;
 	size_t n = 0;
@@ -233,7 +231,7 @@ feeds_list(struct store *s, bool counts, struct store_feed ***ret,
 
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct store_feed **nv = realloc(v, (n + 1) * sizeof(*v));
 
 		if (!nv) {
@@ -246,7 +244,7 @@ feeds_list(struct store *s, bool counts, struct store_feed ***ret,
 			break;
 		n++;
 	}
-	if (r >= 0 && rc != SQLITE_DONE)
+	if (r >= 0 && rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	/*
@@ -293,17 +291,17 @@ store_feeds_uncounted(struct store *s, struct store_feed ***ret, size_t *ret_n)
 int
 store_feed_get(struct store *s, int64_t id, struct store_feed **ret)
 {
-	sqlite3_stmt *st = sql_prep(s, FEED_COLUMNS " WHERE id = ?1");
+	struct sql_stmt *st = sql_prep(s, FEED_COLUMNS " WHERE id = ?1");
 	struct store_feed *f = NULL;
 	int rc, r;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	sql_bind_int64(st, 1, id);
+	rc = sql_step(st);
+	if (rc == SQL_ROW)
 		r = read_feed(s, st, &f);
-	else if (rc == SQLITE_DONE)
+	else if (rc == SQL_DONE)
 		r = -ENOENT;
 	else
 		r = sql_fail(s, rc);
@@ -322,7 +320,7 @@ store_feed_get(struct store *s, int64_t id, struct store_feed **ret)
 int
 store_feed_find(struct store *s, const char *name, int64_t *ret_id)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int64_t id = 0, exact = 0;
 	char *end;
 	int rc, n = 0, r;
@@ -356,14 +354,14 @@ store_feed_find(struct store *s, const char *name, int64_t *ret_id)
 	              " length(?1)) = lower(?1)");
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_text(st, 1, name);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		n++;
-		id = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_int(st, 1))
+		id = sql_col_int64(st, 0);
+		if (sql_col_int(st, 1))
 			exact = id;
 	}
-	r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc);
+	r = rc == SQL_DONE ? 0 : sql_fail(s, rc);
 	sql_done(st);
 	if (r < 0)
 		return r;
@@ -418,7 +416,7 @@ feed_insert(struct store *s, const struct store_feed_spec *spec,
 	             spec->title ? NULL : spec->parsed_title);
 	if (r < 0)
 		return r;
-	id = sqlite3_last_insert_rowid(s->db);
+	id = sql_last_id(s);
 	for (size_t i = 0; i < spec->n_urls; i++) {
 		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
 		const char *doh = spec->dohs ? spec->dohs[i] : NULL;
@@ -552,7 +550,7 @@ store_feed_set_disabled(struct store *s, int64_t id, bool disabled,
 static int
 url_ids(struct store *s, int64_t feed, int64_t *ids, size_t *ret_n)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 	        sql_prep(s, "SELECT id FROM feed_url WHERE feed_id = ?1"
 	                    " ORDER BY position, id");
 	size_t n = 0;
@@ -560,10 +558,10 @@ url_ids(struct store *s, int64_t feed, int64_t *ids, size_t *ret_n)
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, feed);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < MAX_URLS)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : sql_fail(s, rc);
+	sql_bind_int64(st, 1, feed);
+	while ((rc = sql_step(st)) == SQL_ROW && n < MAX_URLS)
+		ids[n++] = sql_col_int64(st, 0);
+	r = (rc == SQL_DONE || rc == SQL_ROW) ? 0 : sql_fail(s, rc);
 	sql_done(st);
 	*ret_n = n;
 	return r;
@@ -753,7 +751,7 @@ set_urls(struct store *s, int64_t feed, const struct store_feed_spec *spec)
 	for (size_t i = 0; r >= 0 && i < spec->n_urls; i++) {
 		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
 		const char *doh = spec->dohs ? spec->dohs[i] : NULL;
-		sqlite3_stmt *st;
+		struct sql_stmt *st;
 		int64_t uid = 0, owner = 0;
 		int rc;
 
@@ -764,13 +762,13 @@ set_urls(struct store *s, int64_t feed, const struct store_feed_spec *spec)
 		                 " ORDER BY url = ?1 DESC LIMIT 1");
 		if (!st)
 			return -EIO;
-		sqlite3_bind_text(st, 1, spec->urls[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, feed);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			uid = sqlite3_column_int64(st, 0);
-			owner = sqlite3_column_int64(st, 1);
-		} else if (rc != SQLITE_DONE) {
+		sql_bind_text(st, 1, spec->urls[i]);
+		sql_bind_int64(st, 2, feed);
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
+			uid = sql_col_int64(st, 0);
+			owner = sql_col_int64(st, 1);
+		} else if (rc != SQL_DONE) {
 			r = sql_fail(s, rc);
 		}
 		sql_done(st);
@@ -842,7 +840,7 @@ same_str(const char *a, const char *b)
 static int
 spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	size_t i = 0;
 	int rc, same;
 
@@ -850,16 +848,14 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 	                 " resolve FROM feed WHERE id = ?1");
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	same = rc == SQLITE_ROW &&
-	       same_str((const char *)sqlite3_column_text(st, 0), sp->title) &&
-	       same_str((const char *)sqlite3_column_text(st, 1),
-	                sp->category) &&
-	       sqlite3_column_int64(st, 2) == sp->interval &&
-	       sqlite3_column_int(st, 3) == 1 &&
-	       same_str((const char *)sqlite3_column_text(st, 4), sp->resolve);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sql_bind_int64(st, 1, id);
+	rc = sql_step(st);
+	same = rc == SQL_ROW && same_str(sql_col_text(st, 0), sp->title) &&
+	       same_str(sql_col_text(st, 1), sp->category) &&
+	       sql_col_int64(st, 2) == sp->interval &&
+	       sql_col_int(st, 3) == 1 &&
+	       same_str(sql_col_text(st, 4), sp->resolve);
+	if (rc != SQL_ROW && rc != SQL_DONE)
 		same = sql_fail(s, rc);
 	sql_done(st);
 	if (same <= 0)
@@ -868,22 +864,20 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 	                 " WHERE feed_id = ?1 ORDER BY position");
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	while (same && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, id);
+	while (same && (rc = sql_step(st)) == SQL_ROW) {
 		const char *proxy =
 		        sp->proxies && i < sp->n_urls ? sp->proxies[i] : NULL;
 		const char *doh =
 		        sp->dohs && i < sp->n_urls ? sp->dohs[i] : NULL;
 
 		same = i < sp->n_urls &&
-		       same_str((const char *)sqlite3_column_text(st, 0),
-		                sp->urls[i]) &&
-		       same_str((const char *)sqlite3_column_text(st, 1),
-		                proxy) &&
-		       same_str((const char *)sqlite3_column_text(st, 2), doh);
+		       same_str(sql_col_text(st, 0), sp->urls[i]) &&
+		       same_str(sql_col_text(st, 1), proxy) &&
+		       same_str(sql_col_text(st, 2), doh);
 		i++;
 	}
-	if (same && rc != SQLITE_DONE)
+	if (same && rc != SQL_DONE)
 		same = sql_fail(s, rc);
 	sql_done(st);
 	if (same < 0)
@@ -898,7 +892,7 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 {
 	int64_t *keep = NULL, *gone = NULL;
 	size_t n_gone = 0;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int r, rc;
 
 	for (size_t i = 0; i < n; i++) {
@@ -942,15 +936,15 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 	            : NULL;
 	if (r >= 0 && !st)
 		r = -EIO;
-	while (r >= 0 && (rc = sqlite3_step(st)) != SQLITE_DONE) {
+	while (r >= 0 && (rc = sql_step(st)) != SQL_DONE) {
 		int64_t id;
 		bool kept = false;
 
-		if (rc != SQLITE_ROW) {
+		if (rc != SQL_ROW) {
 			r = sql_fail(s, rc);
 			break;
 		}
-		id = sqlite3_column_int64(st, 0);
+		id = sql_col_int64(st, 0);
 		for (size_t i = 0; i < n && !kept; i++)
 			kept = keep[i] == id;
 		if (!kept) {

@@ -6,6 +6,7 @@
 #ifndef GAZETTE_STORE_INTERNAL_H
 #define GAZETTE_STORE_INTERNAL_H
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -30,13 +31,54 @@
 #define STORE_SYNC_OFF  0x100 /* synchronous=OFF: a file we can rebuild */
 #define STORE_URI       0x200 /* the path may be a file: URI */
 
+/* What a statement's step returns beside an error code. */
+#define SQL_OK   0
+#define SQL_ROW  100 /* SQLITE_ROW */
+#define SQL_DONE 101 /* SQLITE_DONE */
+
+#define PG_MAX_PARAMS 16
+
+enum store_backend {
+	BACKEND_SQLITE,
+	BACKEND_PG,
+};
+
+/*
+ * A cached statement of either backend. On PostgreSQL the ?N of the
+ * shared SQL become $N once, the statement is prepared by name on the
+ * connection (again after a reconnect), its parameters are kept as text
+ * until the first step runs it, and the rows come back whole.
+ */
+struct sql_stmt {
+	struct store *s;
+	const char *sql;
+	sqlite3_stmt *lite;
+	char *pg_sql;    /* translated */
+	char name[16];   /* the prepared statement's */
+	unsigned pg_gen; /* the connection it was prepared on */
+	int nparams;
+	char *vals[PG_MAX_PARAMS];     /* NULL binds NULL */
+	bool owned[PG_MAX_PARAMS];     /* vals[i] allocated */
+	char num[PG_MAX_PARAMS][24];   /* integers as text */
+	unsigned types[PG_MAX_PARAMS]; /* Oid: int8 for integers, else 0 */
+	PGresult *res;
+	int row, nrows;
+};
+
 struct stmt_slot {
 	const char *sql;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 };
 
 struct store {
+	enum store_backend backend;
 	sqlite3 *db;
+	PGconn *pg;
+	unsigned pg_gen;  /* bumped on every reconnect */
+	unsigned pg_next; /* statement names */
+	int changes;      /* rows the last PG statement changed */
+	char *instance;   /* this process's name for leases (PG) */
+	char dberr[512];  /* the last PG error */
 	char *path;
 	unsigned flags;
 	int tx_depth;
@@ -58,9 +100,36 @@ int sql_fail(struct store *s, int rc);
 int sql_failf(struct store *s, int err, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* The cached statement for the literal sql (keyed by its address). */
-sqlite3_stmt *sql_prep(struct store *s, const char *sql);
+struct sql_stmt *sql_prep(struct store *s, const char *sql);
+/* The same, of the SQL for the store's backend. */
+#define sql_prep2(s, lite, pg)                                                 \
+	sql_prep((s), (s)->backend == BACKEND_PG ? (pg) : (lite))
+/* One of two literals, by the store's backend. */
+#define SQL2(s, lite, pg) ((s)->backend == BACKEND_PG ? (pg) : (lite))
 /* Reset a statement and clear its bindings; NULL is fine. */
-void sql_done(sqlite3_stmt *st);
+void sql_done(struct sql_stmt *st);
+/* Bind parameter i (from 1); text is not copied (SQLITE_STATIC). */
+int sql_bind_int64(struct sql_stmt *st, int i, int64_t v);
+int sql_bind_int(struct sql_stmt *st, int i, int v);
+int sql_bind_text(struct sql_stmt *st, int i, const char *t);
+int sql_bind_null(struct sql_stmt *st, int i);
+/* Run or advance: SQL_ROW, SQL_DONE, or an SQLite-style error code. */
+int sql_step(struct sql_stmt *st);
+/* Columns of the current row, from 0. */
+int64_t sql_col_int64(struct sql_stmt *st, int i);
+int sql_col_int(struct sql_stmt *st, int i);
+double sql_col_double(struct sql_stmt *st, int i);
+const char *sql_col_text(struct sql_stmt *st, int i);
+bool sql_col_null(struct sql_stmt *st, int i);
+/* Rows the last statement changed; the id the last INSERT made. */
+int sql_changes(struct store *s);
+int64_t sql_last_id(struct store *s);
+/* No transaction open on the connection. */
+bool sql_autocommit(struct store *s);
+/* Run a script of several statements (migrations). */
+int sql_script(struct store *s, const char *script);
+/* Finalize a statement. */
+void sql_free_stmt(struct sql_stmt *st);
 /*
  * Bind ?1.. from fmt ('I' int64_t, 'i' int, 't' text or NULL, 'z' int64_t
  * NULL when 0) and step: sql_exec gives the changed rows, sql_int the
@@ -78,7 +147,7 @@ int sql_end(struct store *s, int r);
 int sql_begin_read(struct store *s);
 void sql_end_read(struct store *s);
 /* Column i copied (NULL stays NULL); *oom set when out of memory. */
-char *sql_col_dup(sqlite3_stmt *st, int i, bool *oom);
+char *sql_col_dup(struct sql_stmt *st, int i, bool *oom);
 /* a b c d concatenated, newly allocated; NULL when out of memory. */
 char *sql_join4(const char *a, const char *b, const char *c, const char *d);
 
@@ -87,6 +156,7 @@ char *sql_join4(const char *a, const char *b, const char *c, const char *d);
 /* A schema: steps[i] takes a database from user_version i to i + 1. */
 struct schema {
 	const char *const *steps;
+	const char *const *pg_steps; /* the same versions on PostgreSQL */
 	int n;
 };
 
@@ -102,6 +172,18 @@ int schema_migrate(struct store *s, const struct schema *sc);
 /* Open (create, migrate) a database of schema sc: the store, the index. */
 int store_open_db(const char *path, unsigned flags, const struct schema *sc,
                   struct store **ret, char **ret_err);
+
+/* ---- lib/store-pg.c: the libpq half of the driver ---- */
+
+/* Connect to conninfo; a message in s->err on failure. */
+int pg_open(struct store *s, const char *conninfo);
+void pg_close(struct store *s);
+/* Run st with its parameters (first step); SQL_ROW/SQL_DONE or error. */
+int pg_run(struct sql_stmt *st);
+/* A script of statements in one call, or -errno with s->err. */
+int pg_script(struct store *s, const char *script);
+/* The ?N of sql as $N, newly allocated, and the highest N. */
+char *pg_translate(const char *sql, int *ret_nparams);
 
 /* ---- lib/store-index.c ---- */
 

@@ -139,16 +139,16 @@ hosts_free(struct feed_hosts *h)
 static int
 hosts_load(struct store *s, int64_t feed, struct feed_hosts *h)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 	        sql_prep(s, "SELECT url FROM feed_url WHERE feed_id = ?1"
 	                    " ORDER BY position, id");
 	int rc, r = 0;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, feed);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && h->n_urls < MAX_URLS) {
-		const char *u = (const char *)sqlite3_column_text(st, 0);
+	sql_bind_int64(st, 1, feed);
+	while ((rc = sql_step(st)) == SQL_ROW && h->n_urls < MAX_URLS) {
+		const char *u = sql_col_text(st, 0);
 		char *host = u ? url_host(u) : NULL;
 
 		if (h->n_urls++ == 0) {
@@ -163,7 +163,7 @@ hosts_load(struct store *s, int64_t feed, struct feed_hosts *h)
 		}
 		h->from[h->n_from++] = host;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	if (rc != SQL_DONE && rc != SQL_ROW)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	return r;
@@ -256,7 +256,7 @@ static int
 find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
              const struct keyset *guids, struct match *m)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc, r = 0;
 
 	/*
@@ -270,25 +270,24 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		                 " AND guid_key IS NOT NULL");
 		if (!st)
 			return -EIO;
-		sqlite3_bind_int64(st, 1, feed);
-		sqlite3_bind_text(st, 2, k->guid, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *l =
-			        (const char *)sqlite3_column_text(st, 1);
+		sql_bind_int64(st, 1, feed);
+		sql_bind_text(st, 2, k->guid);
+		while ((rc = sql_step(st)) == SQL_ROW) {
+			const char *l = sql_col_text(st, 1);
 			bool exact = same(l, k->link);
 
 			if (!exact && l && k->link)
 				continue;
 			if (r == 0 || exact) {
-				m->story = sqlite3_column_int64(st, 0);
-				m->chash = sqlite3_column_int64(st, 2);
+				m->story = sql_col_int64(st, 0);
+				m->chash = sql_col_int64(st, 2);
 				m->rekey = !exact;
 				r = 1;
 			}
 			if (exact)
 				break;
 		}
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		if (rc != SQL_DONE && rc != SQL_ROW)
 			r = sql_fail(s, rc);
 		sql_done(st);
 		if (r != 0)
@@ -310,18 +309,17 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		                 " AND link_key IS NOT NULL LIMIT 2");
 		if (!st)
 			return -EIO;
-		sqlite3_bind_int64(st, 1, feed);
-		sqlite3_bind_text(st, 2, k->link, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *g =
-			        (const char *)sqlite3_column_text(st, 1);
+		sql_bind_int64(st, 1, feed);
+		sql_bind_text(st, 2, k->link);
+		while ((rc = sql_step(st)) == SQL_ROW) {
+			const char *g = sql_col_text(st, 1);
 
 			n++;
-			sid = sqlite3_column_int64(st, 0);
-			ch = sqlite3_column_int64(st, 2);
+			sid = sql_col_int64(st, 0);
+			ch = sql_col_int64(st, 2);
 			ok = !k->guid || !g || !keyset_count(guids, g);
 		}
-		if (rc != SQLITE_DONE)
+		if (rc != SQL_DONE)
 			r = sql_fail(s, rc);
 		sql_done(st);
 		if (r < 0)
@@ -341,15 +339,15 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		                 " AND guid_key IS NULL AND link_key IS NULL");
 		if (!st)
 			return -EIO;
-		sqlite3_bind_int64(st, 1, feed);
-		sqlite3_bind_text(st, 2, k->ident, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			m->story = sqlite3_column_int64(st, 0);
-			m->chash = sqlite3_column_int64(st, 1);
+		sql_bind_int64(st, 1, feed);
+		sql_bind_text(st, 2, k->ident);
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
+			m->story = sql_col_int64(st, 0);
+			m->chash = sql_col_int64(st, 1);
 			m->rekey = false;
 			r = 1;
-		} else if (rc != SQLITE_DONE) {
+		} else if (rc != SQL_DONE) {
 			r = sql_fail(s, rc);
 		}
 		sql_done(st);
@@ -462,7 +460,7 @@ merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
 	             e->updated == GZ_NO_DATE ? (int64_t)0 : e->updated, now);
 	if (r < 0)
 		return r;
-	sid = sqlite3_last_insert_rowid(s->db);
+	sid = sql_last_id(s);
 	r = add_membership(s, feed, sid, k);
 	if (r < 0)
 		return r;

@@ -111,7 +111,7 @@ int
 store_feed_recent_keys(struct store *s, int64_t feed, size_t limit, char ***ret,
                        size_t *ret_n)
 {
-	sqlite3_stmt *st = sql_prep(
+	struct sql_stmt *st = sql_prep(
 	        s, "SELECT guid_key, link_key FROM membership"
 	           " WHERE feed_id = ?1 ORDER BY story_id DESC LIMIT ?2");
 	char **v;
@@ -128,14 +128,14 @@ store_feed_recent_keys(struct store *s, int64_t feed, size_t limit, char ***ret,
 		sql_done(st);
 		return -ENOMEM;
 	}
-	sqlite3_bind_int64(st, 1, feed);
-	sqlite3_bind_int64(st, 2, (int64_t)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, feed);
+	sql_bind_int64(st, 2, (int64_t)limit);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		for (int c = 0; c < 2; c++)
-			if (sqlite3_column_type(st, c) != SQLITE_NULL)
+			if (!sql_col_null(st, c))
 				v[n++] = sql_col_dup(st, c, &oom);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	else if (oom)
 		r = -ENOMEM;
@@ -218,7 +218,7 @@ int
 store_suggestions(struct store *s, int64_t feed, struct store_suggestion **ret,
                   size_t *ret_n)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 	        sql_prep(s, "SELECT url, source, first_seen, last_seen"
 	                    " FROM mirror_suggestion WHERE feed_id = ?1"
 	                    " ORDER BY first_seen, url");
@@ -229,8 +229,8 @@ store_suggestions(struct store *s, int64_t feed, struct store_suggestion **ret,
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, feed);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, feed);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct store_suggestion *nv = realloc(v, (n + 1) * sizeof(*v));
 
 		if (!nv) {
@@ -240,13 +240,13 @@ store_suggestions(struct store *s, int64_t feed, struct store_suggestion **ret,
 		v = nv;
 		v[n].url = sql_col_dup(st, 0, &oom);
 		v[n].source = sql_col_dup(st, 1, &oom);
-		v[n].first_seen = sqlite3_column_int64(st, 2);
-		v[n].last_seen = sqlite3_column_int64(st, 3);
+		v[n].first_seen = sql_col_int64(st, 2);
+		v[n].last_seen = sql_col_int64(st, 3);
 		n++;
 	}
 	if (oom)
 		r = -ENOMEM;
-	else if (rc != SQLITE_DONE)
+	else if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	if (r < 0) {

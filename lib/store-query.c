@@ -41,7 +41,7 @@ title_of(struct store *s, struct titles *t, int64_t id, const char **ret)
 {
 	struct feed_title *nv;
 	size_t lo = 0, hi = t->n;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	char *title = NULL;
 	bool oom = false;
 	int rc, r = 0;
@@ -64,11 +64,11 @@ title_of(struct store *s, struct titles *t, int64_t id, const char **ret)
 	           "  ORDER BY position LIMIT 1)) FROM feed f WHERE f.id = ?1");
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	sql_bind_int64(st, 1, id);
+	rc = sql_step(st);
+	if (rc == SQL_ROW)
 		title = sql_col_dup(st, 0, &oom);
-	else if (rc != SQLITE_DONE)
+	else if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	if (r == 0 && oom)
@@ -101,15 +101,16 @@ static int
 story_feeds(struct store *s, int64_t id, struct titles *t,
             struct story_feeds *sf)
 {
-	sqlite3_stmt *st = sql_prep(s, "SELECT feed_id FROM membership"
-	                               " WHERE story_id = ?1 ORDER BY feed_id");
+	struct sql_stmt *st =
+	        sql_prep(s, "SELECT feed_id FROM membership"
+	                    " WHERE story_id = ?1 ORDER BY feed_id");
 	int rc, r = 0;
 
 	if (!st)
 		return -EIO;
 	sf->n = 0;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, id);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		if (sf->n == sf->cap) {
 			size_t cap = sf->cap ? 2 * sf->cap : 8;
 			int64_t *ni = realloc(sf->ids, cap * sizeof(*ni));
@@ -126,10 +127,10 @@ story_feeds(struct store *s, int64_t id, struct titles *t,
 			}
 			sf->cap = cap;
 		}
-		sf->ids[sf->n] = sqlite3_column_int64(st, 0);
+		sf->ids[sf->n] = sql_col_int64(st, 0);
 		sf->n++;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
+	if (r == 0 && rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	/* Titles after the membership statement is done with. */
@@ -160,33 +161,32 @@ story_feeds(struct store *s, int64_t id, struct titles *t,
 
 /* Run a listing statement and call fn per row. The count or -errno. */
 static int
-run_stories(struct store *s, struct store *on, sqlite3_stmt *st, bool ranked,
+run_stories(struct store *s, struct store *on, struct sql_stmt *st, bool ranked,
             store_story_fn fn, void *arg)
 {
 	struct titles t = {0};
 	struct story_feeds sf = {0};
-	int rc = SQLITE_DONE, r = 0, count = 0;
+	int rc = SQL_DONE, r = 0, count = 0;
 
-	while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (r >= 0 && (rc = sql_step(st)) == SQL_ROW) {
 		struct store_story story = {0};
 
-		story.id = sqlite3_column_int64(st, 0);
-		story.guid = (const char *)sqlite3_column_text(st, 1);
-		story.title = (const char *)sqlite3_column_text(st, 2);
-		story.link = (const char *)sqlite3_column_text(st, 3);
-		story.author = (const char *)sqlite3_column_text(st, 4);
-		story.summary = (const char *)sqlite3_column_text(st, 5);
-		story.content = (const char *)sqlite3_column_text(st, 6);
-		story.published = sqlite3_column_int64(st, 7);
-		story.updated = sqlite3_column_type(st, 8) == SQLITE_NULL
-		                        ? GZ_NO_DATE
-		                        : sqlite3_column_int64(st, 8);
-		story.first_seen = sqlite3_column_int64(st, 9);
-		story.read = sqlite3_column_int(st, 10) != 0;
-		story.starred = sqlite3_column_int(st, 11) != 0;
-		story.changed = sqlite3_column_int(st, 12) != 0;
+		story.id = sql_col_int64(st, 0);
+		story.guid = sql_col_text(st, 1);
+		story.title = sql_col_text(st, 2);
+		story.link = sql_col_text(st, 3);
+		story.author = sql_col_text(st, 4);
+		story.summary = sql_col_text(st, 5);
+		story.content = sql_col_text(st, 6);
+		story.published = sql_col_int64(st, 7);
+		story.updated =
+		        sql_col_null(st, 8) ? GZ_NO_DATE : sql_col_int64(st, 8);
+		story.first_seen = sql_col_int64(st, 9);
+		story.read = sql_col_int(st, 10) != 0;
+		story.starred = sql_col_int(st, 11) != 0;
+		story.changed = sql_col_int(st, 12) != 0;
 		if (ranked)
-			story.rank = -sqlite3_column_double(st, 13);
+			story.rank = -sql_col_double(st, 13);
 		r = story_feeds(s, story.id, &t, &sf);
 		if (r < 0)
 			break;
@@ -197,7 +197,7 @@ run_stories(struct store *s, struct store *on, sqlite3_stmt *st, bool ranked,
 		if (fn && fn(&story, arg) != 0)
 			break;
 	}
-	if (r >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (r >= 0 && rc != SQL_DONE && rc != SQL_ROW) {
 		r = sql_fail(on, rc);
 		if (on != s)
 			memcpy(s->err, on->err, sizeof(s->err));
@@ -264,7 +264,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 {
 	static const struct store_query none = {0};
 	struct store *on = s; /* the connection of the statement */
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	char *match = NULL;
 	bool ranked = false;
 	int64_t cursor = 0;
@@ -371,18 +371,18 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		free(match);
 		return -EIO;
 	}
-	sqlite3_bind_int(st, 1, (q->flags & STORE_Q_CONTENT) != 0);
+	sql_bind_int(st, 1, (q->flags & STORE_Q_CONTENT) != 0);
 	if (match)
-		sqlite3_bind_text(st, 2, match, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, (q->flags & STORE_Q_UNREAD) != 0);
-	sqlite3_bind_int(st, 4, (q->flags & STORE_Q_STARRED) != 0);
-	sqlite3_bind_int64(st, 5, q->feed_id);
-	sqlite3_bind_int64(st, 6, q->since);
-	sqlite3_bind_int64(st, 7, q->min_id);
-	sqlite3_bind_int64(st, 8, q->limit ? q->limit : -1);
-	sqlite3_bind_int64(st, 9, q->offset);
-	sqlite3_bind_int(st, 10, (q->flags & STORE_Q_NEW) != 0);
-	sqlite3_bind_int64(st, 11, cursor);
+		sql_bind_text(st, 2, match);
+	sql_bind_int(st, 3, (q->flags & STORE_Q_UNREAD) != 0);
+	sql_bind_int(st, 4, (q->flags & STORE_Q_STARRED) != 0);
+	sql_bind_int64(st, 5, q->feed_id);
+	sql_bind_int64(st, 6, q->since);
+	sql_bind_int64(st, 7, q->min_id);
+	sql_bind_int64(st, 8, q->limit ? q->limit : -1);
+	sql_bind_int64(st, 9, q->offset);
+	sql_bind_int(st, 10, (q->flags & STORE_Q_NEW) != 0);
+	sql_bind_int64(st, 11, cursor);
 	r = run_stories(s, on, st, ranked, fn, arg);
 	if (r == -EIO && match && strstr(s->err, "fts5"))
 		r = -EINVAL;
@@ -394,14 +394,14 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 int
 store_story_get(struct store *s, int64_t id, store_story_fn fn, void *arg)
 {
-	sqlite3_stmt *st = sql_prep(s, STORY_COLUMNS " FROM story s"
-	                                             " WHERE s.id = ?2");
+	struct sql_stmt *st = sql_prep(s, STORY_COLUMNS " FROM story s"
+	                                                " WHERE s.id = ?2");
 	int r;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int(st, 1, 1);
-	sqlite3_bind_int64(st, 2, id);
+	sql_bind_int(st, 1, 1);
+	sql_bind_int64(st, 2, id);
 	r = run_stories(s, s, st, false, fn, arg);
 	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
 }

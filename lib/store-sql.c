@@ -18,8 +18,8 @@ sql_errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
+	case SQL_ROW:
+	case SQL_DONE:
 		return 0;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
@@ -51,7 +51,10 @@ sql_errno(int rc)
 int
 sql_fail(struct store *s, int rc)
 {
-	snprintf(s->err, sizeof(s->err), "%s", sqlite3_errmsg(s->db));
+	if (s->backend == BACKEND_PG)
+		snprintf(s->err, sizeof(s->err), "%s", s->dberr);
+	else
+		snprintf(s->err, sizeof(s->err), "%s", sqlite3_errmsg(s->db));
 	return sql_errno(rc);
 }
 
@@ -67,29 +70,67 @@ sql_failf(struct store *s, int err, const char *fmt, ...)
 	return err;
 }
 
+/* A new statement of sql on s, prepared (SQLite) or translated (PG). */
+static struct sql_stmt *
+stmt_new(struct store *s, const char *sql)
+{
+	struct sql_stmt *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st) {
+		sql_failf(s, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	st->s = s;
+	st->sql = sql;
+	if (s->backend == BACKEND_PG) {
+		st->pg_sql = pg_translate(sql, &st->nparams);
+		if (!st->pg_sql || st->nparams > PG_MAX_PARAMS) {
+			sql_failf(s, -EINVAL, "cannot translate: %s", sql);
+			sql_free_stmt(st);
+			return NULL;
+		}
+		snprintf(st->name, sizeof(st->name), "g%u", s->pg_next++);
+		return st;
+	}
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	                        &st->lite, NULL);
+	if (rc != SQLITE_OK) {
+		sql_fail(s, rc);
+		sql_free_stmt(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Finalize a statement. */
+void
+sql_free_stmt(struct sql_stmt *st)
+{
+	if (!st)
+		return;
+	sql_done(st);
+	sqlite3_finalize(st->lite);
+	free(st->pg_sql);
+	free(st);
+}
+
 /* The cached statement for the literal sql, prepared on first use. */
-sqlite3_stmt *
+struct sql_stmt *
 sql_prep(struct store *s, const char *sql)
 {
 	size_t h = ((uintptr_t)sql >> 3) * 0x9e3779b97f4a7c15ULL;
 
 	for (size_t i = 0; i < STMT_CACHE; i++) {
 		struct stmt_slot *sl = &s->cache[(h + i) & (STMT_CACHE - 1)];
-		int rc;
 
 		if (sl->sql == sql)
 			return sl->st;
 		if (sl->sql)
 			continue;
-		rc = sqlite3_prepare_v3(s->db, sql, -1,
-		                        SQLITE_PREPARE_PERSISTENT, &sl->st,
-		                        NULL);
-		if (rc != SQLITE_OK) {
-			sql_fail(s, rc);
-			sqlite3_finalize(sl->st);
-			sl->st = NULL;
+		sl->st = stmt_new(s, sql);
+		if (!sl->st)
 			return NULL;
-		}
 		sl->sql = sql;
 		return sl->st;
 	}
@@ -99,12 +140,193 @@ sql_prep(struct store *s, const char *sql)
 
 /* Put a statement back: reset it and drop its bindings. */
 void
-sql_done(sqlite3_stmt *st)
+sql_done(struct sql_stmt *st)
 {
-	if (st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+	if (!st)
+		return;
+	if (st->lite) {
+		sqlite3_reset(st->lite);
+		sqlite3_clear_bindings(st->lite);
+		return;
 	}
+	PQclear(st->res);
+	st->res = NULL;
+	st->row = st->nrows = 0;
+	for (int i = 0; i < PG_MAX_PARAMS; i++) {
+		if (st->owned[i])
+			free(st->vals[i]);
+		st->vals[i] = NULL;
+		st->owned[i] = false;
+	}
+}
+
+/* Bind an integer to parameter i. */
+int
+sql_bind_int64(struct sql_stmt *st, int i, int64_t v)
+{
+	if (st->lite)
+		return sqlite3_bind_int64(st->lite, i, v);
+	if (i < 1 || i > st->nparams)
+		return SQLITE_RANGE;
+	snprintf(st->num[i - 1], sizeof(st->num[0]), "%lld", (long long)v);
+	st->vals[i - 1] = st->num[i - 1];
+	st->types[i - 1] = 20; /* int8 */
+	return SQLITE_OK;
+}
+
+/* Bind an int to parameter i. */
+int
+sql_bind_int(struct sql_stmt *st, int i, int v)
+{
+	return sql_bind_int64(st, i, v);
+}
+
+/* Bind text (not copied) to parameter i; NULL binds NULL. */
+int
+sql_bind_text(struct sql_stmt *st, int i, const char *t)
+{
+	if (st->lite)
+		return t ? sqlite3_bind_text(st->lite, i, t, -1, SQLITE_STATIC)
+		         : sqlite3_bind_null(st->lite, i);
+	if (i < 1 || i > st->nparams)
+		return SQLITE_RANGE;
+	st->vals[i - 1] = (char *)t;
+	if (!st->types[i - 1] && t)
+		st->types[i - 1] = 25; /* text */
+	return SQLITE_OK;
+}
+
+/* Bind NULL to parameter i. */
+int
+sql_bind_null(struct sql_stmt *st, int i)
+{
+	if (st->lite)
+		return sqlite3_bind_null(st->lite, i);
+	if (i < 1 || i > st->nparams)
+		return SQLITE_RANGE;
+	st->vals[i - 1] = NULL;
+	return SQLITE_OK;
+}
+
+/* Run the statement, or move to its next row. */
+int
+sql_step(struct sql_stmt *st)
+{
+	if (st->lite)
+		return sqlite3_step(st->lite);
+	if (!st->res)
+		return pg_run(st);
+	if (++st->row < st->nrows)
+		return SQL_ROW;
+	return SQL_DONE;
+}
+
+/* Column i of the current row as an integer (PG booleans as 1/0). */
+int64_t
+sql_col_int64(struct sql_stmt *st, int i)
+{
+	const char *v;
+
+	if (st->lite)
+		return sqlite3_column_int64(st->lite, i);
+	if (!st->res || st->row >= st->nrows ||
+	    PQgetisnull(st->res, st->row, i))
+		return 0;
+	v = PQgetvalue(st->res, st->row, i);
+	if (v[0] == 't' && !v[1])
+		return 1;
+	if (v[0] == 'f' && !v[1])
+		return 0;
+	return strtoll(v, NULL, 10);
+}
+
+/* Column i as an int. */
+int
+sql_col_int(struct sql_stmt *st, int i)
+{
+	return (int)sql_col_int64(st, i);
+}
+
+/* Column i as a double. */
+double
+sql_col_double(struct sql_stmt *st, int i)
+{
+	if (st->lite)
+		return sqlite3_column_double(st->lite, i);
+	if (!st->res || st->row >= st->nrows ||
+	    PQgetisnull(st->res, st->row, i))
+		return 0;
+	return strtod(PQgetvalue(st->res, st->row, i), NULL);
+}
+
+/* Column i as text, NULL for NULL; valid until the next step. */
+const char *
+sql_col_text(struct sql_stmt *st, int i)
+{
+	if (st->lite)
+		return (const char *)sqlite3_column_text(st->lite, i);
+	if (!st->res || st->row >= st->nrows ||
+	    PQgetisnull(st->res, st->row, i))
+		return NULL;
+	return PQgetvalue(st->res, st->row, i);
+}
+
+/* Whether column i is NULL. */
+bool
+sql_col_null(struct sql_stmt *st, int i)
+{
+	if (st->lite)
+		return sqlite3_column_type(st->lite, i) == SQLITE_NULL;
+	return !st->res || st->row >= st->nrows ||
+	       PQgetisnull(st->res, st->row, i);
+}
+
+/* Rows the last statement changed. */
+int
+sql_changes(struct store *s)
+{
+	return s->backend == BACKEND_PG ? s->changes : sqlite3_changes(s->db);
+}
+
+/* The id the last INSERT made on this connection. */
+int64_t
+sql_last_id(struct store *s)
+{
+	int64_t v = 0;
+
+	if (s->backend != BACKEND_PG)
+		return sqlite3_last_insert_rowid(s->db);
+	if (sql_int(s, &v, "SELECT lastval()", "") <= 0)
+		return 0;
+	return v;
+}
+
+/* No transaction open on the connection. */
+bool
+sql_autocommit(struct store *s)
+{
+	if (s->backend == BACKEND_PG)
+		return PQtransactionStatus(s->pg) == PQTRANS_IDLE;
+	return sqlite3_get_autocommit(s->db) != 0;
+}
+
+/* Run a script of statements. */
+int
+sql_script(struct store *s, const char *script)
+{
+	char *msg = NULL;
+	int rc;
+
+	if (s->backend == BACKEND_PG)
+		return pg_script(s, script);
+	rc = sqlite3_exec(s->db, script, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		sql_failf(s, sql_errno(rc), "%s",
+		          msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return sql_errno(rc);
+	}
+	return 0;
 }
 
 /*
@@ -112,35 +334,36 @@ sql_done(sqlite3_stmt *st)
  * binds NULL), 'z' int64_t bound as NULL when 0.
  */
 static int
-bindv(struct store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
+bindv(struct store *s, struct sql_stmt *st, const char *fmt, va_list ap)
 {
-	if ((int)strlen(fmt) != sqlite3_bind_parameter_count(st))
+	int np =
+	        st->lite ? sqlite3_bind_parameter_count(st->lite) : st->nparams;
+
+	if ((int)strlen(fmt) != np)
 		return sql_failf(s, -EINVAL,
 		                 "%zu values for %d parameters in: %s",
-		                 strlen(fmt), sqlite3_bind_parameter_count(st),
-		                 sqlite3_sql(st));
+		                 strlen(fmt), np, st->sql);
 	for (int i = 1; *fmt; fmt++, i++) {
 		int rc;
 
 		switch (*fmt) {
 		case 'I':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			rc = sql_bind_int64(st, i, va_arg(ap, int64_t));
 			break;
 		case 'i':
-			rc = sqlite3_bind_int(st, i, va_arg(ap, int));
+			rc = sql_bind_int(st, i, va_arg(ap, int));
 			break;
 		case 't': {
 			const char *t = va_arg(ap, const char *);
 
-			rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC)
-			       : sqlite3_bind_null(st, i);
+			rc = sql_bind_text(st, i, t);
 			break;
 		}
 		case 'z': {
 			int64_t v = va_arg(ap, int64_t);
 
-			rc = v ? sqlite3_bind_int64(st, i, v)
-			       : sqlite3_bind_null(st, i);
+			rc = v ? sql_bind_int64(st, i, v)
+			       : sql_bind_null(st, i);
 			break;
 		}
 		default:
@@ -156,7 +379,7 @@ bindv(struct store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
 int
 sql_exec(struct store *s, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st = sql_prep(s, sql);
+	struct sql_stmt *st = sql_prep(s, sql);
 	va_list ap;
 	int r, rc;
 
@@ -167,12 +390,12 @@ sql_exec(struct store *s, const char *sql, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0)
 		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sql_step(st)) == SQL_ROW)
 		;
-	if (rc != SQLITE_DONE)
+	if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
 	else
-		r = sqlite3_changes(s->db);
+		r = sql_changes(s);
 out:
 	sql_done(st);
 	return r;
@@ -182,7 +405,7 @@ out:
 int
 sql_int(struct store *s, int64_t *ret, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st = sql_prep(s, sql);
+	struct sql_stmt *st = sql_prep(s, sql);
 	va_list ap;
 	int r, rc;
 
@@ -193,11 +416,11 @@ sql_int(struct store *s, int64_t *ret, const char *sql, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
+	rc = sql_step(st);
+	if (rc == SQL_ROW) {
+		*ret = sql_col_int64(st, 0);
 		r = 1;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == SQL_DONE) {
 		r = 0;
 	} else {
 		r = sql_fail(s, rc);
@@ -222,7 +445,7 @@ sql_begin(struct store *s)
 	} else if (s->tx_depth > 0) {
 		r = sql_exec(s, "SAVEPOINT " NESTED_SP, "");
 	} else {
-		r = sql_exec(s, "BEGIN IMMEDIATE", "");
+		r = sql_exec(s, SQL2(s, "BEGIN IMMEDIATE", "BEGIN"), "");
 	}
 	if (r < 0)
 		return r;
@@ -244,7 +467,7 @@ sql_end(struct store *s, int r)
 		if (s->flat_err) {
 			c = s->flat_err;
 			s->flat_err = 0;
-			if (!sqlite3_get_autocommit(s->db))
+			if (!sql_autocommit(s))
 				sql_exec(s, "ROLLBACK", "");
 			memcpy(s->err, s->flat_msg, sizeof(s->err));
 			return c;
@@ -269,7 +492,7 @@ sql_end(struct store *s, int r)
 			return r;
 		r = c;
 	}
-	if (!sqlite3_get_autocommit(s->db)) {
+	if (!sql_autocommit(s)) {
 		char keep[sizeof(s->err)];
 
 		memcpy(keep, s->err, sizeof(keep));
@@ -281,14 +504,14 @@ sql_end(struct store *s, int r)
 
 /* A copy of column i as a new string (NULL stays NULL); -ENOMEM sets *oom. */
 char *
-sql_col_dup(sqlite3_stmt *st, int i, bool *oom)
+sql_col_dup(struct sql_stmt *st, int i, bool *oom)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = sql_col_text(st, i);
 	char *d;
 
 	if (!t)
 		return NULL;
-	d = strdup((const char *)t);
+	d = strdup(t);
 	if (!d)
 		*oom = true;
 	return d;
@@ -298,7 +521,7 @@ sql_col_dup(sqlite3_stmt *st, int i, bool *oom)
 int
 sql_write(struct store *s, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	va_list ap;
 	int r, rc;
 
@@ -312,10 +535,9 @@ sql_write(struct store *s, const char *sql, const char *fmt, ...)
 	r = bindv(s, st, fmt, ap);
 	va_end(ap);
 	if (r >= 0) {
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		while ((rc = sql_step(st)) == SQL_ROW)
 			;
-		r = rc == SQLITE_DONE ? sqlite3_changes(s->db)
-		                      : sql_fail(s, rc);
+		r = rc == SQL_DONE ? sql_changes(s) : sql_fail(s, rc);
 	}
 	sql_done(st);
 	return sql_end(s, r);
@@ -351,6 +573,6 @@ sql_begin_read(struct store *s)
 void
 sql_end_read(struct store *s)
 {
-	if (s->tx_depth == 0 && !sqlite3_get_autocommit(s->db))
+	if (s->tx_depth == 0 && !sql_autocommit(s))
 		sql_exec(s, "COMMIT", "");
 }

@@ -1,9 +1,10 @@
 /*
- * The SQLite store: opening (and migrating) a database, closing it, and
- * the transactions callers wrap several calls in. The store is split by
- * role, each file with its part of the API:
+ * The store, on SQLite or PostgreSQL: opening (and migrating) a database,
+ * closing it, and the transactions callers wrap several calls in. The store is
+ * split by role, each file with its part of the API:
  *
  *   store-sql.c     cached statements, binding, errors, transactions
+ *   store-pg.c      the PostgreSQL half of the statements (libpq)
  *   store-schema.c  the schema and its migrations
  *   store-feeds.c   subscriptions, their URLs and mirrors
  *   store-poll.c    what polls leave: attempts, schedule, mirror health
@@ -49,6 +50,59 @@ open_error(char **ret_err, const char *path, const char *fmt, ...)
 	*ret_err = m;
 }
 
+/* Whether path names a PostgreSQL database rather than a file. */
+bool
+store_is_url(const char *path)
+{
+	return path && (strncmp(path, "postgresql://", 13) == 0 ||
+	                strncmp(path, "postgres://", 11) == 0);
+}
+
+/*
+ * Open the PostgreSQL database of the URI path and migrate it: the same
+ * schema version as SQLite's, in the table gazette_meta.
+ */
+static int
+open_pg(struct store *s, const struct schema *sc, char **ret_err)
+{
+	int rc, r, v = 0;
+
+	s->backend = BACKEND_PG;
+	rc = pg_open(s, s->path);
+	if (rc != SQLITE_OK) {
+		open_error(ret_err, s->path, "cannot connect: %s", s->dberr);
+		return rc == SQLITE_NOMEM ? -ENOMEM : -ECONNREFUSED;
+	}
+	r = schema_version(s, &v);
+	if (r < 0) {
+		open_error(ret_err, s->path, "cannot read: %s", s->err);
+		return r;
+	}
+	if (v > sc->n) {
+		open_error(ret_err, s->path,
+		           "database schema version %d is newer than this "
+		           "gazette understands (%d); refusing to use it",
+		           v, sc->n);
+		return -EPROTO;
+	}
+	if (v < sc->n && (s->flags & STORE_READONLY)) {
+		open_error(ret_err, s->path,
+		           "database schema version %d needs upgrading "
+		           "to %d; open it read-write once",
+		           v, sc->n);
+		return -EPROTO;
+	}
+	if (v < sc->n) {
+		r = schema_migrate(s, sc);
+		if (r < 0) {
+			open_error(ret_err, s->path, "cannot migrate: %s",
+			           s->err);
+			return r;
+		}
+	}
+	return 0;
+}
+
 /* Open, check and migrate the database at path to schema sc. */
 int
 store_open_db(const char *path, unsigned flags, const struct schema *sc,
@@ -67,6 +121,13 @@ store_open_db(const char *path, unsigned flags, const struct schema *sc,
 	if (!s->path) {
 		r = -ENOMEM;
 		goto fail;
+	}
+	if (store_is_url(path)) {
+		r = open_pg(s, sc, ret_err);
+		if (r < 0)
+			goto fail;
+		*ret = s;
+		return 0;
 	}
 
 	if (flags & STORE_READONLY) {
@@ -152,20 +213,20 @@ store_open_db(const char *path, unsigned flags, const struct schema *sc,
 	}
 
 	{
-		sqlite3_stmt *st = sql_prep(s, "PRAGMA journal_mode = WAL");
-		const unsigned char *mode = NULL;
+		struct sql_stmt *st = sql_prep(s, "PRAGMA journal_mode = WAL");
+		const char *mode = NULL;
 
-		rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+		rc = st ? sql_step(st) : SQLITE_ERROR;
 		if (rc == SQLITE_ROW)
-			mode = sqlite3_column_text(st, 0);
-		if (!mode || strcmp((const char *)mode, "wal") != 0) {
+			mode = sql_col_text(st, 0);
+		if (!mode || strcmp(mode, "wal") != 0) {
 			if (rc != SQLITE_ROW && st)
 				sql_fail(s, rc);
 			r = rc == SQLITE_ROW ? -EIO : sql_errno(rc);
 			if (r == 0)
 				r = -EIO;
 			open_error(ret_err, path, "cannot use WAL mode: %s",
-			           mode ? (const char *)mode : s->err);
+			           mode ? mode : s->err);
 			sql_done(st);
 			goto fail;
 		}
@@ -214,9 +275,11 @@ store_close(struct store *s)
 		return;
 	store_close(s->index);
 	for (size_t i = 0; i < STMT_CACHE; i++)
-		sqlite3_finalize(s->cache[i].st);
+		sql_free_stmt(s->cache[i].st);
 	sqlite3_close(s->db);
+	pg_close(s);
 	free(s->path);
+	free(s->instance);
 	free(s);
 }
 
@@ -228,6 +291,8 @@ store_errmsg(struct store *s)
 		return "no store";
 	if (s->err[0])
 		return s->err;
+	if (s->backend == BACKEND_PG)
+		return s->dberr[0] ? s->dberr : "no error";
 	return s->db ? sqlite3_errmsg(s->db) : "no database";
 }
 
@@ -283,4 +348,11 @@ unsigned
 store_flags(const struct store *s)
 {
 	return s ? s->flags & STORE_API_FLAGS : 0;
+}
+
+/* The backend's name: "sqlite" or "postgresql". */
+const char *
+store_backend_name(const struct store *s)
+{
+	return s && s->backend == BACKEND_PG ? "postgresql" : "sqlite";
 }

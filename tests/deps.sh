@@ -15,6 +15,7 @@ pkgs="$pkgs bash-completion" # tests/integration/cli-completion.py
 pkgs="$pkgs time strace util-linux" # tests/hostile: peak RSS, fsyncs, setpriv
 pkgs="$pkgs chromium" # tests/integration/export-browser.py: the HTML export rendered
 pkgs="$pkgs openssl" # tests/integration/mirrors.py: a throwaway CA
+pkgs="$pkgs postgresql libpq-dev" # the PostgreSQL backend and its tests (issue 17)
 
 missing=
 for p in $pkgs; do

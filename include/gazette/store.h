@@ -24,6 +24,15 @@ struct store;
 #define STORE_GROUP 0x8
 
 /*
+ * Whether path is a PostgreSQL URI (postgresql://..., postgres://...):
+ * those select the PostgreSQL backend, anything else is an SQLite file.
+ */
+bool store_is_url(const char *path);
+
+/* The backend's name: "sqlite" or "postgresql". */
+const char *store_backend_name(const struct store *s);
+
+/*
  * Open (and migrate) the database at path. On failure *ret_err, when not
  * NULL, gets a message naming the file and what is wrong (caller frees).
  * A database whose schema is newer than this code is refused (-EPROTO),
