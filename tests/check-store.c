@@ -1,7 +1,14 @@
-/* Unit tests for the SQLite store: opening, subscriptions, dedup, marks. */
+/*
+ * Unit tests for the store: opening, subscriptions, dedup, marks. With
+ * GAZETTE_TEST_PG set to a postgresql:// URI (tests/pg-store.sh starts a
+ * server) the same tests run on PostgreSQL, each in a schema of its own,
+ * but those about SQLite's files (modes, WAL, old versions, the index
+ * file).
+ */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,8 +26,29 @@
 #define NOW 1700000000
 
 static char dir[64];
-static char dbpath[128];
+static char dbpath[512];
 static struct store *st;
+static const char *pg_uri; /* GAZETTE_TEST_PG: the tests on PostgreSQL */
+
+/* A fresh schema on the test server; dbpath names it. */
+static void
+pg_fresh(void)
+{
+	static int n;
+	char q[128];
+	PGconn *c = PQconnectdb(pg_uri);
+	PGresult *res;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	snprintf(q, sizeof(q), "CREATE SCHEMA t%d_%d", (int)getpid(), ++n);
+	res = PQexec(c, q);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s",
+	              PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+	snprintf(dbpath, sizeof(dbpath), "%s?options=-csearch_path%%3Dt%d_%d",
+	         pg_uri, (int)getpid(), n);
+}
 
 /* A fresh directory and database for each test. */
 static void
@@ -32,6 +60,8 @@ setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/gz-store-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(dbpath, sizeof(dbpath), "%s/gazette.db", dir);
+	if (pg_uri)
+		pg_fresh();
 	r = store_open(dbpath, STORE_CREATE, &st, &err);
 	ck_assert_msg(r == 0, "store_open: %d %s", r, err ? err : "");
 }
@@ -40,7 +70,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char p[192];
+	char p[600];
 
 	store_close(st);
 	st = NULL;
@@ -213,7 +243,7 @@ raw_exec(const char *path, const char *sql)
 static const char *
 idxpath(const char *store_path)
 {
-	static char p[256];
+	static char p[600];
 
 	snprintf(p, sizeof(p), "%s.index", store_path);
 	return p;
@@ -2154,10 +2184,15 @@ store_suite(void)
 	TCase *ret = tcase_create("retention");
 	TCase *query = tcase_create("queries");
 	TCase *all[] = {open_tc, subs, merge, ret, query};
+	TCase *files = tcase_create("sqlite-files"); /* not on PostgreSQL */
 
+	pg_uri = getenv("GAZETTE_TEST_PG");
+	if (pg_uri && !*pg_uri)
+		pg_uri = NULL;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		tcase_add_checked_fixture(all[i], setup, teardown);
-		suite_add_tcase(s, all[i]);
+		if (!pg_uri || all[i] != open_tc)
+			suite_add_tcase(s, all[i]);
 	}
 	tcase_add_test(open_tc, test_database_file_is_created_0600);
 	tcase_add_test(open_tc,
@@ -2246,13 +2281,16 @@ store_suite(void)
 	tcase_add_test(query,
 	               test_search_index_follows_updates_of_indexed_stories);
 	tcase_add_test(
-	        query,
+	        pg_uri ? files : query,
 	        test_new_story_waits_for_index_and_search_indexes_it_first);
-	tcase_add_test(query, test_search_index_holds_text_not_markup);
-	tcase_add_test(query, test_index_some_takes_at_most_what_it_is_asked);
+	tcase_add_test(pg_uri ? files : query,
+	               test_search_index_holds_text_not_markup);
+	tcase_add_test(pg_uri ? files : query,
+	               test_index_some_takes_at_most_what_it_is_asked);
 	tcase_add_test(query,
 	               test_reindex_builds_the_index_again_from_the_store);
-	tcase_add_test(query, test_damaged_or_foreign_index_file_is_made_again);
+	tcase_add_test(pg_uri ? files : query,
+	               test_damaged_or_foreign_index_file_is_made_again);
 	tcase_add_test(query, test_removed_feed_leaves_the_index);
 	tcase_add_test(
 	        open_tc,
