@@ -759,6 +759,47 @@ START_TEST(test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks)
 }
 END_TEST
 
+/*
+ * libxml2 2.9's push parser leaves the last byte of the input unread when
+ * it is text alone, even at the end; a text of 300 bytes or more is read
+ * before its end arrives, so an unclosed document's last text byte was
+ * kept whole and lost when it came in a push of its own (found by
+ * fuzzing: tests/fuzz/regress/parse-chunks/last-text-byte-*).
+ */
+START_TEST(test_last_text_byte_of_an_unclosed_document_in_its_own_push)
+{
+	struct gz_parser_opts o = {0};
+	char doc[1024], want[1024];
+	struct gz_feed *whole, *part;
+	struct gz_parser *p;
+	size_t len;
+
+	for (size_t n = 1; n < 700; n += 37) {
+		memset(want, 'x', n);
+		want[n] = '>';
+		want[n + 1] = '\0';
+		snprintf(doc, sizeof(doc),
+		         "<rss><channel><item><title>t</title><description>%s",
+		         want);
+		len = strlen(doc);
+		whole = parse_chunked(doc, len, 0, &o);
+		ck_assert_uint_eq(whole->n_entries, 1);
+		ck_assert_str_eq(whole->entries[0].summary, want);
+		p = gz_parser_new(&o);
+		ck_assert_int_eq(gz_parser_push(p, doc, len - 1), 0);
+		ck_assert_int_eq(gz_parser_push(p, doc + len - 1, 1), 0);
+		ck_assert_int_eq(gz_parser_finish(p, &part), 0);
+		gz_parser_free(p);
+		ck_assert_uint_eq(part->n_entries, 1);
+		ck_assert_msg(strcmp(part->entries[0].summary, want) == 0,
+		              "%zu bytes of text: \"%s\"", n + 1,
+		              part->entries[0].summary);
+		gz_feed_free(part);
+		gz_feed_free(whole);
+	}
+}
+END_TEST
+
 /* A CDATA section is its text, with ']' and ']]' that do not end it. */
 START_TEST(test_cdata_text_keeps_markup_brackets_and_ampersands)
 {
@@ -1698,6 +1739,9 @@ parse_suite(void)
 	tcase_add_test(
 	        tb,
 	        test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks);
+	tcase_add_test(
+	        tb,
+	        test_last_text_byte_of_an_unclosed_document_in_its_own_push);
 	tcase_add_test(tc,
 	               test_cdata_text_keeps_markup_brackets_and_ampersands);
 	tcase_add_test(tb,
