@@ -201,6 +201,7 @@ struct gz_parser {
 	/* a document in another ASCII-compatible encoding, made UTF-8 */
 	iconv_t cd;                  /* or (iconv_t)-1 */
 	char cd_from[64];            /* the encoding's name, for messages */
+	size_t cd_unit;              /* bytes of its code unit (1, 2, 4) */
 	struct buf conv, cin, carry; /* output, joined input, unfinished */
 
 	struct gz_feed *feed;

@@ -769,7 +769,7 @@ END_TEST
 START_TEST(test_last_text_byte_of_an_unclosed_document_in_its_own_push)
 {
 	struct gz_parser_opts o = {0};
-	char doc[1024], want[1024];
+	char doc[2048], want[1024];
 	struct gz_feed *whole, *part;
 	struct gz_parser *p;
 	size_t len;
@@ -795,6 +795,55 @@ START_TEST(test_last_text_byte_of_an_unclosed_document_in_its_own_push)
 		              "%zu bytes of text: \"%s\"", n + 1,
 		              part->entries[0].summary);
 		gz_feed_free(part);
+		gz_feed_free(whole);
+	}
+}
+END_TEST
+
+/*
+ * libxml2 ended a UTF-16 or UTF-32 document at a sequence it could not
+ * convert, without an error, and had read (and found malformed) only as
+ * much as the pushes had brought before it: the answer depended on the
+ * chunking (found by fuzzing). iconv reads them now, a bad unit as
+ * U+FFFD, the rest of the document kept.
+ */
+/* cp as one code unit of w bytes, big- or little-endian, at o. */
+static void
+put_unit(char *o, uint32_t cp, size_t w, bool be)
+{
+	for (size_t k = 0; k < w; k++)
+		o[be ? w - 1 - k : k] = (char)(cp >> (8 * k) & 0xFF);
+}
+
+START_TEST(test_bad_unit_in_utf32_or_utf16_is_replaced_in_any_chunks)
+{
+	static const char *const encs[] = {"UTF-32BE", "UTF-32LE", "UTF-16BE",
+	                                   "UTF-16LE"};
+	/* \x01: a unit that is no character (a lone surrogate, > U+10FFFF) */
+	const char *text = "<?xml version=\"1.0\"?><rss><channel><title>A"
+	                   "\x01</title><item><title>after</title></item>"
+	                   "</channel></rss>";
+	struct gz_parser_opts o = {0};
+
+	for (size_t e = 0; e < sizeof(encs) / sizeof(encs[0]); e++) {
+		size_t w = encs[e][4] == '3' ? 4 : 2, len = 0;
+		bool be = strstr(encs[e], "BE") != NULL;
+		uint32_t bad = w == 4 ? 0x110000 : 0xDC00;
+		char doc[1024];
+
+		for (const char *c = text; *c; c++, len += w)
+			put_unit(doc + len, *c == '\x01' ? bad : (uint32_t)*c,
+			         w, be);
+		struct gz_feed *whole = parse_chunked(doc, len, 0, &o);
+		char *a = dump(whole);
+
+		ck_assert_msg(whole->bozo, "%s", encs[e]);
+		ck_assert_str_eq(whole->title, "A\xef\xbf\xbd");
+		ck_assert_uint_eq(whole->n_entries, 1);
+		ck_assert_str_eq(whole->entries[0].title, "after");
+		for (size_t k = 1; k <= 9; k++)
+			assert_same_in_chunks(encs[e], doc, len, a, k, &o);
+		free(a);
 		gz_feed_free(whole);
 	}
 }
@@ -1742,6 +1791,8 @@ parse_suite(void)
 	tcase_add_test(
 	        tb,
 	        test_last_text_byte_of_an_unclosed_document_in_its_own_push);
+	tcase_add_test(
+	        tb, test_bad_unit_in_utf32_or_utf16_is_replaced_in_any_chunks);
 	tcase_add_test(tc,
 	               test_cdata_text_keeps_markup_brackets_and_ampersands);
 	tcase_add_test(tb,
