@@ -52,16 +52,48 @@ decl_encoding(const char *s, size_t n, char out[64])
 	out[len] = '\0';
 }
 
-/* Feed bytes to libxml2 in pieces it accepts (int sizes). */
+/*
+ * Feed bytes to libxml2 in blocks of XML_BLOCK at fixed offsets of what
+ * it reads, whatever pieces they came in. libxml2's push parser reads a
+ * malformed document differently depending on where its input was cut
+ * (a start tag with a byte no name may hold, the last byte of a text, a
+ * section left open); cut always at the same places, a document parses
+ * the same in any chunking. A whole block is passed without a copy.
+ */
 static void
 xml_push_raw(struct gz_parser *p, const char *buf, size_t len)
 {
-	while (len > 0 && !p->error) {
-		int n = len > (1 << 30) ? (1 << 30) : (int)len;
-		xmlParseChunk(p->ctxt, buf, n, 0);
-		buf += n;
-		len -= (size_t)n;
+	while (len > 0 && !p->error && !p->stopped) {
+		size_t k = XML_BLOCK - p->blk.len;
+
+		if (p->blk.len == 0 && len >= XML_BLOCK) {
+			xmlParseChunk(p->ctxt, buf, XML_BLOCK, 0);
+			buf += XML_BLOCK;
+			len -= XML_BLOCK;
+			continue;
+		}
+		if (k > len)
+			k = len;
+		if (!parse_buf_add(&p->blk, buf, k)) {
+			parse_fail(p, -ENOMEM);
+			return;
+		}
+		buf += k;
+		len -= k;
+		if (p->blk.len == XML_BLOCK) {
+			xmlParseChunk(p->ctxt, p->blk.s, XML_BLOCK, 0);
+			p->blk.len = 0;
+		}
 	}
+}
+
+/* Give libxml2 the last, partial block: the document has ended. */
+void
+parse_encoding_flush(struct gz_parser *p)
+{
+	if (p->blk.len && !p->error && !p->stopped)
+		xmlParseChunk(p->ctxt, p->blk.s, (int)p->blk.len, 0);
+	p->blk.len = 0;
 }
 
 /* Keep s[i..n) for the next push: a reference or tag cut by the chunk. */

@@ -351,6 +351,7 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 	if (p->mode == MODE_XML && p->ctxt && !p->error && !p->stopped) {
 		if (p->filter && (p->hold.len || p->carry.len))
 			parse_encoding_push(p, "", 0, true);
+		parse_encoding_flush(p);
 		last_char(p);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
 		if (!p->ctxt->wellFormed && !p->wf_ignored)
@@ -419,6 +420,7 @@ gz_parser_free(struct gz_parser *p)
 	free(p->conv.s);
 	free(p->cin.s);
 	free(p->carry.s);
+	free(p->blk.s);
 	free(p->author_name);
 	free(p->author_email);
 	free(p->root_lang);

@@ -1570,9 +1570,13 @@ START_TEST(test_callback_can_stop_the_parse)
 {
 	struct seen s = {.stop_after = 1};
 	struct gz_parser_opts o = {.on_entry = collect, .arg = &s};
-	const char *doc = "<rss><channel><item/><item/><item/></channel></rss>";
+	static char doc[128 * 1024] = "<rss><channel>";
 	struct gz_parser *p = gz_parser_new(&o);
 
+	/* more than a block (XML_BLOCK): parsed, and stopped, in the push */
+	for (int i = 0; i < 5000; i++)
+		strcat(doc, "<item/><item/>");
+	strcat(doc, "</channel></rss>");
 	ck_assert_int_eq(gz_parser_push(p, doc, strlen(doc)), -ECANCELED);
 	ck_assert_uint_eq(s.n, 1);
 	gz_parser_free(p);
@@ -1584,10 +1588,11 @@ START_TEST(test_entry_cap_stops_with_e2big_and_bozo)
 	struct gz_parser_opts o = {.max_entries = 3};
 	struct gz_parser *p = gz_parser_new(&o);
 	struct gz_feed *f = NULL;
-	char doc[4096] = "<rss><channel>";
+	static char doc[128 * 1024] = "<rss><channel>";
 	int r = 0;
 
-	for (int i = 0; i < 10; i++)
+	/* more than a block (XML_BLOCK): parsed, and stopped, in the push */
+	for (int i = 0; i < 3000; i++)
 		strcat(doc, "<item><title>x</title></item>");
 	strcat(doc, "</channel></rss>");
 	r = gz_parser_push(p, doc, strlen(doc));
