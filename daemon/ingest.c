@@ -144,6 +144,10 @@ ingest_job_free(struct ingest_job *j)
 		free(j->from_hosts[i]);
 	free(j->from_hosts);
 	free(j->message);
+	for (i = 0; i < j->n_urls; i++)
+		free(j->urls[i]);
+	free(j->urls);
+	store_merge_prep_free(j->prep);
 	gz_feed_free(j->feed);
 	free(j);
 }
@@ -400,6 +404,10 @@ parse_stage(struct ingest *g, struct ingest_job *j)
 	} else {
 		j->feed = feed;
 		j->is_feed = true;
+		/* the merge thread is the busier: the identities are ours */
+		if (j->n_urls)
+			j->prep = store_merge_prepare(
+			        (const char *const *)j->urls, j->n_urls, feed);
 		j->hint = feed->ttl > feed->update_period ? feed->ttl
 		                                          : feed->update_period;
 		return true;
@@ -430,8 +438,10 @@ run_parse(struct ingest *g, struct ingest_job *j)
 		room_free(g, j);
 		return;
 	}
-	r = store_merge(g->store, j->feed_id, j->url_index, feed, j->now,
-	                &j->merged);
+	r = store_merge_prepared(g->store, j->feed_id, j->url_index, feed,
+	                         j->prep, j->now, &j->merged);
+	store_merge_prep_free(j->prep);
+	j->prep = NULL;
 	/* The validators only with the stories: else a 304 would skip them. */
 	if (r >= 0)
 		r = store_url_record(g->store, &j->served);

@@ -58,6 +58,9 @@ struct ingest_job {
 	bool more;
 	bool abort;
 	struct gz_feed *feed; /* parsed, on its way to the merge */
+	char **urls;          /* the feed's URLs, primary first: for prep */
+	size_t n_urls;
+	struct store_merge_prep *prep; /* its identities, from the parser */
 	char *base_url;
 	char *content_type;
 	struct store_attempt

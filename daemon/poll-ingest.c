@@ -65,6 +65,10 @@ poll_ingest_body(struct pfeed *pf, const char *content_type,
 		const struct store_url *u = &pf->sf->urls[a->url_idx];
 
 		j->url_index = a->url_idx;
+		j->n_urls = pf->sf->n_urls;
+		j->urls = xcalloc(j->n_urls, sizeof(*j->urls));
+		for (size_t i = 0; i < j->n_urls; i++)
+			j->urls[i] = xstrdup(pf->sf->urls[i].url);
 		j->served = attempt_record(pf, a);
 		j->now = a->when;
 		/* A mirror not yet accepted: does it share stories? */

@@ -1015,16 +1015,59 @@ START_TEST(test_merge_same_entry_twice_in_one_document_stores_one_story)
 	        entry(NULL, "https://a.example/p/1", "t", "c", NOW - 5),
 	        entry("g", "https://a.example/p/2", "t2", "c", NOW - 5),
 	        entry("g", "https://a.example/p/2", "t2", "c", NOW - 5),
+	        entry(NULL, NULL, "t3", "c", NOW - 5),
+	        entry(NULL, NULL, "t3", "c", NOW - 5),
 	};
 	struct store_merge_result r;
 
-	r = merge_n(a, 0, e, 4, NOW);
-	ck_assert_int_eq(r.new_stories, 2);
-	ck_assert_int_eq(r.unchanged, 2);
-	ck_assert_int_eq(count_all(), 2);
-	r = merge_n(a, 0, e, 4, NOW + 60);
+	/* the feed's first merge: nothing stored to look up, but itself */
+	r = merge_n(a, 0, e, 6, NOW);
+	ck_assert_int_eq(r.new_stories, 3);
+	ck_assert_int_eq(r.unchanged, 3);
+	ck_assert_int_eq(count_all(), 3);
+	r = merge_n(a, 0, e, 6, NOW + 60);
 	ck_assert_int_eq(r.new_stories, 0);
-	ck_assert_int_eq(count_all(), 2);
+	ck_assert_int_eq(count_all(), 3);
+}
+END_TEST
+
+/*
+ * Identities worked out away from the store (the daemon's parser thread)
+ * hold only while the feed's URLs give the hosts they were made under: a
+ * mirror added since is folded all the same.
+ */
+START_TEST(test_merge_prepared_under_other_urls_works_them_out_again)
+{
+	int64_t a = add_feed("A", "https://a.example/rss",
+	                     "http://mirror.example/rss", NULL);
+	const char *old_urls[] = {"https://a.example/rss"};
+	const char *urls[] = {"https://a.example/rss",
+	                      "http://mirror.example/rss"};
+	struct gz_entry e1 = entry("https://a.example/p/1",
+	                           "https://a.example/p/1", "t", "c", NOW - 5);
+	struct gz_entry e2 =
+	        entry("http://mirror.example/p/1", "http://mirror.example/p/1",
+	              "t", "c", NOW - 5);
+	struct gz_feed f = {.entries = &e1, .n_entries = 1, .is_feed = true};
+	struct store_merge_result r = {0};
+	struct store_merge_prep *mp;
+
+	mp = store_merge_prepare(urls, 2, &f);
+	ck_assert_ptr_nonnull(mp);
+	ck_assert_int_eq(store_merge_prepared(st, a, 0, &f, mp, NOW, &r), 0);
+	ck_assert_int_eq(r.new_stories, 1);
+	store_merge_prep_free(mp);
+
+	/* made before the mirror was known: the mirror's host not folded */
+	f.entries = &e2;
+	mp = store_merge_prepare(old_urls, 1, &f);
+	ck_assert_ptr_nonnull(mp);
+	ck_assert_int_eq(store_merge_prepared(st, a, 1, &f, mp, NOW + 60, &r),
+	                 0);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 1);
+	store_merge_prep_free(mp);
 }
 END_TEST
 
@@ -2216,6 +2259,9 @@ store_suite(void)
 	tcase_add_test(
 	        merge,
 	        test_merge_same_entry_twice_in_one_document_stores_one_story);
+	tcase_add_test(
+	        merge,
+	        test_merge_prepared_under_other_urls_works_them_out_again);
 	tcase_add_test(
 	        merge,
 	        test_merge_changed_title_keeps_read_state_and_flags_updated);
