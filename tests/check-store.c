@@ -1531,6 +1531,44 @@ START_TEST(test_read_retention_is_counted_per_feed_and_in_all)
 }
 END_TEST
 
+START_TEST(test_version_7_database_migrates_keeping_stories_and_tombstones)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("gone", NULL, "gone", NULL, NOW - 500),
+	        entry("kept", NULL, "kept", NULL, NOW - 500),
+	};
+	struct store_purge_rules rules = {.now = NOW, .max_stories = 1};
+	struct store_purge_counts t = {0};
+	char *err = NULL;
+
+	merge_n(a, 0, e, 2, NOW);
+	ck_assert_int_eq(store_mark_story(st, id_of("gone"), STORE_MARK_READ),
+	                 1);
+	ck_assert_int_eq(store_purge(st, NOW - 100), 1);
+	store_close(st);
+	st = NULL;
+	/* What version 7 had: no purge_count, no totals. */
+	ck_assert_int_eq(raw_exec(dbpath, "DROP TABLE purge_count;"
+	                                  "DELETE FROM state"
+	                                  " WHERE key LIKE 'purged_%';"
+	                                  "PRAGMA user_version = 7;"),
+	                 SQLITE_OK);
+	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), SCHEMA_NOW);
+	ck_assert_int_eq(count_all(), 1);
+	ck_assert_int_eq(merge_n(a, 0, e, 2, NOW + 60).new_stories, 0);
+	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
+	ck_assert_int_eq(t.read + t.unread + t.over_limit, 0);
+	rules.max_stories = 0;
+	rules.keep_unread = 100;
+	ck_assert_int_eq(store_purge_run(st, &rules, NULL), 0);
+	ck_assert_int_eq(store_purge_totals(st, a, &t), 0);
+	ck_assert_int_eq(t.unread, 1);
+	ck_assert_int_eq(count_all(), 0);
+}
+END_TEST
+
 /* ---- marks and queries ---- */
 
 START_TEST(test_mark_feed_before_date)
@@ -2528,6 +2566,9 @@ store_suite(void)
 	tcase_add_test(ret, test_purge_rules_name_configured_feeds_by_title);
 	tcase_add_test(ret, test_purge_by_rules_removes_more_than_one_batch);
 	tcase_add_test(ret, test_read_retention_is_counted_per_feed_and_in_all);
+	tcase_add_test(
+	        ret,
+	        test_version_7_database_migrates_keeping_stories_and_tombstones);
 
 	tcase_add_test(query, test_mark_feed_before_date);
 	tcase_add_test(query, test_feed_counts_unread_and_total);
