@@ -46,7 +46,7 @@ count_store(struct store *s, enum reason why, int64_t n)
 	                "tI", key[why], n);
 }
 
-/* Add n to feed's total for why (inside a transaction). */
+/* Add n to feed's unread or over-limit total (purge_read counts read). */
 static int
 count_feed(struct store *s, int64_t feed, enum reason why, int64_t n)
 {
