@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gazette/config.h"
 #include "gazette/log.h"
 #include "gazette/parse.h"
 #include "gazette/xalloc.h"
@@ -149,6 +150,7 @@ ingest_job_free(struct ingest_job *j)
 	free(j->urls);
 	store_merge_prep_free(j->prep);
 	gz_feed_free(j->feed);
+	config_purge_rules_clear(&j->purge);
 	free(j);
 }
 
@@ -502,12 +504,37 @@ run_save(struct ingest *g, struct ingest_job *j)
 	}
 }
 
+/*
+ * Retention, on this connection: what the batch holds is committed
+ * first, then the purge runs in transactions of its own, each short (a
+ * batch of stories), so that neither the CLI nor a merge waits long.
+ */
+static void
+run_purge(struct ingest *g, struct ingest_job *j)
+{
+	int r;
+
+	batch_commit(g);
+	r = store_purge_run(g->store, &j->purge, &j->purged);
+	if (r < 0) {
+		j->error = r;
+		j->message = xstrdup(store_errmsg(g->store));
+		return;
+	}
+	/* What went leaves the index too. */
+	if (j->purged.read + j->purged.unread + j->purged.over_limit > 0 &&
+	    g->unindexed_ms == 0)
+		g->unindexed_ms = now_ms();
+}
+
 /* Do one job; keep it for the commit when it wrote, else hand it back. */
 static void
 run(struct ingest *g, struct ingest_job *j)
 {
 	if (j->kind == INGEST_PARSE)
 		run_parse(g, j);
+	else if (j->kind == INGEST_PURGE)
+		run_purge(g, j);
 	else
 		run_save(g, j);
 	if (j->wrote && g->batch_ms) {

@@ -34,6 +34,8 @@ enum ingest_kind {
 	INGEST_PARSE,
 	/* The rest of a poll: attempts, schedule, disabling, URL moves. */
 	INGEST_SAVE,
+	/* Retention: purge by the rules, in batches of short transactions. */
+	INGEST_PURGE,
 };
 
 /* One URL that a permanent redirect moves. */
@@ -77,6 +79,10 @@ struct ingest_job {
 	char **suggest; /* suggested mirrors: URL and source */
 	char **suggest_src;
 	size_t n_suggest;
+
+	/* INGEST_PURGE: the rules (owned: config_purge_rules_clear) */
+	struct store_purge_rules purge;
+	struct store_purge_counts purged; /* what went */
 
 	/* INGEST_PARSE from a mirror: the diverged guard's inputs */
 	bool check_diverged;
