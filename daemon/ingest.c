@@ -258,17 +258,19 @@ room_free(struct ingest *g, struct ingest_job *j)
 {
 	bool wake;
 
+	size_t charged = j->len * INGEST_CHARGE + j->prep_bytes;
+
 	free(j->body);
 	j->body = NULL;
-	if (j->len == 0)
+	if (charged == 0)
 		return;
 	pthread_mutex_lock(&g->lock);
-	g->bytes -= j->len * INGEST_CHARGE;
+	g->bytes -= charged;
 	/* From full to not: the loop may start transfers again. */
-	wake = g->bytes + j->len * INGEST_CHARGE >= g->max_bytes &&
-	       g->bytes < g->max_bytes;
+	wake = g->bytes + charged >= g->max_bytes && g->bytes < g->max_bytes;
 	pthread_mutex_unlock(&g->lock);
 	j->len = 0;
+	j->prep_bytes = 0;
 	if (wake)
 		wake_loop(g);
 }
@@ -410,6 +412,13 @@ parse_stage(struct ingest *g, struct ingest_job *j)
 		if (j->n_urls)
 			j->prep = store_merge_prepare(
 			        (const char *const *)j->urls, j->n_urls, feed);
+		/* held till the merge, as the feed is: on the bound too */
+		if (j->prep) {
+			j->prep_bytes = store_merge_prep_bytes(j->prep);
+			pthread_mutex_lock(&g->lock);
+			g->bytes += j->prep_bytes;
+			pthread_mutex_unlock(&g->lock);
+		}
 		j->hint = feed->ttl > feed->update_period ? feed->ttl
 		                                          : feed->update_period;
 		return true;

@@ -63,6 +63,7 @@ struct ingest_job {
 	char **urls;          /* the feed's URLs, primary first: for prep */
 	size_t n_urls;
 	struct store_merge_prep *prep; /* its identities, from the parser */
+	size_t prep_bytes;             /* what they cost the queue's bound */
 	char *base_url;
 	char *content_type;
 	struct store_attempt

@@ -208,15 +208,17 @@ config_format_duration(int64_t secs, char *buf, size_t size)
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		int64_t n = secs / units[i].secs;
+		char part[24];
 		int w;
 
 		if (n == 0)
 			continue;
 		secs -= n * units[i].secs;
-		w = snprintf(buf + o, size - o, "%" PRId64 "%c", n,
+		w = snprintf(part, sizeof(part), "%" PRId64 "%c", n,
 		             units[i].name);
 		if (w < 0 || (size_t)w >= size - o)
 			break;
+		memcpy(buf + o, part, (size_t)w + 1);
 		o += (size_t)w;
 	}
 	return buf;

@@ -536,6 +536,28 @@ store_merge_prep_free(struct store_merge_prep *mp)
 	free(mp);
 }
 
+/* What malloc takes for a string (its header and rounding); 0 for none. */
+static size_t
+str_cost(const char *s)
+{
+	return s ? (strlen(s) + 1 + 8 + 15) / 16 * 16 : 0;
+}
+
+size_t
+store_merge_prep_bytes(const struct store_merge_prep *mp)
+{
+	size_t b;
+
+	if (!mp)
+		return 0;
+	b = sizeof(*mp) + mp->n * sizeof(*mp->keys) +
+	    mp->guids.cap * (sizeof(*mp->guids.k) + sizeof(*mp->guids.n));
+	for (size_t i = 0; i < mp->n; i++)
+		b += str_cost(mp->keys[i].guid) + str_cost(mp->keys[i].link) +
+		     str_cost(mp->keys[i].ident);
+	return b;
+}
+
 /* Keys for feed's entries under mp->hosts. */
 static int
 prep_keys(struct store_merge_prep *mp, const struct gz_feed *feed)

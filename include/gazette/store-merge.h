@@ -47,5 +47,7 @@ int store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
                          struct store_merge_prep *prep, int64_t now,
                          struct store_merge_result *ret);
 void store_merge_prep_free(struct store_merge_prep *mp);
+/* The memory a prep holds, allocator's share included, in bytes. */
+size_t store_merge_prep_bytes(const struct store_merge_prep *mp);
 
 #endif
