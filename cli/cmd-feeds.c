@@ -59,9 +59,26 @@ feed_state(const struct store_feed *f, int64_t now, char *buf, size_t size)
 	}
 }
 
+/* What retention took out of a feed, as JSON, or NULL when unknown. */
+static struct json_object *
+purged_json(struct store *s, int64_t feed)
+{
+	struct store_purge_counts c;
+	struct json_object *o;
+
+	if (store_purge_totals(s, feed, &c) < 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "read", json_object_new_int64(c.read));
+	json_object_object_add(o, "unread", json_object_new_int64(c.unread));
+	json_object_object_add(o, "over_limit",
+	                       json_object_new_int64(c.over_limit));
+	return o;
+}
+
 /* A feed as a JSON object. */
 static struct json_object *
-feed_json(const struct store_feed *f, int64_t now)
+feed_json(struct store *s, const struct store_feed *f, int64_t now)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *urls = json_object_new_array();
@@ -93,6 +110,7 @@ feed_json(const struct store_feed *f, int64_t now)
 	}
 	json_object_object_add(o, "unread", json_object_new_int64(f->unread));
 	json_object_object_add(o, "total", json_object_new_int64(f->total));
+	json_object_object_add(o, "purged", purged_json(s, f->id));
 	json_object_object_add(o, "last_served",
 	                       json_object_new_int(f->last_served));
 	for (size_t i = 0; i < f->n_urls; i++) {
@@ -245,8 +263,15 @@ static void
 feed_verbose(struct store *s, const struct store_feed *f)
 {
 	struct store_suggestion *v = NULL;
+	struct store_purge_counts c;
 	size_t n = 0;
 
+	if (store_purge_totals(s, f->id, &c) == 0 &&
+	    c.read + c.unread + c.over_limit > 0)
+		printf("    purged %" PRId64 " (read %" PRId64
+		       ", unread %" PRId64 ", over limit %" PRId64 ")\n",
+		       c.read + c.unread + c.over_limit, c.read, c.unread,
+		       c.over_limit);
 	if (f->resolve) {
 		char *r = cmd_clean(f->resolve);
 
@@ -392,7 +417,7 @@ feeds_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		if (v[i]->n_urls == 0)
 			continue;
 		if (json) {
-			struct json_object *o = feed_json(v[i], now);
+			struct json_object *o = feed_json(s, v[i], now);
 
 			puts(json_object_to_json_string_ext(
 			        o, JSON_C_TO_STRING_PLAIN |
@@ -417,7 +442,7 @@ const struct cmd_entry cmd_feeds = {
         .help = "  -v, --verbose  per URL: last status and failure kind, "
                 "last success, next try,\n"
                 "                 proxy or resolver, remembered addresses, "
-                "diverged; suggested mirrors\n"
+                "diverged; suggested mirrors; what retention purged\n"
                 "  --json         one JSON object per feed and line\n",
         .exec = feeds_exec,
 };

@@ -165,6 +165,25 @@ print_index_lag(struct cmd_ctx *ctx)
 		       lag.stories, lag.changes, lag.seconds);
 }
 
+/* What retention has removed, in one line. */
+static void
+print_purged(struct cmd_ctx *ctx)
+{
+	struct store_purge_counts c;
+	struct store *s = cmd_store(ctx);
+
+	if (s == NULL)
+		return;
+	if (store_purge_totals(s, 0, &c) < 0) {
+		printf("purged: unknown (%s)\n", store_errmsg(s));
+		return;
+	}
+	printf("purged: %" PRId64 " (read %" PRId64 ", unread %" PRId64
+	       ", over limit %" PRId64 ")\n",
+	       c.read + c.unread + c.over_limit, c.read, c.unread,
+	       c.over_limit);
+}
+
 /* gazette status. */
 static int
 status_exec(struct cmd_ctx *ctx, int argc, char **argv)
@@ -185,8 +204,10 @@ status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		r = status_here(ctx);
 	else
 		r = answered(r, reply, err);
-	if (r == EXIT_OK)
+	if (r == EXIT_OK) {
+		print_purged(ctx);
 		print_index_lag(ctx);
+	}
 	return r;
 }
 
@@ -194,8 +215,9 @@ const struct cmd_entry cmd_status = {
         .name = "status",
         .usage = "",
         .summary = "what gazetted is doing, or what the database says",
-        .help = "The last line says how far the full-text index is\n"
-                "behind the stories (stories not yet indexed, changed or\n"
+        .help = "purged: the stories retention has removed, by reason\n"
+                "(gazette feeds -v says it per feed). The last line says\n"
+                "how far the full-text index is behind the stories (stories not yet indexed, changed or\n"
                 "removed ones not yet applied, and the age of the oldest);\n"
                 "gazette search catches it up before it looks.\n",
         .exec = status_exec,

@@ -34,6 +34,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_show,
 	&cmd_mark,
 	&cmd_reindex,
+	&cmd_purge,
 	&cmd_search,
 	&cmd_poll,
 	&cmd_status,

@@ -146,6 +146,7 @@ extern const struct cmd_entry cmd_mark;
 extern const struct cmd_entry cmd_mirror;
 extern const struct cmd_entry cmd_parse;
 extern const struct cmd_entry cmd_poll;
+extern const struct cmd_entry cmd_purge;
 extern const struct cmd_entry cmd_remove;
 extern const struct cmd_entry cmd_rename;
 extern const struct cmd_entry cmd_reindex;

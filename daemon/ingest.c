@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gazette/config.h"
 #include "gazette/log.h"
 #include "gazette/parse.h"
 #include "gazette/xalloc.h"
@@ -144,7 +145,12 @@ ingest_job_free(struct ingest_job *j)
 		free(j->from_hosts[i]);
 	free(j->from_hosts);
 	free(j->message);
+	for (i = 0; i < j->n_urls; i++)
+		free(j->urls[i]);
+	free(j->urls);
+	store_merge_prep_free(j->prep);
 	gz_feed_free(j->feed);
+	config_purge_rules_clear(&j->purge);
 	free(j);
 }
 
@@ -252,17 +258,19 @@ room_free(struct ingest *g, struct ingest_job *j)
 {
 	bool wake;
 
+	size_t charged = j->len * INGEST_CHARGE + j->prep_bytes;
+
 	free(j->body);
 	j->body = NULL;
-	if (j->len == 0)
+	if (charged == 0)
 		return;
 	pthread_mutex_lock(&g->lock);
-	g->bytes -= j->len * INGEST_CHARGE;
+	g->bytes -= charged;
 	/* From full to not: the loop may start transfers again. */
-	wake = g->bytes + j->len * INGEST_CHARGE >= g->max_bytes &&
-	       g->bytes < g->max_bytes;
+	wake = g->bytes + charged >= g->max_bytes && g->bytes < g->max_bytes;
 	pthread_mutex_unlock(&g->lock);
 	j->len = 0;
+	j->prep_bytes = 0;
 	if (wake)
 		wake_loop(g);
 }
@@ -400,6 +408,17 @@ parse_stage(struct ingest *g, struct ingest_job *j)
 	} else {
 		j->feed = feed;
 		j->is_feed = true;
+		/* the merge thread is the busier: the identities are ours */
+		if (j->n_urls)
+			j->prep = store_merge_prepare(
+			        (const char *const *)j->urls, j->n_urls, feed);
+		/* held till the merge, as the feed is: on the bound too */
+		if (j->prep) {
+			j->prep_bytes = store_merge_prep_bytes(j->prep);
+			pthread_mutex_lock(&g->lock);
+			g->bytes += j->prep_bytes;
+			pthread_mutex_unlock(&g->lock);
+		}
 		j->hint = feed->ttl > feed->update_period ? feed->ttl
 		                                          : feed->update_period;
 		return true;
@@ -430,8 +449,10 @@ run_parse(struct ingest *g, struct ingest_job *j)
 		room_free(g, j);
 		return;
 	}
-	r = store_merge(g->store, j->feed_id, j->url_index, feed, j->now,
-	                &j->merged);
+	r = store_merge_prepared(g->store, j->feed_id, j->url_index, feed,
+	                         j->prep, j->now, &j->merged);
+	store_merge_prep_free(j->prep);
+	j->prep = NULL;
 	/* The validators only with the stories: else a 304 would skip them. */
 	if (r >= 0)
 		r = store_url_record(g->store, &j->served);
@@ -492,12 +513,37 @@ run_save(struct ingest *g, struct ingest_job *j)
 	}
 }
 
+/*
+ * Retention, on this connection: what the batch holds is committed
+ * first, then the purge runs in transactions of its own, each short (a
+ * batch of stories), so that neither the CLI nor a merge waits long.
+ */
+static void
+run_purge(struct ingest *g, struct ingest_job *j)
+{
+	int r;
+
+	batch_commit(g);
+	r = store_purge_run(g->store, &j->purge, &j->purged);
+	if (r < 0) {
+		j->error = r;
+		j->message = xstrdup(store_errmsg(g->store));
+		return;
+	}
+	/* What went leaves the index too. */
+	if (j->purged.read + j->purged.unread + j->purged.over_limit > 0 &&
+	    g->unindexed_ms == 0)
+		g->unindexed_ms = now_ms();
+}
+
 /* Do one job; keep it for the commit when it wrote, else hand it back. */
 static void
 run(struct ingest *g, struct ingest_job *j)
 {
 	if (j->kind == INGEST_PARSE)
 		run_parse(g, j);
+	else if (j->kind == INGEST_PURGE)
+		run_purge(g, j);
 	else
 		run_save(g, j);
 	if (j->wrote && g->batch_ms) {

@@ -34,6 +34,8 @@ enum ingest_kind {
 	INGEST_PARSE,
 	/* The rest of a poll: attempts, schedule, disabling, URL moves. */
 	INGEST_SAVE,
+	/* Retention: purge by the rules, in batches of short transactions. */
+	INGEST_PURGE,
 };
 
 /* One URL that a permanent redirect moves. */
@@ -58,6 +60,10 @@ struct ingest_job {
 	bool more;
 	bool abort;
 	struct gz_feed *feed; /* parsed, on its way to the merge */
+	char **urls;          /* the feed's URLs, primary first: for prep */
+	size_t n_urls;
+	struct store_merge_prep *prep; /* its identities, from the parser */
+	size_t prep_bytes;             /* what they cost the queue's bound */
 	char *base_url;
 	char *content_type;
 	struct store_attempt
@@ -74,6 +80,10 @@ struct ingest_job {
 	char **suggest; /* suggested mirrors: URL and source */
 	char **suggest_src;
 	size_t n_suggest;
+
+	/* INGEST_PURGE: the rules (owned: config_purge_rules_clear) */
+	struct store_purge_rules purge;
+	struct store_purge_counts purged; /* what went */
 
 	/* INGEST_PARSE from a mirror: the diverged guard's inputs */
 	bool check_diverged;

@@ -30,7 +30,7 @@
 #include "gazette/xalloc.h"
 #include "poll.h"
 
-#define HOUSEKEEPING_S 3600 /* retention purge */
+#define HOUSEKEEPING_S 3600 /* retention purge, and once at start */
 
 struct daemon {
 	struct event_base *base;
@@ -171,24 +171,20 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	sd_notify_msg("READY=1\nSTATUS=configuration reloaded");
 }
 
-/* Retention: remove old read stories, now and then. */
+/*
+ * Retention, now and then: a purge by the configuration's rules, run by
+ * the ingest thread between its merges, so that the store's writes stay
+ * on its connection.
+ */
 static void
 housekeeping(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	int r;
 
 	(void)fd;
 	(void)what;
-	if (d->cfg->retention <= 0)
-		return;
 	if (d->poller)
-		poller_save(d->poller);
-	r = store_purge(d->store, (int64_t)time(NULL) - d->cfg->retention);
-	if (r < 0)
-		log_warn("retention: %s", store_errmsg(d->store));
-	else if (r > 0)
-		log_info("retention: %d old stories removed", r);
+		poller_purge(d->poller);
 }
 
 /*
@@ -280,6 +276,7 @@ setup_events(struct daemon *d)
 		d->ev_rescan = evtimer_new(d->base, rescan, d);
 		event_add(d->ev_house, &house);
 		rescan(-1, 0, d);
+		housekeeping(-1, 0, d);
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gazette/config.h"
 #include "gazette/log.h"
 #include "gazette/xalloc.h"
 #include "poll-internal.h"
@@ -65,6 +66,10 @@ poll_ingest_body(struct pfeed *pf, const char *content_type,
 		const struct store_url *u = &pf->sf->urls[a->url_idx];
 
 		j->url_index = a->url_idx;
+		j->n_urls = pf->sf->n_urls;
+		j->urls = xcalloc(j->n_urls, sizeof(*j->urls));
+		for (size_t i = 0; i < j->n_urls; i++)
+			j->urls[i] = xstrdup(pf->sf->urls[i].url);
 		j->served = attempt_record(pf, a);
 		j->now = a->when;
 		/* A mirror not yet accepted: does it share stories? */
@@ -244,6 +249,45 @@ saved(struct poller *p, struct ingest_job *j)
 	poll_account(p, j->feed_id, &d);
 }
 
+/* Hand a purge to the ingest thread, when the rules would purge at all. */
+void
+poller_purge(struct poller *p)
+{
+	struct ingest_job *j = ingest_job_new(INGEST_PURGE, 0, 0);
+
+	if (config_purge_rules(p->cfg, poll_now(), &j->purge) < 0) {
+		log_warn("retention: out of memory");
+		ingest_job_free(j);
+		return;
+	}
+	if (j->purge.read_before == 0 && j->purge.keep_unread <= 0 &&
+	    j->purge.max_stories <= 0 && j->purge.n_feeds == 0) {
+		ingest_job_free(j);
+		return;
+	}
+	p->purging++;
+	ingest_submit(p->ingest, j);
+}
+
+/* A purge came back: say what went. */
+static void
+purged(struct poller *p, struct ingest_job *j)
+{
+	const struct store_purge_counts *c = &j->purged;
+	int64_t n = c->read + c->unread + c->over_limit;
+
+	p->purging--;
+	if (j->error < 0)
+		log_warn("retention: cannot purge '%s': %s",
+		         p->db_name ? p->db_name : store_path(p->store),
+		         j->message ? j->message : strerror(-j->error));
+	else if (n > 0)
+		log_info("retention: %lld stories removed (read %lld, unread "
+		         "%lld, over limit %lld)",
+		         (long long)n, (long long)c->read, (long long)c->unread,
+		         (long long)c->over_limit);
+}
+
 /* The ingest thread has results (or room): take them. */
 void
 poll_ingest_cb(evutil_socket_t fd, short what, void *arg)
@@ -259,6 +303,8 @@ poll_ingest_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&done, j, link);
 		if (j->kind == INGEST_PARSE)
 			parsed(p, j);
+		else if (j->kind == INGEST_PURGE)
+			purged(p, j);
 		else
 			saved(p, j);
 		ingest_job_free(j);

@@ -142,6 +142,7 @@ struct poller {
 	TAILQ_HEAD(, pfeed) stalled; /* stalled, the slow pool full */
 	TAILQ_HEAD(, pfeed) paused;  /* transfers waiting for queue room */
 	int inflight;                /* polls begun and not saved */
+	int purging;                 /* purges handed over, not done */
 	int64_t last_response;       /* last time any HTTP response came */
 	bool network_down;
 

@@ -143,7 +143,7 @@ poll_check_idle(struct poller *p)
 		}
 	}
 	/* The held failures counted after all are being saved: wait. */
-	if (p->inflight != 0)
+	if (p->inflight != 0 || p->purging != 0)
 		return;
 	if (p->idle_fn)
 		p->idle_fn(p->idle_arg);
@@ -401,7 +401,7 @@ poller_on_idle(struct poller *p, void (*fn)(void *arg), void *arg)
 bool
 poller_idle(const struct poller *p)
 {
-	return p->inflight == 0;
+	return p->inflight == 0 && p->purging == 0;
 }
 
 /* Everything since start. */
@@ -452,13 +452,14 @@ poller_status(const struct poller *p)
 	              "polls-not-modified: %d\n"
 	              "polls-failed: %d\n"
 	              "new-stories: %d\n"
+	              "purging: %s\n"
 	              "config: %s\n",
 	              p->n_feeds, disabled, failing, p->inflight, p->active,
 	              p->slow, stalled, waiting, qjobs, qbytes,
 	              n ? (long long)(n->due > now ? n->due - now : 0) : -1LL,
 	              p->network_down ? "down" : "up", p->totals.feeds,
 	              p->totals.ok, p->totals.not_modified, p->totals.failed,
-	              p->totals.new_stories,
+	              p->totals.new_stories, p->purging ? "yes" : "no",
 	              p->cfg->path ? p->cfg->path : "(defaults)");
 	return s;
 }

@@ -115,6 +115,13 @@ int poller_poll_now(struct poller *p, int64_t feed_id, poller_done_fn fn,
 /* Forget a waiter (its client went away) before fn is called. */
 void poller_forget(struct poller *p, void *arg);
 
+/*
+ * Retention: hand a purge by the configuration's rules to the ingest
+ * thread, which runs it between merges on its own connection. Not idle
+ * until it is done; what went is logged.
+ */
+void poller_purge(struct poller *p);
+
 /* Called whenever nothing is in flight or queued (for --once). */
 void poller_on_idle(struct poller *p, void (*fn)(void *arg), void *arg);
 bool poller_idle(const struct poller *p);

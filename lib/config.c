@@ -28,7 +28,8 @@
 
 #define MAX_FEEDS    100000
 #define MAX_MIRRORS  64
-#define MAX_RESOLVE  64 /* resolve lines in one section */
+#define MAX_RESOLVE  64        /* resolve lines in one section */
+#define MAX_STORIES  100000000 /* max-stories at most */
 #define MAX_FILE_LEN (16 * 1024 * 1024)
 
 enum section {
@@ -207,15 +208,17 @@ config_format_duration(int64_t secs, char *buf, size_t size)
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		int64_t n = secs / units[i].secs;
+		char part[24];
 		int w;
 
 		if (n == 0)
 			continue;
 		secs -= n * units[i].secs;
-		w = snprintf(buf + o, size - o, "%" PRId64 "%c", n,
+		w = snprintf(part, sizeof(part), "%" PRId64 "%c", n,
 		             units[i].name);
 		if (w < 0 || (size_t)w >= size - o)
 			break;
+		memcpy(buf + o, part, (size_t)w + 1);
 		o += (size_t)w;
 	}
 	return buf;
@@ -432,6 +435,43 @@ set_duration(struct parse_state *st, const char *key, const char *v,
 	return 1;
 }
 
+/* A duration, or "forever" (0): how long something is kept. */
+static int
+set_keep(struct parse_state *st, const char *key, const char *v, int64_t *dst)
+{
+	char b[100];
+
+	if (strcasecmp(v, "forever") == 0) {
+		*dst = 0;
+		return 1;
+	}
+	if (config_parse_duration(v, dst) == 0)
+		return 1;
+	fail(st, -EINVAL,
+	     "bad duration '%s' for %s (a number and a unit: 90d, 12w; or "
+	     "forever)",
+	     q(v, b, sizeof(b)), key);
+	return 0;
+}
+
+/* A count of stories, 0 for no limit. */
+static int
+set_limit(struct parse_state *st, const char *key, const char *v, int64_t *dst)
+{
+	char b[100];
+	const char *p = v;
+	int64_t n;
+
+	if (digits(&p, &n) < 0 || *p != '\0' || n > MAX_STORIES) {
+		fail(st, -EINVAL,
+		     "bad number '%s' for %s (0 for no limit, up to %d)",
+		     q(v, b, sizeof(b)), key, MAX_STORIES);
+		return 0;
+	}
+	*dst = n;
+	return 1;
+}
+
 /* Parse milliseconds ("250ms") or a duration (in ms) into *dst. */
 static int
 set_ms(struct parse_state *st, const char *key, const char *v, int64_t *dst)
@@ -550,7 +590,11 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 	if (strcasecmp(k, "primary-retry") == 0)
 		return set_duration(st, k, v, &c->primary_retry);
 	if (strcasecmp(k, "retention") == 0)
-		return set_duration(st, k, v, &c->retention);
+		return set_keep(st, k, v, &c->retention);
+	if (strcasecmp(k, "keep-unread") == 0)
+		return set_keep(st, k, v, &c->keep_unread);
+	if (strcasecmp(k, "max-stories") == 0)
+		return set_limit(st, k, v, &c->max_stories);
 	if (strcasecmp(k, "low-speed-limit") == 0)
 		return set_size(st, k, v, &c->low_speed_limit);
 	if (strcasecmp(k, "max-feed-size") == 0)
@@ -676,6 +720,10 @@ feed_key(struct parse_state *st, const char *k, const char *v)
 	}
 	if (strcasecmp(k, "category") == 0)
 		return set_str(st, &f->category, v);
+	if (strcasecmp(k, "keep-unread") == 0)
+		return set_keep(st, k, v, &f->keep_unread);
+	if (strcasecmp(k, "max-stories") == 0)
+		return set_limit(st, k, v, &f->max_stories);
 	fail(st, -EINVAL, "unknown key '%s' in [feed \"%s\"]",
 	     q(k, b, sizeof(b)), f->name);
 	return 0;
@@ -855,6 +903,8 @@ section_start(struct parse_state *st, const char *s)
 	memset(&n[c->n_feeds], 0, sizeof(*n));
 	n[c->n_feeds].name = name;
 	n[c->n_feeds].line = st->line;
+	n[c->n_feeds].keep_unread = -1;
+	n[c->n_feeds].max_stories = -1;
 	c->n_feeds++;
 	st->section = SEC_FEED;
 }
@@ -1266,4 +1316,58 @@ config_store_specs_free(struct store_feed_spec *specs, size_t n)
 		free((void *)specs[i].dohs);
 	}
 	free(specs);
+}
+
+/* The retention rules of c at time now. */
+int
+config_purge_rules(const struct config *c, int64_t now,
+                   struct store_purge_rules *ret)
+{
+	struct store_purge_feed *v;
+	size_t i, n = 0;
+
+	v = calloc(c->n_feeds ? c->n_feeds : 1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->n_feeds; i++) {
+		const struct config_feed *f = &c->feeds[i];
+
+		if (f->keep_unread < 0 && f->max_stories < 0)
+			continue;
+		v[n].title = strdup(f->name);
+		if (v[n].title == NULL) {
+			struct store_purge_rules half = {.feeds = v,
+			                                 .n_feeds = n};
+
+			config_purge_rules_clear(&half);
+			return -ENOMEM;
+		}
+		v[n].keep_unread = f->keep_unread < 0 ? STORE_PURGE_DEFAULT
+		                                      : f->keep_unread;
+		v[n].max_stories = f->max_stories < 0 ? STORE_PURGE_DEFAULT
+		                                      : f->max_stories;
+		n++;
+	}
+	*ret = (struct store_purge_rules){
+	        .now = now,
+	        .read_before = c->retention > 0 ? now - c->retention : 0,
+	        .keep_unread = c->keep_unread,
+	        .max_stories = c->max_stories,
+	        .feeds = v,
+	        .n_feeds = n,
+	};
+	return 0;
+}
+
+/* Free what config_purge_rules() allocated. */
+void
+config_purge_rules_clear(struct store_purge_rules *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_feeds; i++)
+		free((char *)r->feeds[i].title);
+	free((void *)r->feeds);
+	r->feeds = NULL;
+	r->n_feeds = 0;
 }

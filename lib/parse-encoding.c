@@ -52,16 +52,48 @@ decl_encoding(const char *s, size_t n, char out[64])
 	out[len] = '\0';
 }
 
-/* Feed bytes to libxml2 in pieces it accepts (int sizes). */
+/*
+ * Feed bytes to libxml2 in blocks of XML_BLOCK at fixed offsets of what
+ * it reads, whatever pieces they came in. libxml2's push parser reads a
+ * malformed document differently depending on where its input was cut
+ * (a start tag with a byte no name may hold, the last byte of a text, a
+ * section left open); cut always at the same places, a document parses
+ * the same in any chunking. A whole block is passed without a copy.
+ */
 static void
 xml_push_raw(struct gz_parser *p, const char *buf, size_t len)
 {
-	while (len > 0 && !p->error) {
-		int n = len > (1 << 30) ? (1 << 30) : (int)len;
-		xmlParseChunk(p->ctxt, buf, n, 0);
-		buf += n;
-		len -= (size_t)n;
+	while (len > 0 && !p->error && !p->stopped) {
+		size_t k = XML_BLOCK - p->blk.len;
+
+		if (p->blk.len == 0 && len >= XML_BLOCK) {
+			xmlParseChunk(p->ctxt, buf, XML_BLOCK, 0);
+			buf += XML_BLOCK;
+			len -= XML_BLOCK;
+			continue;
+		}
+		if (k > len)
+			k = len;
+		if (!parse_buf_add(&p->blk, buf, k)) {
+			parse_fail(p, -ENOMEM);
+			return;
+		}
+		buf += k;
+		len -= k;
+		if (p->blk.len == XML_BLOCK) {
+			xmlParseChunk(p->ctxt, p->blk.s, XML_BLOCK, 0);
+			p->blk.len = 0;
+		}
 	}
+}
+
+/* Give libxml2 the last, partial block: the document has ended. */
+void
+parse_encoding_flush(struct gz_parser *p)
+{
+	if (p->blk.len && !p->error && !p->stopped)
+		xmlParseChunk(p->ctxt, p->blk.s, (int)p->blk.len, 0);
+	p->blk.len = 0;
 }
 
 /* Keep s[i..n) for the next push: a reference or tag cut by the chunk. */
@@ -517,7 +549,7 @@ convert(struct gz_parser *p, const char *s, size_t n, bool final)
 	left = n;
 	p->conv.len = 0;
 	for (;;) {
-		size_t r;
+		size_t r, k;
 
 		/* first: p->conv.s is never NULL, even for no bytes */
 		if (!parse_buf_reserve(&p->conv, 4 * left + 16)) {
@@ -551,8 +583,10 @@ convert(struct gz_parser *p, const char *s, size_t n, bool final)
 			parse_fail(p, -ENOMEM);
 			return;
 		}
-		in++;
-		left--;
+		/* a whole code unit: UTF-16 and -32 stay aligned */
+		k = p->cd_unit < left ? p->cd_unit : left;
+		in += k;
+		left -= k;
 	}
 }
 
@@ -655,6 +689,62 @@ convert_start(struct gz_parser *p, const char *name)
 	return ENC_ICONV;
 }
 
+/*
+ * The encoding of a document that is not ASCII-compatible, from its
+ * byte-order mark or how its first '<' is spelled (XML 1.0 appendix F),
+ * with the mark's length in *bom; NULL for an order iconv has no name
+ * for, which libxml2 is left to read.
+ */
+static const char *
+wide_encoding(const unsigned char *u, size_t n, size_t *bom)
+{
+	*bom = 0;
+	if (n >= 4 && !memcmp(u, "\0\0\xfe\xff", 4))
+		return *bom = 4, "UTF-32BE";
+	if (n >= 4 && !memcmp(u, "\xff\xfe\0\0", 4))
+		return *bom = 4, "UTF-32LE";
+	if (n >= 2 && u[0] == 0xFE && u[1] == 0xFF)
+		return *bom = 2, "UTF-16BE";
+	if (n >= 2 && u[0] == 0xFF && u[1] == 0xFE)
+		return *bom = 2, "UTF-16LE";
+	if (n >= 4 && !u[0] && !u[1] && !u[2] && u[3])
+		return "UTF-32BE";
+	if (n >= 4 && u[0] && !u[1] && !u[2] && !u[3])
+		return "UTF-32LE";
+	if (n >= 2 && !u[0] && u[1])
+		return "UTF-16BE";
+	if (n >= 2 && u[0] && !u[1])
+		return "UTF-16LE";
+	return NULL;
+}
+
+/*
+ * Read a UTF-16 or UTF-32 document through iconv, as UTF-8, with its
+ * byte-order mark dropped: libxml2's own reader ends the document at a
+ * sequence it cannot convert, without an error, at a point that depends
+ * on the chunking (a declaration cut by the pushes was read, and found
+ * malformed, only when it came before the bad sequence). false when
+ * iconv has no such conversion; libxml2 then reads it.
+ */
+static bool
+wide_start(struct gz_parser *p)
+{
+	size_t bom;
+	const char *name = wide_encoding((const unsigned char *)p->pre.s,
+	                                 p->pre.len, &bom);
+
+	if (name == NULL)
+		return false;
+	p->cd = iconv_open("UTF-8", name);
+	if (p->cd == (iconv_t)-1)
+		return false;
+	snprintf(p->cd_from, sizeof(p->cd_from), "%s", name);
+	p->cd_unit = name[4] == '3' ? 4 : 2;
+	memmove(p->pre.s, p->pre.s + bom, p->pre.len - bom);
+	p->pre.len -= bom;
+	return true;
+}
+
 /* Create the libxml2 context once the first bytes are known. */
 int
 parse_encoding_start(struct gz_parser *p)
@@ -748,12 +838,14 @@ parse_encoding_start(struct gz_parser *p)
 				eff = "UTF-8";
 		}
 	}
+	if (!ascii_compat && wide_start(p))
+		force = xmlFindCharEncodingHandler("UTF-8");
 	if (p->http_nonxml)
 		parse_bozo(p, BZ_START, "served with a non-XML Content-Type");
 
 	parse_xml_sax(&sax);
 
-	p->filter = ascii_compat;
+	p->filter = ascii_compat || p->cd != (iconv_t)-1;
 	if (p->filter && p->cd == (iconv_t)-1) {
 		const char *names[] = {enc, p->charset};
 		for (int k = 0; k < 2; k++)

@@ -34,6 +34,10 @@
 #define MAX_LIST 1024
 /* Bytes handed to the filter and libxml2 at a time. */
 #define PUSH_SLICE (64 * 1024)
+/* libxml2 gets the document in blocks of this size at fixed offsets. */
+#ifndef XML_BLOCK
+#define XML_BLOCK (64 * 1024)
+#endif
 /* Deepest element nesting we follow (libxml2's own default limit). */
 #define MAX_DEPTH 256
 /* Entities an internal DTD subset may declare. */
@@ -201,7 +205,9 @@ struct gz_parser {
 	/* a document in another ASCII-compatible encoding, made UTF-8 */
 	iconv_t cd;                  /* or (iconv_t)-1 */
 	char cd_from[64];            /* the encoding's name, for messages */
+	size_t cd_unit;              /* bytes of its code unit (1, 2, 4) */
 	struct buf conv, cin, carry; /* output, joined input, unfinished */
+	struct buf blk;              /* libxml2's next block, filling */
 
 	struct gz_feed *feed;
 	int64_t feed_published;
@@ -258,6 +264,8 @@ int parse_encoding_start(struct gz_parser *p);
 /* Push bytes through the byte layer to libxml2; final at the end. */
 void parse_encoding_push(struct gz_parser *p, const char *s, size_t n,
                          bool final);
+/* Hand libxml2 what waits for a whole block: the document has ended. */
+void parse_encoding_flush(struct gz_parser *p);
 
 /* parse-xml.c */
 

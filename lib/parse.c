@@ -100,6 +100,7 @@ gz_parser_new(const struct gz_parser_opts *opts)
 	if (p->opts.max_field == 0)
 		p->opts.max_field = DEFAULT_MAX_FIELD;
 	p->cd = (iconv_t)-1;
+	p->cd_unit = 1;
 	p->feed = calloc(1, sizeof(*p->feed));
 	p->entities = xmlHashCreate(64);
 	p->refused = xmlHashCreate(16);
@@ -293,6 +294,25 @@ gz_parser_error(const struct gz_parser *p)
 	return p ? p->errmsg : NULL;
 }
 
+/*
+ * libxml2 2.9's push parser leaves the input's last byte unread when it
+ * is character data alone (it wants two bytes to look at), even at the
+ * end of the document; whether a document's last text byte came alone
+ * depended on the chunking (a text of 300 bytes or more is read before
+ * its end arrives). Give it to the text as libxml2 would have.
+ */
+static void
+last_char(struct gz_parser *p)
+{
+	xmlParserInputPtr in = p->ctxt->input;
+
+	if (p->ctxt->instate != XML_PARSER_CONTENT || p->ctxt->inputNr != 1 ||
+	    in == NULL || in->cur == NULL || in->end - in->cur != 1)
+		return;
+	if (*in->cur < 0x80 && *in->cur != '<' && *in->cur != '&')
+		parse_map_chars(p, in->cur, 1);
+}
+
 /* End of document: finish parsing and hand over the feed. */
 int
 gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
@@ -331,6 +351,8 @@ gz_parser_finish(struct gz_parser *p, struct gz_feed **ret_feed)
 	if (p->mode == MODE_XML && p->ctxt && !p->error && !p->stopped) {
 		if (p->filter && (p->hold.len || p->carry.len))
 			parse_encoding_push(p, "", 0, true);
+		parse_encoding_flush(p);
+		last_char(p);
 		xmlParseChunk(p->ctxt, NULL, 0, 1);
 		if (!p->ctxt->wellFormed && !p->wf_ignored)
 			p->feed->bozo = true;
@@ -398,6 +420,7 @@ gz_parser_free(struct gz_parser *p)
 	free(p->conv.s);
 	free(p->cin.s);
 	free(p->carry.s);
+	free(p->blk.s);
 	free(p->author_name);
 	free(p->author_email);
 	free(p->root_lang);

@@ -59,6 +59,16 @@ struct entry_keys {
 	char *ident;      /* the primary identity, for tombstones */
 	int64_t chash;    /* title + summary + content, to see changes */
 	bool link_shared; /* several entries of this document share link */
+	bool repeated;    /* a key of it is another entry's in the document */
+};
+
+/* What one merge knows of the feed, read in its transaction. */
+struct merge_ctx {
+	int64_t feed;
+	int64_t now;
+	const struct keyset *guids;
+	bool members;    /* the feed has stories: entries are looked up */
+	bool tombstones; /* the feed has tombstones: new ones are checked */
 };
 
 /* A string set with counts, for the keys of one document. */
@@ -118,6 +128,13 @@ keyset_free(struct keyset *ks)
 	free(ks->n);
 }
 
+/* Equal strings, NULL equal only to NULL. */
+static bool
+same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* The hosts of a feed's URLs: to_host from the primary, from_hosts the rest. */
 struct feed_hosts {
 	char *to;
@@ -135,6 +152,29 @@ hosts_free(struct feed_hosts *h)
 		free(h->from[i]);
 }
 
+/* Add the next URL of the feed (NULL: one without a host). */
+static void
+hosts_add(struct feed_hosts *h, const char *u)
+{
+	char *host = u ? url_host(u) : NULL;
+
+	if (h->n_urls >= MAX_URLS) {
+		free(host);
+		return;
+	}
+	if (h->n_urls++ == 0) {
+		h->to = host;
+		return;
+	}
+	if (!host)
+		return;
+	if (h->to && strcmp(host, h->to) == 0) {
+		free(host);
+		return;
+	}
+	h->from[h->n_from++] = host;
+}
+
 /* Load the primary's host and the mirrors' other hosts. */
 static int
 hosts_load(struct store *s, int64_t feed, struct feed_hosts *h)
@@ -147,26 +187,25 @@ hosts_load(struct store *s, int64_t feed, struct feed_hosts *h)
 	if (!st)
 		return -EIO;
 	sql_bind_int64(st, 1, feed);
-	while ((rc = sql_step(st)) == SQL_ROW && h->n_urls < MAX_URLS) {
-		const char *u = sql_col_text(st, 0);
-		char *host = u ? url_host(u) : NULL;
-
-		if (h->n_urls++ == 0) {
-			h->to = host;
-			continue;
-		}
-		if (!host)
-			continue;
-		if (h->to && strcmp(host, h->to) == 0) {
-			free(host);
-			continue;
-		}
-		h->from[h->n_from++] = host;
-	}
+	while ((rc = sql_step(st)) == SQL_ROW && h->n_urls < MAX_URLS)
+		hosts_add(h, sql_col_text(st, 0));
 	if (rc != SQL_DONE && rc != SQL_ROW)
 		r = sql_fail(s, rc);
 	sql_done(st);
 	return r;
+}
+
+/* The same hosts, the same entries' identities. */
+static bool
+hosts_same(const struct feed_hosts *a, const struct feed_hosts *b)
+{
+	if (a->n_urls != b->n_urls || a->n_from != b->n_from ||
+	    !same(a->to, b->to))
+		return false;
+	for (size_t i = 0; i < a->n_from; i++)
+		if (strcmp(a->from[i], b->from[i]) != 0)
+			return false;
+	return true;
 }
 
 /* The identity of a link or URL-like guid; the raw text when not a URL. */
@@ -243,13 +282,6 @@ struct match {
 	int64_t chash;
 	bool rekey; /* the membership's keys differ from the entry's */
 };
-
-/* Equal strings, NULL equal only to NULL. */
-static bool
-same(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
 
 /* Find the story of feed an entry is, by guid, link or hash. 1 found. */
 static int
@@ -370,15 +402,20 @@ add_membership(struct store *s, int64_t feed, int64_t story,
 
 /* Merge one entry into the feed (inside the merge's transaction). */
 static int
-merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
-            const struct entry_keys *k, const struct keyset *guids, int64_t now,
+merge_entry(struct store *s, const struct merge_ctx *c,
+            const struct gz_entry *e, const struct entry_keys *k,
             struct store_merge_result *res)
 {
 	struct match m = {0};
-	int64_t sid = 0, published;
-	int r;
+	int64_t sid = 0, published, feed = c->feed, now = c->now;
+	int r = 0;
 
-	r = find_in_feed(s, feed, k, guids, &m);
+	/*
+	 * A feed with no stories yet (its first poll) has none to find,
+	 * but for an entry whose key an earlier entry of the document had.
+	 */
+	if (c->members || k->repeated)
+		r = find_in_feed(s, feed, k, c->guids, &m);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -419,9 +456,12 @@ merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
 	}
 
 	/* Retention removed it: it never comes back as new. */
-	r = sql_int(s, &sid,
-	            "SELECT 1 FROM tombstone WHERE feed_id = ?1 AND ident = ?2",
-	            "It", feed, k->ident);
+	r = 0;
+	if (c->tombstones)
+		r = sql_int(s, &sid,
+		            "SELECT 1 FROM tombstone"
+		            " WHERE feed_id = ?1 AND ident = ?2",
+		            "It", feed, k->ident);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -468,63 +508,86 @@ merge_entry(struct store *s, int64_t feed, const struct gz_entry *e,
 	return 0;
 }
 
-/* Merge a parsed feed into a subscription, in one transaction. */
-int
-store_merge(struct store *s, int64_t feed_id, size_t url_index,
-            const struct gz_feed *feed, int64_t now,
-            struct store_merge_result *ret)
-{
-	struct store_merge_result res = {0};
-	struct feed_hosts hosts = {0};
-	struct entry_keys *keys = NULL;
-	struct keyset guids = {0}, links = {0};
-	bool *shared = NULL;
+/*
+ * What a merge works out before it touches the store: the hosts of the
+ * feed's URLs and each entry's identity keys, with the document's own
+ * repeats and shared links.
+ */
+struct store_merge_prep {
+	const struct gz_feed *feed; /* made for */
+	struct feed_hosts hosts;
+	struct entry_keys *keys;
 	size_t n;
-	int r;
+	struct keyset guids;
+};
 
-	if (!feed)
-		return -EINVAL;
-	n = feed->n_entries;
-	if (n > MAX_ENTRIES)
-		return sql_failf(s, -E2BIG,
-		                 "%zu entries in one feed (limit %d)", n,
-		                 MAX_ENTRIES);
-	r = hosts_load(s, feed_id, &hosts);
-	if (r < 0)
-		goto out;
-	if (hosts.n_urls == 0) {
-		r = sql_failf(s, -ENOENT, "no feed %lld", (long long)feed_id);
-		goto out;
-	}
-	if (url_index >= hosts.n_urls) {
-		r = sql_failf(s, -EINVAL, "feed %lld has no URL number %zu",
-		              (long long)feed_id, url_index);
-		goto out;
-	}
+void
+store_merge_prep_free(struct store_merge_prep *mp)
+{
+	if (!mp)
+		return;
+	for (size_t i = 0; mp->keys && i < mp->n; i++)
+		entry_keys_free(&mp->keys[i]);
+	free(mp->keys);
+	keyset_free(&mp->guids);
+	hosts_free(&mp->hosts);
+	free(mp);
+}
 
-	/* Keys first, outside the transaction: it stays short. */
-	keys = calloc(n ? n : 1, sizeof(*keys));
-	if (!keys || keyset_init(&guids, n) < 0 || keyset_init(&links, n) < 0) {
-		r = -ENOMEM;
+/* What malloc takes for a string (its header and rounding); 0 for none. */
+static size_t
+str_cost(const char *s)
+{
+	return s ? (strlen(s) + 1 + 8 + 15) / 16 * 16 : 0;
+}
+
+size_t
+store_merge_prep_bytes(const struct store_merge_prep *mp)
+{
+	size_t b;
+
+	if (!mp)
+		return 0;
+	b = sizeof(*mp) + mp->n * sizeof(*mp->keys) +
+	    mp->guids.cap * (sizeof(*mp->guids.k) + sizeof(*mp->guids.n));
+	for (size_t i = 0; i < mp->n; i++)
+		b += str_cost(mp->keys[i].guid) + str_cost(mp->keys[i].link) +
+		     str_cost(mp->keys[i].ident);
+	return b;
+}
+
+/* Keys for feed's entries under mp->hosts. */
+static int
+prep_keys(struct store_merge_prep *mp, const struct gz_feed *feed)
+{
+	struct keyset links = {0}, counts = {0};
+	struct entry_keys *keys;
+	bool *shared = NULL;
+	size_t n = feed->n_entries;
+	int r = -ENOMEM;
+
+	mp->feed = feed;
+	mp->n = n;
+	mp->keys = keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys || keyset_init(&mp->guids, n) < 0 ||
+	    keyset_init(&links, n) < 0 || keyset_init(&counts, 2 * n) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
-		r = entry_keys(&feed->entries[i], &hosts, &keys[i]);
+		r = entry_keys(&feed->entries[i], &mp->hosts, &keys[i]);
 		if (r < 0)
 			goto out;
 		if (keys[i].guid)
-			keyset_add(&guids, keys[i].guid);
+			keyset_add(&mp->guids, keys[i].guid);
 	}
 	/*
 	 * A link is no identity when entries with different guids carry it
 	 * (a home page as every item's link); the same entry twice is.
 	 * links.n holds the first entry with the link, shared[] the verdict.
 	 */
+	r = -ENOMEM;
 	shared = calloc(links.cap, sizeof(*shared));
-	if (!shared) {
-		r = -ENOMEM;
+	if (!shared)
 		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		size_t sl;
 
@@ -542,13 +605,109 @@ store_merge(struct store *s, int64_t feed_id, size_t url_index,
 		if (keys[i].link)
 			keys[i].link_shared =
 			        shared[keyset_slot(&links, keys[i].link)];
+	/* links (those not "l:" idents) and idents twice in the document */
+	for (size_t i = 0; i < n; i++) {
+		keyset_add(&counts, keys[i].ident);
+		if (keys[i].link && strncmp(keys[i].ident, "l:", 2) != 0)
+			keyset_add(&counts, keys[i].link);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct entry_keys *k = &keys[i];
+
+		k->repeated =
+		        keyset_count(&counts, k->ident) > 1 ||
+		        (k->guid && keyset_count(&mp->guids, k->guid) > 1) ||
+		        (k->link && strncmp(k->ident, "l:", 2) != 0 &&
+		         keyset_count(&counts, k->link) > 1);
+	}
+	r = 0;
+out:
+	keyset_free(&links);
+	keyset_free(&counts);
+	free(shared);
+	return r;
+}
+
+struct store_merge_prep *
+store_merge_prepare(const char *const *urls, size_t n_urls,
+                    const struct gz_feed *feed)
+{
+	struct store_merge_prep *mp;
+
+	if (!feed || feed->n_entries > MAX_ENTRIES)
+		return NULL;
+	mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return NULL;
+	for (size_t i = 0; i < n_urls; i++)
+		hosts_add(&mp->hosts, urls[i]);
+	if (prep_keys(mp, feed) < 0) {
+		store_merge_prep_free(mp);
+		return NULL;
+	}
+	return mp;
+}
+
+int
+store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
+                     const struct gz_feed *feed, struct store_merge_prep *prep,
+                     int64_t now, struct store_merge_result *ret)
+{
+	struct store_merge_result res = {0};
+	struct store_merge_prep *mp = NULL;
+	struct merge_ctx ctx = {.feed = feed_id, .now = now};
+	int64_t seen;
+	size_t n;
+	int r;
+
+	if (!feed)
+		return -EINVAL;
+	n = feed->n_entries;
+	if (n > MAX_ENTRIES)
+		return sql_failf(s, -E2BIG,
+		                 "%zu entries in one feed (limit %d)", n,
+		                 MAX_ENTRIES);
+	mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return -ENOMEM;
+	r = hosts_load(s, feed_id, &mp->hosts);
+	if (r < 0)
+		goto out;
+	if (mp->hosts.n_urls == 0) {
+		r = sql_failf(s, -ENOENT, "no feed %lld", (long long)feed_id);
+		goto out;
+	}
+	if (url_index >= mp->hosts.n_urls) {
+		r = sql_failf(s, -EINVAL, "feed %lld has no URL number %zu",
+		              (long long)feed_id, url_index);
+		goto out;
+	}
+	/* Keys worked out elsewhere hold while the feed's hosts do. */
+	if (!prep || prep->feed != feed ||
+	    !hosts_same(&prep->hosts, &mp->hosts)) {
+		r = prep_keys(mp, feed);
+		if (r < 0)
+			goto out;
+		prep = mp;
+	}
+	ctx.guids = &prep->guids;
 
 	r = sql_begin(s);
 	if (r < 0)
 		goto out;
+	r = sql_int(s, &seen,
+	            "SELECT 1 FROM membership WHERE feed_id = ?1 LIMIT 1", "I",
+	            feed_id);
+	ctx.members = r != 0;
+	if (r >= 0)
+		r = sql_int(
+		        s, &seen,
+		        "SELECT 1 FROM tombstone WHERE feed_id = ?1 LIMIT 1",
+		        "I", feed_id);
+	ctx.tombstones = r != 0;
 	for (size_t i = 0; i < n && r >= 0; i++)
-		r = merge_entry(s, feed_id, &feed->entries[i], &keys[i], &guids,
-		                now, &res);
+		r = merge_entry(s, &ctx, &feed->entries[i], &prep->keys[i],
+		                &res);
 	if (r >= 0)
 		r = sql_exec(s,
 		             "UPDATE feed SET last_served = ?2 WHERE id = ?1",
@@ -557,12 +716,16 @@ store_merge(struct store *s, int64_t feed_id, size_t url_index,
 	if (r >= 0 && ret)
 		*ret = res;
 out:
-	for (size_t i = 0; keys && i < n; i++)
-		entry_keys_free(&keys[i]);
-	free(keys);
-	keyset_free(&guids);
-	keyset_free(&links);
-	free(shared);
-	hosts_free(&hosts);
+	store_merge_prep_free(mp);
 	return r < 0 ? r : 0;
+}
+
+/* Merge a parsed feed into a subscription, in one transaction. */
+int
+store_merge(struct store *s, int64_t feed_id, size_t url_index,
+            const struct gz_feed *feed, int64_t now,
+            struct store_merge_result *ret)
+{
+	return store_merge_prepared(s, feed_id, url_index, feed, NULL, now,
+	                            ret);
 }

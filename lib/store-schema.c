@@ -247,6 +247,20 @@ static const char *const migrations[] = {
          */
         ("CREATE TABLE new_seen (id INTEGER PRIMARY KEY);"
          "PRAGMA user_version = 7;"),
+        /*
+         * 7 -> 8 (issue 16, retention for unread stories): what each
+         * feed lost to retention, by reason (the store's own totals,
+         * the stories removed, are state's purged_read, purged_unread
+         * and purged_limit).
+         */
+        ("CREATE TABLE purge_count ("
+         "  feed_id INTEGER PRIMARY KEY"
+         "    REFERENCES feed(id) ON DELETE CASCADE,"
+         "  read INTEGER NOT NULL DEFAULT 0,"
+         "  unread INTEGER NOT NULL DEFAULT 0,"
+         "  over_limit INTEGER NOT NULL DEFAULT 0"
+         ");"
+         "PRAGMA user_version = 8;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -406,6 +420,12 @@ static const char *const pg_migrations[] = {
         "  started BIGINT NOT NULL,"
         "  heartbeat BIGINT NOT NULL"
         ");" PG_BUMP(7),
+        "CREATE TABLE purge_count ("
+        "  feed_id BIGINT PRIMARY KEY REFERENCES feed(id) ON DELETE CASCADE,"
+        "  read BIGINT NOT NULL DEFAULT 0,"
+        "  unread BIGINT NOT NULL DEFAULT 0,"
+        "  over_limit BIGINT NOT NULL DEFAULT 0"
+        ");" PG_BUMP(8),
 };
 
 _Static_assert(sizeof(pg_migrations) == sizeof(migrations),

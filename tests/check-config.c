@@ -469,6 +469,83 @@ START_TEST(test_resolve_and_doh_checks_alone)
 }
 END_TEST
 
+START_TEST(test_keep_unread_and_max_stories_globally_and_per_feed)
+{
+	struct config *c = parse_ok("[daemon]\n"
+	                            "keep-unread = 90d\n"
+	                            "max-stories = 500\n"
+	                            "retention = forever\n"
+	                            "[feed \"A\"]\n"
+	                            "url = https://a.example/rss\n"
+	                            "keep-unread = forever\n"
+	                            "[feed \"B\"]\n"
+	                            "url = https://b.example/rss\n"
+	                            "max-stories = 0\n"
+	                            "keep-unread = 2w\n"
+	                            "[feed \"C\"]\n"
+	                            "url = https://c.example/rss\n");
+	struct store_purge_rules r = {0};
+
+	ck_assert_int_eq(c->keep_unread, 90 * 86400);
+	ck_assert_int_eq(c->max_stories, 500);
+	ck_assert_int_eq(c->retention, 0);
+	ck_assert_int_eq(c->feeds[0].keep_unread, 0);
+	ck_assert_int_eq(c->feeds[0].max_stories, -1);
+	ck_assert_int_eq(c->feeds[1].keep_unread, 14 * 86400);
+	ck_assert_int_eq(c->feeds[1].max_stories, 0);
+	ck_assert_int_eq(c->feeds[2].keep_unread, -1);
+	ck_assert_int_eq(c->feeds[2].max_stories, -1);
+
+	ck_assert_int_eq(config_purge_rules(c, 1000000000, &r), 0);
+	ck_assert_int_eq(r.now, 1000000000);
+	ck_assert_int_eq(r.read_before, 0); /* retention = forever */
+	ck_assert_int_eq(r.keep_unread, 90 * 86400);
+	ck_assert_int_eq(r.max_stories, 500);
+	ck_assert_uint_eq(r.n_feeds, 2); /* C takes the defaults */
+	ck_assert_str_eq(r.feeds[0].title, "A");
+	ck_assert_int_eq(r.feeds[0].keep_unread, 0);
+	ck_assert_int_eq(r.feeds[0].max_stories, STORE_PURGE_DEFAULT);
+	ck_assert_str_eq(r.feeds[1].title, "B");
+	ck_assert_int_eq(r.feeds[1].keep_unread, 14 * 86400);
+	ck_assert_int_eq(r.feeds[1].max_stories, 0);
+	config_purge_rules_clear(&r);
+	config_free(c);
+
+	/* The defaults: unread and the number of stories kept forever. */
+	c = parse_ok("");
+	ck_assert_int_eq(c->keep_unread, 0);
+	ck_assert_int_eq(c->max_stories, 0);
+	ck_assert_int_eq(config_purge_rules(c, 1000000000, &r), 0);
+	ck_assert_int_eq(r.read_before, 1000000000 - 90 * 86400);
+	ck_assert_int_eq(r.keep_unread + r.max_stories, 0);
+	ck_assert_uint_eq(r.n_feeds, 0);
+	config_purge_rules_clear(&r);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_keep_unread_and_max_stories_name_the_line)
+{
+	assert_err("[daemon]\nkeep-unread = 90\n",
+	           "t.conf:2: bad duration '90' for keep-unread");
+	assert_err("[daemon]\nkeep-unread = never\n",
+	           "t.conf:2: bad duration 'never' for keep-unread");
+	assert_err("[daemon]\n\nmax-stories = -1\n",
+	           "t.conf:3: bad number '-1' for max-stories");
+	assert_err("[daemon]\nmax-stories = 10k\n",
+	           "t.conf:2: bad number '10k' for max-stories (0 for no "
+	           "limit");
+	assert_err("[daemon]\nmax-stories = 999999999999\n",
+	           "t.conf:2: bad number");
+	assert_err("[feed \"A\"]\nurl = http://a/\nkeep-unread = 3 days\n",
+	           "t.conf:3: bad duration '3 days' for keep-unread");
+	assert_err("[feed \"A\"]\nurl = http://a/\nmax-stories = many\n",
+	           "t.conf:3: bad number 'many' for max-stories");
+	assert_err("[daemon]\nretention = always\n",
+	           "t.conf:2: bad duration 'always' for retention");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -492,6 +569,9 @@ config_suite(void)
 	tcase_add_test(tc, test_resolve_pins_per_feed_and_globally);
 	tcase_add_test(tc, test_bad_proxy_doh_and_resolve_name_the_line);
 	tcase_add_test(tc, test_resolve_and_doh_checks_alone);
+	tcase_add_test(tc,
+	               test_keep_unread_and_max_stories_globally_and_per_feed);
+	tcase_add_test(tc, test_bad_keep_unread_and_max_stories_name_the_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

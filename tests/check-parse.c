@@ -759,6 +759,96 @@ START_TEST(test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks)
 }
 END_TEST
 
+/*
+ * libxml2 2.9's push parser leaves the last byte of the input unread when
+ * it is text alone, even at the end; a text of 300 bytes or more is read
+ * before its end arrives, so an unclosed document's last text byte was
+ * kept whole and lost when it came in a push of its own (found by
+ * fuzzing: tests/fuzz/regress/parse-chunks/last-text-byte-*).
+ */
+START_TEST(test_last_text_byte_of_an_unclosed_document_in_its_own_push)
+{
+	struct gz_parser_opts o = {0};
+	char doc[2048], want[1024];
+	struct gz_feed *whole, *part;
+	struct gz_parser *p;
+	size_t len;
+
+	for (size_t n = 1; n < 700; n += 37) {
+		memset(want, 'x', n);
+		want[n] = '>';
+		want[n + 1] = '\0';
+		snprintf(doc, sizeof(doc),
+		         "<rss><channel><item><title>t</title><description>%s",
+		         want);
+		len = strlen(doc);
+		whole = parse_chunked(doc, len, 0, &o);
+		ck_assert_uint_eq(whole->n_entries, 1);
+		ck_assert_str_eq(whole->entries[0].summary, want);
+		p = gz_parser_new(&o);
+		ck_assert_int_eq(gz_parser_push(p, doc, len - 1), 0);
+		ck_assert_int_eq(gz_parser_push(p, doc + len - 1, 1), 0);
+		ck_assert_int_eq(gz_parser_finish(p, &part), 0);
+		gz_parser_free(p);
+		ck_assert_uint_eq(part->n_entries, 1);
+		ck_assert_msg(strcmp(part->entries[0].summary, want) == 0,
+		              "%zu bytes of text: \"%s\"", n + 1,
+		              part->entries[0].summary);
+		gz_feed_free(part);
+		gz_feed_free(whole);
+	}
+}
+END_TEST
+
+/*
+ * libxml2 ended a UTF-16 or UTF-32 document at a sequence it could not
+ * convert, without an error, and had read (and found malformed) only as
+ * much as the pushes had brought before it: the answer depended on the
+ * chunking (found by fuzzing). iconv reads them now, a bad unit as
+ * U+FFFD, the rest of the document kept.
+ */
+/* cp as one code unit of w bytes, big- or little-endian, at o. */
+static void
+put_unit(char *o, uint32_t cp, size_t w, bool be)
+{
+	for (size_t k = 0; k < w; k++)
+		o[be ? w - 1 - k : k] = (char)(cp >> (8 * k) & 0xFF);
+}
+
+START_TEST(test_bad_unit_in_utf32_or_utf16_is_replaced_in_any_chunks)
+{
+	static const char *const encs[] = {"UTF-32BE", "UTF-32LE", "UTF-16BE",
+	                                   "UTF-16LE"};
+	/* \x01: a unit that is no character (a lone surrogate, > U+10FFFF) */
+	const char *text = "<?xml version=\"1.0\"?><rss><channel><title>A"
+	                   "\x01</title><item><title>after</title></item>"
+	                   "</channel></rss>";
+	struct gz_parser_opts o = {0};
+
+	for (size_t e = 0; e < sizeof(encs) / sizeof(encs[0]); e++) {
+		size_t w = encs[e][4] == '3' ? 4 : 2, len = 0;
+		bool be = strstr(encs[e], "BE") != NULL;
+		uint32_t bad = w == 4 ? 0x110000 : 0xDC00;
+		char doc[1024];
+
+		for (const char *c = text; *c; c++, len += w)
+			put_unit(doc + len, *c == '\x01' ? bad : (uint32_t)*c,
+			         w, be);
+		struct gz_feed *whole = parse_chunked(doc, len, 0, &o);
+		char *a = dump(whole);
+
+		ck_assert_msg(whole->bozo, "%s", encs[e]);
+		ck_assert_str_eq(whole->title, "A\xef\xbf\xbd");
+		ck_assert_uint_eq(whole->n_entries, 1);
+		ck_assert_str_eq(whole->entries[0].title, "after");
+		for (size_t k = 1; k <= 9; k++)
+			assert_same_in_chunks(encs[e], doc, len, a, k, &o);
+		free(a);
+		gz_feed_free(whole);
+	}
+}
+END_TEST
+
 /* A CDATA section is its text, with ']' and ']]' that do not end it. */
 START_TEST(test_cdata_text_keeps_markup_brackets_and_ampersands)
 {
@@ -1480,9 +1570,13 @@ START_TEST(test_callback_can_stop_the_parse)
 {
 	struct seen s = {.stop_after = 1};
 	struct gz_parser_opts o = {.on_entry = collect, .arg = &s};
-	const char *doc = "<rss><channel><item/><item/><item/></channel></rss>";
+	static char doc[128 * 1024] = "<rss><channel>";
 	struct gz_parser *p = gz_parser_new(&o);
 
+	/* more than a block (XML_BLOCK): parsed, and stopped, in the push */
+	for (int i = 0; i < 5000; i++)
+		strcat(doc, "<item/><item/>");
+	strcat(doc, "</channel></rss>");
 	ck_assert_int_eq(gz_parser_push(p, doc, strlen(doc)), -ECANCELED);
 	ck_assert_uint_eq(s.n, 1);
 	gz_parser_free(p);
@@ -1494,10 +1588,11 @@ START_TEST(test_entry_cap_stops_with_e2big_and_bozo)
 	struct gz_parser_opts o = {.max_entries = 3};
 	struct gz_parser *p = gz_parser_new(&o);
 	struct gz_feed *f = NULL;
-	char doc[4096] = "<rss><channel>";
+	static char doc[128 * 1024] = "<rss><channel>";
 	int r = 0;
 
-	for (int i = 0; i < 10; i++)
+	/* more than a block (XML_BLOCK): parsed, and stopped, in the push */
+	for (int i = 0; i < 3000; i++)
 		strcat(doc, "<item><title>x</title></item>");
 	strcat(doc, "</channel></rss>");
 	r = gz_parser_push(p, doc, strlen(doc));
@@ -1698,6 +1793,11 @@ parse_suite(void)
 	tcase_add_test(
 	        tb,
 	        test_cdata_left_open_or_with_a_bad_byte_reads_the_same_in_chunks);
+	tcase_add_test(
+	        tb,
+	        test_last_text_byte_of_an_unclosed_document_in_its_own_push);
+	tcase_add_test(
+	        tb, test_bad_unit_in_utf32_or_utf16_is_replaced_in_any_chunks);
 	tcase_add_test(tc,
 	               test_cdata_text_keeps_markup_brackets_and_ampersands);
 	tcase_add_test(tb,

@@ -21,7 +21,7 @@
 #include "gazette/store.h"
 
 /* The schema version store_open migrates to (lib/store-schema.c). */
-#define SCHEMA_NOW 7
+#define SCHEMA_NOW 8
 
 #define NOW 1700000000
 
@@ -1045,16 +1045,59 @@ START_TEST(test_merge_same_entry_twice_in_one_document_stores_one_story)
 	        entry(NULL, "https://a.example/p/1", "t", "c", NOW - 5),
 	        entry("g", "https://a.example/p/2", "t2", "c", NOW - 5),
 	        entry("g", "https://a.example/p/2", "t2", "c", NOW - 5),
+	        entry(NULL, NULL, "t3", "c", NOW - 5),
+	        entry(NULL, NULL, "t3", "c", NOW - 5),
 	};
 	struct store_merge_result r;
 
-	r = merge_n(a, 0, e, 4, NOW);
-	ck_assert_int_eq(r.new_stories, 2);
-	ck_assert_int_eq(r.unchanged, 2);
-	ck_assert_int_eq(count_all(), 2);
-	r = merge_n(a, 0, e, 4, NOW + 60);
+	/* the feed's first merge: nothing stored to look up, but itself */
+	r = merge_n(a, 0, e, 6, NOW);
+	ck_assert_int_eq(r.new_stories, 3);
+	ck_assert_int_eq(r.unchanged, 3);
+	ck_assert_int_eq(count_all(), 3);
+	r = merge_n(a, 0, e, 6, NOW + 60);
 	ck_assert_int_eq(r.new_stories, 0);
-	ck_assert_int_eq(count_all(), 2);
+	ck_assert_int_eq(count_all(), 3);
+}
+END_TEST
+
+/*
+ * Identities worked out away from the store (the daemon's parser thread)
+ * hold only while the feed's URLs give the hosts they were made under: a
+ * mirror added since is folded all the same.
+ */
+START_TEST(test_merge_prepared_under_other_urls_works_them_out_again)
+{
+	int64_t a = add_feed("A", "https://a.example/rss",
+	                     "http://mirror.example/rss", NULL);
+	const char *old_urls[] = {"https://a.example/rss"};
+	const char *urls[] = {"https://a.example/rss",
+	                      "http://mirror.example/rss"};
+	struct gz_entry e1 = entry("https://a.example/p/1",
+	                           "https://a.example/p/1", "t", "c", NOW - 5);
+	struct gz_entry e2 =
+	        entry("http://mirror.example/p/1", "http://mirror.example/p/1",
+	              "t", "c", NOW - 5);
+	struct gz_feed f = {.entries = &e1, .n_entries = 1, .is_feed = true};
+	struct store_merge_result r = {0};
+	struct store_merge_prep *mp;
+
+	mp = store_merge_prepare(urls, 2, &f);
+	ck_assert_ptr_nonnull(mp);
+	ck_assert_int_eq(store_merge_prepared(st, a, 0, &f, mp, NOW, &r), 0);
+	ck_assert_int_eq(r.new_stories, 1);
+	store_merge_prep_free(mp);
+
+	/* made before the mirror was known: the mirror's host not folded */
+	f.entries = &e2;
+	mp = store_merge_prepare(old_urls, 1, &f);
+	ck_assert_ptr_nonnull(mp);
+	ck_assert_int_eq(store_merge_prepared(st, a, 1, &f, mp, NOW + 60, &r),
+	                 0);
+	ck_assert_int_eq(r.new_stories, 0);
+	ck_assert_int_eq(r.unchanged, 1);
+	ck_assert_int_eq(count_all(), 1);
+	store_merge_prep_free(mp);
 }
 END_TEST
 
@@ -1269,6 +1312,333 @@ START_TEST(test_unread_and_recent_stories_are_not_purged)
 	ck_assert_int_eq(store_mark_story(st, 2, STORE_MARK_READ), 1);
 	ck_assert_int_eq(store_purge(st, NOW - 100), 0);
 	ck_assert_int_eq(count_all(), 2);
+}
+END_TEST
+
+/* Stories of feed (0: all) in a query's order, by title, into sn. */
+static int
+list_feed(int64_t feed, struct seen *sn)
+{
+	struct store_query q = {.feed_id = feed};
+
+	return list(&q, sn);
+}
+
+/* Whether sn holds a story titled t. */
+static bool
+has_title(const struct seen *sn, const char *t)
+{
+	for (int i = 0; i < sn->n; i++)
+		if (strcmp(sn->titles[i], t) == 0)
+			return true;
+	return false;
+}
+
+/* The id of the story titled t (it must be there). */
+static int64_t
+id_of(const char *t)
+{
+	struct seen sn;
+
+	list_feed(0, &sn);
+	for (int i = 0; i < sn.n; i++)
+		if (strcmp(sn.titles[i], t) == 0)
+			return sn.ids[i];
+	ck_abort_msg("no story '%s'", t);
+	return 0;
+}
+
+START_TEST(test_purge_by_age_of_unread_leaves_tombstones)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("old", NULL, "old", NULL, NOW - 100 * 86400),
+	        entry("recent", NULL, "recent", NULL, NOW - 10 * 86400),
+	        entry(NULL, NULL, "old-undated-hash", "c", NOW - 95 * 86400),
+	};
+	struct store_purge_rules rules = {.now = NOW,
+	                                  .keep_unread = 90 * 86400};
+	struct store_purge_counts c = {0}, t = {0};
+	struct seen sn;
+
+	merge_n(a, 0, e, 3, NOW);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.unread, 2);
+	ck_assert_int_eq(c.read, 0);
+	ck_assert_int_eq(c.over_limit, 0);
+	list_feed(0, &sn);
+	ck_assert_int_eq(sn.n, 1);
+	ck_assert_str_eq(sn.titles[0], "recent");
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM tombstone"), 2);
+	/* Still in the feed: they do not come back as new. */
+	ck_assert_int_eq(merge_n(a, 0, e, 3, NOW + 60).new_stories, 0);
+	ck_assert_int_eq(count_all(), 1);
+	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
+	ck_assert_int_eq(t.unread, 2);
+	ck_assert_int_eq(store_purge_totals(st, a, &t), 0);
+	ck_assert_int_eq(t.unread, 2);
+	ck_assert_int_eq(t.read + t.over_limit, 0);
+}
+END_TEST
+
+START_TEST(test_keep_unread_off_by_default_keeps_old_unread)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_purge_rules rules = {.now = NOW,
+	                                  .read_before = NOW - 86400};
+	struct store_purge_counts c = {0};
+
+	merge1(a, 0, entry("old", NULL, "old", NULL, NOW - 1000 * 86400), NOW);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.read + c.unread + c.over_limit, 0);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_keep_unread_per_feed_overrides_the_default)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	int64_t cc = add_feed("C", "https://c.example/rss", NULL, NULL);
+	struct store_purge_feed over[] = {
+	        {.id = a, .keep_unread = 0, .max_stories = STORE_PURGE_DEFAULT},
+	        {.id = b,
+	         .keep_unread = 5 * 86400,
+	         .max_stories = STORE_PURGE_DEFAULT},
+	};
+	struct store_purge_rules rules = {.now = NOW,
+	                                  .keep_unread = 30 * 86400,
+	                                  .feeds = over,
+	                                  .n_feeds = 2};
+	struct store_purge_counts c = {0};
+	struct seen sn;
+
+	merge1(a, 0, entry("a1", NULL, "a-old", NULL, NOW - 40 * 86400), NOW);
+	merge1(b, 0, entry("b1", NULL, "b-week", NULL, NOW - 7 * 86400), NOW);
+	merge1(cc, 0, entry("c1", NULL, "c-old", NULL, NOW - 40 * 86400), NOW);
+	merge1(cc, 0, entry("c2", NULL, "c-week", NULL, NOW - 7 * 86400), NOW);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.unread, 2);
+	list_feed(0, &sn);
+	ck_assert_int_eq(sn.n, 2);
+	ck_assert(has_title(&sn, "a-old"));  /* keep-unread = forever */
+	ck_assert(has_title(&sn, "c-week")); /* the default, 30d */
+}
+END_TEST
+
+START_TEST(test_max_stories_keeps_the_newest_and_starred)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[6];
+	char g[6][8];
+	struct store_purge_rules rules = {.now = NOW, .max_stories = 3};
+	struct store_purge_counts c = {0}, t = {0};
+	struct seen sn;
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(g[i], sizeof(g[i]), "s%d", i);
+		e[i] = entry(g[i], NULL, g[i], NULL, NOW - 600 + i * 60);
+	}
+	merge_n(a, 0, e, 6, NOW);
+	/* s5 s4 s3 stay; of s2 s1 s0, s0 is starred and stays too. */
+	ck_assert_int_eq(store_mark_story(st, id_of("s0"), STORE_MARK_STAR), 1);
+	ck_assert_int_eq(store_mark_story(st, id_of("s1"), STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.over_limit, 2);
+	list_feed(a, &sn);
+	ck_assert_int_eq(sn.n, 4);
+	ck_assert_str_eq(sn.titles[0], "s5");
+	ck_assert_str_eq(sn.titles[2], "s3");
+	ck_assert_str_eq(sn.titles[3], "s0");
+	/* A second purge finds nothing more; the feed serves them again. */
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.over_limit, 0);
+	ck_assert_int_eq(merge_n(a, 0, e, 6, NOW + 60).new_stories, 0);
+	ck_assert_int_eq(count_all(), 4);
+	ck_assert_int_eq(store_purge_totals(st, a, &t), 0);
+	ck_assert_int_eq(t.over_limit, 2);
+}
+END_TEST
+
+START_TEST(test_starred_story_survives_every_rule)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_purge_rules rules = {.now = NOW,
+	                                  .read_before = NOW,
+	                                  .keep_unread = 60,
+	                                  .max_stories = 1};
+	struct store_purge_counts c = {0};
+
+	merge1(a, 0, entry("s1", NULL, "starred-old", NULL, NOW - 9000), NOW);
+	merge1(a, 0, entry("s2", NULL, "starred-read", NULL, NOW - 8000), NOW);
+	merge1(a, 0, entry("s3", NULL, "new", NULL, NOW - 10), NOW);
+	ck_assert_int_eq(
+	        store_mark_story(st, id_of("starred-old"), STORE_MARK_STAR), 1);
+	ck_assert_int_eq(
+	        store_mark_story(st, id_of("starred-read"), STORE_MARK_STAR),
+	        1);
+	ck_assert_int_eq(
+	        store_mark_story(st, id_of("starred-read"), STORE_MARK_READ),
+	        1);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.read + c.unread + c.over_limit, 0);
+	ck_assert_int_eq(count_all(), 3);
+}
+END_TEST
+
+/*
+ * A story two feeds share (one canonical link): a feed whose rules let
+ * it go takes it out of itself only; the story goes with the last.
+ */
+START_TEST(test_shared_story_goes_only_when_no_feed_keeps_it)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	int64_t b = add_feed("B", "https://b.example/rss", NULL, NULL);
+	struct gz_entry ea = entry("ga", "https://news.example/x", "shared",
+	                           NULL, NOW - 900);
+	struct gz_entry eb = entry("gb", "https://news.example/x", "shared",
+	                           NULL, NOW - 900);
+	struct gz_entry fresh = entry("a2", NULL, "a-fresh", NULL, NOW - 100);
+	struct store_purge_feed over[] = {
+	        {.id = a, .keep_unread = STORE_PURGE_DEFAULT, .max_stories = 1},
+	};
+	struct store_purge_rules rules = {
+	        .now = NOW, .feeds = over, .n_feeds = 1};
+	struct store_purge_counts c = {0}, t = {0};
+	struct seen sn;
+
+	merge1(a, 0, ea, NOW);
+	merge1(b, 0, eb, NOW);
+	merge1(a, 0, fresh, NOW);
+	ck_assert_int_eq(count_all(), 2);
+	/* A keeps one story: the shared one leaves A, B keeps it. */
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.over_limit, 0);
+	ck_assert_int_eq(list_feed(a, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "a-fresh");
+	ck_assert_int_eq(list_feed(b, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "shared");
+	ck_assert_int_eq(sn.n_feeds[0], 1);
+	ck_assert_int_eq(store_purge_totals(st, a, &t), 0);
+	ck_assert_int_eq(t.over_limit, 1);
+	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
+	ck_assert_int_eq(t.over_limit, 0);
+	/* A serves it again: it does not come back into A. */
+	ck_assert_int_eq(merge1(a, 0, ea, NOW + 60).new_stories, 0);
+	ck_assert_int_eq(list_feed(a, &sn), 1);
+	/* Now B lets it go too (unread too long): the story goes. */
+	rules.keep_unread = 600;
+	over[0].max_stories = STORE_PURGE_DEFAULT;
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.unread, 1);
+	ck_assert_int_eq(count_all(), 1);
+	ck_assert_int_eq(merge1(b, 0, eb, NOW + 120).new_stories, 0);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_purge_rules_name_configured_feeds_by_title)
+{
+	const char *urls[] = {"https://c.example/rss"};
+	struct store_feed_spec spec = {.title = "Configured",
+	                               .from_config = true,
+	                               .n_urls = 1,
+	                               .urls = urls};
+	struct store_purge_feed over[] = {
+	        {.title = "Configured",
+	         .keep_unread = 60,
+	         .max_stories = STORE_PURGE_DEFAULT},
+	        {.title = "Not there",
+	         .keep_unread = 60,
+	         .max_stories = STORE_PURGE_DEFAULT},
+	};
+	struct store_purge_rules rules = {
+	        .now = NOW, .feeds = over, .n_feeds = 2};
+	struct store_purge_counts c = {0};
+	int64_t id = 0, other;
+
+	ck_assert_int_eq(store_config_sync(st, &spec, 1), 0);
+	ck_assert_int_eq(store_feed_find(st, "Configured", &id), 0);
+	other = add_feed("Configured too", "https://d.example/rss", NULL, NULL);
+	merge1(id, 0, entry("c1", NULL, "c-old", NULL, NOW - 120), NOW);
+	merge1(other, 0, entry("d1", NULL, "d-old", NULL, NOW - 120), NOW);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.unread, 1);
+	ck_assert_int_eq(count_all(), 1);
+}
+END_TEST
+
+START_TEST(test_purge_by_rules_removes_more_than_one_batch)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	static struct gz_entry e[1203];
+	static char guid[1203][16];
+	struct store_purge_rules rules = {.now = NOW, .max_stories = 2};
+	struct store_purge_counts c = {0};
+
+	for (int i = 0; i < 1203; i++) {
+		snprintf(guid[i], sizeof(guid[i]), "g%d", i);
+		e[i] = entry(guid[i], NULL, guid[i], NULL, NOW - 5000 + i);
+	}
+	merge_n(a, 0, e, 1203, NOW);
+	ck_assert_int_eq(store_purge_run(st, &rules, &c), 0);
+	ck_assert_int_eq(c.over_limit, 1201);
+	ck_assert_int_eq(count_all(), 2);
+	ck_assert_int_eq(merge_n(a, 0, e, 1203, NOW + 60).new_stories, 0);
+}
+END_TEST
+
+START_TEST(test_read_retention_is_counted_per_feed_and_in_all)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_purge_counts t = {0};
+
+	merge1(a, 0, entry("g1", NULL, "r", NULL, NOW - 500), NOW);
+	ck_assert_int_eq(store_mark_feed(st, a, 0, STORE_MARK_READ), 1);
+	ck_assert_int_eq(store_purge(st, NOW - 100), 1);
+	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
+	ck_assert_int_eq(t.read, 1);
+	ck_assert_int_eq(store_purge_totals(st, a, &t), 0);
+	ck_assert_int_eq(t.read, 1);
+	ck_assert_int_eq(t.unread + t.over_limit, 0);
+}
+END_TEST
+
+START_TEST(test_version_7_database_migrates_keeping_stories_and_tombstones)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[] = {
+	        entry("gone", NULL, "gone", NULL, NOW - 500),
+	        entry("kept", NULL, "kept", NULL, NOW - 500),
+	};
+	struct store_purge_rules rules = {.now = NOW, .max_stories = 1};
+	struct store_purge_counts t = {0};
+	char *err = NULL;
+
+	merge_n(a, 0, e, 2, NOW);
+	ck_assert_int_eq(store_mark_story(st, id_of("gone"), STORE_MARK_READ),
+	                 1);
+	ck_assert_int_eq(store_purge(st, NOW - 100), 1);
+	store_close(st);
+	st = NULL;
+	/* What version 7 had: no purge_count, no totals. */
+	ck_assert_int_eq(raw_exec(dbpath, "DROP TABLE purge_count;"
+	                                  "DELETE FROM state"
+	                                  " WHERE key LIKE 'purged_%';"
+	                                  "PRAGMA user_version = 7;"),
+	                 SQLITE_OK);
+	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
+	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), SCHEMA_NOW);
+	ck_assert_int_eq(count_all(), 1);
+	ck_assert_int_eq(merge_n(a, 0, e, 2, NOW + 60).new_stories, 0);
+	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
+	ck_assert_int_eq(t.read + t.unread + t.over_limit, 0);
+	rules.max_stories = 0;
+	rules.keep_unread = 100;
+	ck_assert_int_eq(store_purge_run(st, &rules, NULL), 0);
+	ck_assert_int_eq(store_purge_totals(st, a, &t), 0);
+	ck_assert_int_eq(t.unread, 1);
+	ck_assert_int_eq(count_all(), 0);
 }
 END_TEST
 
@@ -2255,6 +2625,9 @@ store_suite(void)
 	        test_merge_same_entry_twice_in_one_document_stores_one_story);
 	tcase_add_test(
 	        merge,
+	        test_merge_prepared_under_other_urls_works_them_out_again);
+	tcase_add_test(
+	        merge,
 	        test_merge_changed_title_keeps_read_state_and_flags_updated);
 	tcase_add_test(merge,
 	               test_two_feeds_serving_different_text_do_not_flip_flop);
@@ -2267,6 +2640,18 @@ store_suite(void)
 	tcase_add_test(ret, test_starred_story_is_never_purged);
 	tcase_add_test(ret, test_unread_and_recent_stories_are_not_purged);
 	tcase_add_test(ret, test_purge_removes_more_than_one_batch);
+	tcase_add_test(ret, test_purge_by_age_of_unread_leaves_tombstones);
+	tcase_add_test(ret, test_keep_unread_off_by_default_keeps_old_unread);
+	tcase_add_test(ret, test_keep_unread_per_feed_overrides_the_default);
+	tcase_add_test(ret, test_max_stories_keeps_the_newest_and_starred);
+	tcase_add_test(ret, test_starred_story_survives_every_rule);
+	tcase_add_test(ret, test_shared_story_goes_only_when_no_feed_keeps_it);
+	tcase_add_test(ret, test_purge_rules_name_configured_feeds_by_title);
+	tcase_add_test(ret, test_purge_by_rules_removes_more_than_one_batch);
+	tcase_add_test(ret, test_read_retention_is_counted_per_feed_and_in_all);
+	tcase_add_test(
+	        ret,
+	        test_version_7_database_migrates_keeping_stories_and_tombstones);
 
 	tcase_add_test(query, test_mark_feed_before_date);
 	tcase_add_test(query, test_feed_counts_unread_and_total);

@@ -28,6 +28,7 @@
 #include "gazette/paths.h"
 
 struct store_feed_spec;
+struct store_purge_rules;
 
 /* One address of a feed: the primary or a mirror, with its own proxy. */
 struct config_url {
@@ -47,8 +48,10 @@ struct config_feed {
 	struct config_url *urls;
 	size_t n_resolve; /* resolve = host:port:address pins, in order */
 	char **resolve;
-	char *resolve_text; /* the same joined by '\n' (for the store), or NULL
-	                     */
+	char *resolve_text;  /* the same joined by '\n' (for the store), or NULL
+	                      */
+	int64_t keep_unread; /* seconds; 0 forever; -1: the [daemon] one */
+	int64_t max_stories; /* 0 no limit; -1: the [daemon] one */
 };
 
 /* The whole file; every field has its default when the file is silent. */
@@ -82,12 +85,14 @@ struct config {
 	int64_t primary_retry;    /* primary-retry = 1h */
 	int64_t ingest_queue; /* ingest-queue = 32MiB: bodies waiting to parse
 	                       */
-	int64_t index_lag;  /* index-lag = 60s: the index at most this behind */
-	int64_t retention;  /* retention = 90d; 0: keep forever */
-	int redirect_polls; /* redirect-polls = 3: 301s before update */
-	char *user_agent;   /* user-agent = gazette/VERSION (+URL) */
-	char *ca_file;      /* ca-file = ; NULL: the system's CAs */
-	size_t n_resolve;   /* resolve = host:port:address, every feed */
+	int64_t index_lag; /* index-lag = 60s: the index at most this behind */
+	int64_t retention; /* retention = 90d; 0: keep forever */
+	int64_t keep_unread; /* keep-unread = forever (0): unread stories */
+	int64_t max_stories; /* max-stories = 0 (no limit): stories a feed */
+	int redirect_polls;  /* redirect-polls = 3: 301s before update */
+	char *user_agent;    /* user-agent = gazette/VERSION (+URL) */
+	char *ca_file;       /* ca-file = ; NULL: the system's CAs */
+	size_t n_resolve;    /* resolve = host:port:address, every feed */
 	char **resolve;
 
 	size_t n_feeds;
@@ -152,5 +157,15 @@ int config_parse_size(const char *s, int64_t *ret);
 int config_store_specs(const struct config *c, struct store_feed_spec **ret,
                        size_t *ret_n);
 void config_store_specs_free(struct store_feed_spec *specs, size_t n);
+
+/*
+ * The retention rules as store_purge_run() takes them, at time now:
+ * retention, keep-unread and max-stories, and the feeds that set their
+ * own (by title). Independent of c (titles copied); clear with
+ * config_purge_rules_clear().
+ */
+int config_purge_rules(const struct config *c, int64_t now,
+                       struct store_purge_rules *ret);
+void config_purge_rules_clear(struct store_purge_rules *r);
 
 #endif

@@ -31,8 +31,5 @@ ninja -C "$build" tests/fuzz/fuzz-parse tests/fuzz/fuzz-parse-chunks \
 	tests/fuzz/fuzz-config tests/fuzz/fuzz-date tests/fuzz/fuzz-url \
 	tests/fuzz/fuzz-ctl tests/fuzz/fuzz-html
 rm -rf "$build/fuzz-out"
-# parse-chunks has an open finding (tests/fuzz/open/README.md): its
-# campaign stays out of CI until that is fixed; its replay of regress/
-# and known/parse runs in the unit suite.
 exec tests/fuzz/run.sh "$build" "$secs" "$build/fuzz-out" \
-	parse opml config date url ctl html
+	parse parse-chunks opml config date url ctl html
