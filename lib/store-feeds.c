@@ -259,10 +259,14 @@ feeds_list(struct store *s, bool counts, struct store_feed ***ret,
 		                false);
 	if (r >= 0 && counts)
 		r = feed_counts(s, v, n,
-		                "SELECT m.feed_id, count(*)"
-		                " FROM story s INDEXED BY story_unread"
-		                " JOIN membership m ON m.story_id = s.id"
-		                " WHERE s.read = 0 GROUP BY m.feed_id",
+		                SQL2(s,
+		                     "SELECT m.feed_id, count(*)"
+		                     " FROM story s INDEXED BY story_unread"
+		                     " JOIN membership m ON m.story_id = s.id"
+		                     " WHERE s.read = 0 GROUP BY m.feed_id",
+		                     "SELECT m.feed_id, count(*) FROM story s"
+		                     " JOIN membership m ON m.story_id = s.id"
+		                     " WHERE s.read = 0 GROUP BY m.feed_id"),
 		                true);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = finish_feed(s, v[i]);

@@ -296,10 +296,15 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 	 * feed that repeats its guids (guid + link tells them apart).
 	 */
 	if (k->guid) {
-		st = sql_prep(s, "SELECT story_id, link_key, chash"
-		                 " FROM membership INDEXED BY membership_guid"
-		                 " WHERE feed_id = ?1 AND guid_key = ?2"
-		                 " AND guid_key IS NOT NULL");
+		st = sql_prep2(s,
+		               "SELECT story_id, link_key, chash"
+		               " FROM membership INDEXED BY membership_guid"
+		               " WHERE feed_id = ?1 AND guid_key = ?2"
+		               " AND guid_key IS NOT NULL",
+		               "SELECT story_id, link_key, chash"
+		               " FROM membership"
+		               " WHERE feed_id = ?1 AND guid_key = ?2"
+		               " AND guid_key IS NOT NULL");
 		if (!st)
 			return -EIO;
 		sql_bind_int64(st, 1, feed);
@@ -335,10 +340,15 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		bool ok = false;
 		int n = 0;
 
-		st = sql_prep(s, "SELECT story_id, guid_key, chash"
-		                 " FROM membership INDEXED BY membership_link"
-		                 " WHERE feed_id = ?1 AND link_key = ?2"
-		                 " AND link_key IS NOT NULL LIMIT 2");
+		st = sql_prep2(s,
+		               "SELECT story_id, guid_key, chash"
+		               " FROM membership INDEXED BY membership_link"
+		               " WHERE feed_id = ?1 AND link_key = ?2"
+		               " AND link_key IS NOT NULL LIMIT 2",
+		               "SELECT story_id, guid_key, chash"
+		               " FROM membership"
+		               " WHERE feed_id = ?1 AND link_key = ?2"
+		               " AND link_key IS NOT NULL LIMIT 2");
 		if (!st)
 			return -EIO;
 		sql_bind_int64(st, 1, feed);
@@ -365,10 +375,15 @@ find_in_feed(struct store *s, int64_t feed, const struct entry_keys *k,
 		return 0;
 	}
 	if (!k->guid && !k->link) {
-		st = sql_prep(s, "SELECT story_id, chash"
-		                 " FROM membership INDEXED BY membership_hash"
-		                 " WHERE feed_id = ?1 AND ident = ?2"
-		                 " AND guid_key IS NULL AND link_key IS NULL");
+		st = sql_prep2(s,
+		               "SELECT story_id, chash"
+		               " FROM membership INDEXED BY membership_hash"
+		               " WHERE feed_id = ?1 AND ident = ?2"
+		               " AND guid_key IS NULL AND link_key IS NULL",
+		               "SELECT story_id, chash"
+		               " FROM membership"
+		               " WHERE feed_id = ?1 AND ident = ?2"
+		               " AND guid_key IS NULL AND link_key IS NULL");
 		if (!st)
 			return -EIO;
 		sql_bind_int64(st, 1, feed);

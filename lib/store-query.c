@@ -145,7 +145,8 @@ story_feeds(struct store *s, int64_t id, struct titles *t,
  */
 #define STORY_COLUMNS                                                          \
 	"SELECT s.id, s.guid, s.title, s.link, s.author,"                      \
-	" CASE WHEN ?1 THEN s.summary END, CASE WHEN ?1 THEN s.content END,"   \
+	" CASE WHEN ?1 <> 0 THEN s.summary END,"                               \
+	" CASE WHEN ?1 <> 0 THEN s.content END,"                               \
 	" s.published, s.updated, s.first_seen, s.read, s.starred, s.changed"
 
 /* The filters every listing shares, parameters ?3 to ?9. */
