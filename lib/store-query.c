@@ -349,22 +349,26 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		 */
 		st = sql_prep(s, STORY_COLUMNS
 		              " FROM story s WHERE s.id > ?11"
-		              " AND ?2 IS NULL" STORY_FILTERS STORY_ORDER);
+		              " AND CAST(?2 AS TEXT) IS NULL" STORY_FILTERS
+		                      STORY_ORDER);
 	} else if (q->feed_id) {
 		/* Driven by the feed's memberships: a small feed is quick. */
 		st = sql_prep(s, STORY_COLUMNS
 		              " FROM membership mf JOIN story s"
 		              " ON s.id = mf.story_id WHERE mf.feed_id = ?5"
-		              " AND ?2 IS NULL" STORY_FILTERS STORY_ORDER);
+		              " AND CAST(?2 AS TEXT) IS NULL" STORY_FILTERS
+		                      STORY_ORDER);
 	} else if (q->flags & STORE_Q_UNREAD) {
 		/* Literally read = 0, so that the partial index serves. */
 		st = sql_prep(s, STORY_COLUMNS
 		              " FROM story s WHERE s.read = 0"
-		              " AND ?2 IS NULL" STORY_FILTERS STORY_ORDER);
-	} else {
-		st = sql_prep(s, STORY_COLUMNS
-		              " FROM story s WHERE ?2 IS NULL" STORY_FILTERS
+		              " AND CAST(?2 AS TEXT) IS NULL" STORY_FILTERS
 		                      STORY_ORDER);
+	} else {
+		st = sql_prep(
+		        s, STORY_COLUMNS
+		        " FROM story s WHERE CAST(?2 AS TEXT) IS NULL" STORY_FILTERS
+		                STORY_ORDER);
 	}
 	if (!st) {
 		if (on != s)
