@@ -83,12 +83,21 @@ purge_read(struct store *s, int64_t before, int64_t now, int64_t *ret)
 			break;
 		r = sql_exec(
 		        s,
-		        "INSERT OR IGNORE INTO tombstone"
-		        " (feed_id, ident, purged)"
-		        " SELECT m.feed_id, m.ident, ?2 FROM membership m"
-		        " WHERE m.story_id IN (SELECT id FROM story"
-		        "  WHERE read = 1 AND starred = 0 AND published < ?1"
-		        "  ORDER BY published, id LIMIT " STR(PURGE_BATCH) ")",
+		        SQL2(s,
+		             "INSERT OR IGNORE INTO tombstone"
+		             " (feed_id, ident, purged)"
+		             " SELECT m.feed_id, m.ident, ?2 FROM membership m"
+		             " WHERE m.story_id IN (SELECT id FROM story"
+		             "  WHERE read = 1 AND starred = 0 AND published < ?1"
+		             "  ORDER BY published, id LIMIT " STR(
+		                     PURGE_BATCH) ")",
+		             "INSERT INTO tombstone (feed_id, ident, purged)"
+		             " SELECT m.feed_id, m.ident, ?2 FROM membership m"
+		             " WHERE m.story_id IN (SELECT id FROM story"
+		             "  WHERE read = 1 AND starred = 0 AND published < ?1"
+		             "  ORDER BY published, id LIMIT " STR(
+		                     PURGE_BATCH) ")"
+		                                  " ON CONFLICT DO NOTHING"),
 		        "II", before, now);
 		if (r >= 0)
 			r = sql_exec(
@@ -194,10 +203,15 @@ purge_feed(struct store *s, int64_t feed, enum reason why, int64_t arg,
 		for (int i = 0; r >= 0 && i < n; i++) {
 			r = sql_exec(
 			        s,
-			        "INSERT OR IGNORE INTO tombstone"
-			        " (feed_id, ident, purged)"
-			        " SELECT feed_id, ident, ?3 FROM membership"
-			        " WHERE feed_id = ?1 AND story_id = ?2",
+			        SQL2(s,
+			             "INSERT OR IGNORE INTO tombstone"
+			             " (feed_id, ident, purged)"
+			             " SELECT feed_id, ident, ?3 FROM membership"
+			             " WHERE feed_id = ?1 AND story_id = ?2",
+			             "INSERT INTO tombstone (feed_id, ident, purged)"
+			             " SELECT feed_id, ident, ?3 FROM membership"
+			             " WHERE feed_id = ?1 AND story_id = ?2"
+			             " ON CONFLICT DO NOTHING"),
 			        "III", feed, v[i], now);
 			if (r >= 0)
 				r = sql_exec(s,

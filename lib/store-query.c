@@ -451,10 +451,14 @@ store_new_seen(struct store *s, const int64_t *ids, size_t n)
 	r = store_cursor_get(s, &cursor);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		if (ids[i] > cursor)
-			r = sql_exec(s,
+			r = sql_exec(
+			        s,
+			        SQL2(s,
 			             "INSERT OR IGNORE INTO new_seen (id)"
 			             " VALUES (?1)",
-			             "I", ids[i]);
+			             "INSERT INTO new_seen (id) VALUES (?1)"
+			             " ON CONFLICT DO NOTHING"),
+			        "I", ids[i]);
 	/*
 	 * The oldest story above the cursor still unprinted: the walk
 	 * along the ids passes only the printed ones below it.
