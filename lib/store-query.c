@@ -384,7 +384,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	sql_bind_int64(st, 5, q->feed_id);
 	sql_bind_int64(st, 6, q->since);
 	sql_bind_int64(st, 7, q->min_id);
-	sql_bind_int64(st, 8, q->limit ? q->limit : -1);
+	sql_bind_int64(st, 8, q->limit ? q->limit : INT64_MAX);
 	sql_bind_int64(st, 9, q->offset);
 	sql_bind_int(st, 10, (q->flags & STORE_Q_NEW) != 0);
 	sql_bind_int64(st, 11, cursor);
