@@ -57,13 +57,14 @@ count_feed(struct store *s, int64_t feed, enum reason why, int64_t n)
 		        s,
 		        "INSERT INTO purge_count(feed_id, unread)"
 		        " VALUES (?1, ?2) ON CONFLICT(feed_id)"
-		        " DO UPDATE SET unread = unread + excluded.unread",
+		        " DO UPDATE SET unread = purge_count.unread + excluded.unread",
 		        "II", feed, n);
-	return sql_exec(s,
-	                "INSERT INTO purge_count(feed_id, over_limit)"
-	                " VALUES (?1, ?2) ON CONFLICT(feed_id) DO UPDATE"
-	                " SET over_limit = over_limit + excluded.over_limit",
-	                "II", feed, n);
+	return sql_exec(
+	        s,
+	        "INSERT INTO purge_count(feed_id, over_limit)"
+	        " VALUES (?1, ?2) ON CONFLICT(feed_id) DO UPDATE"
+	        " SET over_limit = purge_count.over_limit + excluded.over_limit",
+	        "II", feed, n);
 }
 
 /*
@@ -111,7 +112,7 @@ purge_read(struct store *s, int64_t before, int64_t now, int64_t *ret)
 			                PURGE_BATCH) ")"
 			                             " GROUP BY m.feed_id"
 			                             " ON CONFLICT(feed_id) DO UPDATE"
-			                             " SET read = read + excluded.read",
+			                             " SET read = purge_count.read + excluded.read",
 			        "I", before);
 		if (r >= 0)
 			r = sql_exec(s,
