@@ -39,11 +39,12 @@ count_store(struct store *s, enum reason why, int64_t n)
 
 	if (n == 0)
 		return 0;
-	return sql_exec(s,
-	                "INSERT INTO state(key, value) VALUES (?1, ?2)"
-	                " ON CONFLICT(key) DO UPDATE"
-	                " SET value = coalesce(value, 0) + excluded.value",
-	                "tI", key[why], n);
+	return sql_exec(
+	        s,
+	        "INSERT INTO state(key, value) VALUES (?1, ?2)"
+	        " ON CONFLICT(key) DO UPDATE"
+	        " SET value = coalesce(state.value, 0) + excluded.value",
+	        "tI", key[why], n);
 }
 
 /* Add n to feed's unread or over-limit total (purge_read counts read). */
