@@ -238,9 +238,13 @@ store_open_db(const char *path, unsigned flags, const struct schema *sc,
 		r = sql_exec(s, "PRAGMA synchronous = OFF", "");
 	else
 		r = sql_exec(s, "PRAGMA synchronous = NORMAL", "");
-	/* Room for a big merge's pages (8 MiB: the daemon's peak RSS bound). */
+	/*
+	 * SQLite's own default, 2 MiB: the OS keeps the file's pages anyway,
+	 * and 8 MiB per connection cost the daemon 8 MiB of peak RSS at 5,000
+	 * feeds for no measurable speed.
+	 */
 	if (r >= 0)
-		r = sql_exec(s, "PRAGMA cache_size = -8192", "");
+		r = sql_exec(s, "PRAGMA cache_size = -2048", "");
 	if (r < 0) {
 		open_error(ret_err, path, "pragmas: %s", s->err);
 		goto fail;
