@@ -521,7 +521,7 @@ store_feed_set_parsed_title(struct store *s, int64_t id, const char *title)
 {
 	int r = sql_write(s,
 	                  "UPDATE feed SET parsed_title = ?2 WHERE id = ?1"
-	                  " AND parsed_title IS NOT ?2",
+	                  " AND parsed_title IS DISTINCT FROM ?2",
 	                  "It", id, title);
 
 	return r < 0 ? r : 0;

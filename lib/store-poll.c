@@ -33,7 +33,7 @@ store_url_record(struct store *s, const struct store_attempt *a)
 	        " last_modified = CASE WHEN ?3 IS NULL AND ?6 IS NOT NULL"
 	        "  THEN ?6 ELSE last_modified END,"
 	        " redirect_count = CASE WHEN ?7 IS NULL THEN 0"
-	        "  WHEN redirect IS ?7 THEN redirect_count + 1 ELSE 1 END,"
+	        "  WHEN redirect IS NOT DISTINCT FROM ?7 THEN redirect_count + 1 ELSE 1 END,"
 	        " redirect = ?7, fail_kind = ?8, last_ip = ?9, via = ?10,"
 	        " good_addrs = coalesce(?11, good_addrs)"
 	        " WHERE id = ?1",

@@ -191,7 +191,8 @@ sql_bind_text(struct sql_stmt *st, int i, const char *t)
 	if (i < 1 || i > st->nparams)
 		return SQLITE_RANGE;
 	st->vals[i - 1] = (char *)t;
-	if (!st->types[i - 1] && t)
+	/* A text NULL is text too: "?3 IS NULL" alone gives no type. */
+	if (!st->types[i - 1])
 		st->types[i - 1] = 25; /* text */
 	return SQLITE_OK;
 }
@@ -364,6 +365,8 @@ bindv(struct store *s, struct sql_stmt *st, const char *fmt, va_list ap)
 
 			rc = v ? sql_bind_int64(st, i, v)
 			       : sql_bind_null(st, i);
+			if (!st->lite && !st->types[i - 1])
+				st->types[i - 1] = 20; /* int8, NULL or not */
 			break;
 		}
 		default:

@@ -5,6 +5,7 @@
 # initdb into a short temporary directory, listening only on a unix
 # socket in it (its path must stay under 108 bytes). As root, the server
 # runs as nobody: initdb refuses root. Exit 77 when no server binaries.
+# PG_FSYNC=on keeps fsync on (benchmarks); tests run with it off.
 set -eu
 
 bindir=
@@ -33,7 +34,7 @@ start)
 		exit 1
 	}
 	$run "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-		-o "-k $dir -c listen_addresses= -c max_connections=200 -c fsync=off" \
+		-o "-k $dir -c listen_addresses= -c max_connections=200 -c fsync=${PG_FSYNC:-off}" \
 		start >/dev/null || {
 		cat "$dir/server.log" >&2
 		exit 1
