@@ -473,6 +473,8 @@ store_index_some(struct store *s, int64_t max)
 		return -EINVAL;
 	if (s->flags & STORE_READONLY)
 		return 0;
+	if (s->backend == BACKEND_PG)
+		return pg_index_some(s, max);
 	r = index_get(s, &x);
 	if (r < 0)
 		return r;
@@ -523,6 +525,8 @@ store_index_lag(struct store *s, int64_t now, struct store_index_lag *ret)
 
 	if (!s || !ret)
 		return -EINVAL;
+	if (s->backend == BACKEND_PG)
+		return pg_index_lag(s, now, ret);
 	r = index_get(s, &x);
 	if (r < 0)
 		return r;
@@ -574,6 +578,8 @@ store_reindex(struct store *s)
 		return -EINVAL;
 	if (s->flags & STORE_READONLY)
 		return sql_failf(s, -EROFS, "the store is open read-only");
+	if (s->backend == BACKEND_PG)
+		return pg_reindex(s);
 	r = index_get(s, &x);
 	if (r >= 0)
 		r = index_reset(x);

@@ -185,6 +185,12 @@ int pg_script(struct store *s, const char *script);
 /* The ?N of sql as $N, newly allocated, and the highest N. */
 char *pg_translate(const char *sql, int *ret_nparams);
 
+/* ---- lib/store-index-pg.c: store_index_some, _lag, reindex on PG ---- */
+
+int pg_index_some(struct store *s, int64_t max);
+int pg_index_lag(struct store *s, int64_t now, struct store_index_lag *ret);
+int pg_reindex(struct store *s);
+
 /* ---- lib/store-index.c ---- */
 
 /* Register gz_fts_text() on a connection. */

@@ -87,7 +87,15 @@ pg_setup(struct store *s)
 		rc = pg_code(s, res);
 	}
 	PQclear(res);
-	return rc;
+	if (rc)
+		return rc;
+	/*
+	 * lz4 for the stories' text (PostgreSQL 14 on, built with it):
+	 * a quarter of pglz's time on insert. Without it, the default.
+	 */
+	res = PQexec(s->pg, "SET default_toast_compression = lz4");
+	PQclear(res);
+	return 0;
 }
 
 /* Connect to conninfo (a postgresql:// URI); s->dberr on failure. */

@@ -271,8 +271,9 @@ static const char *const migrations[] = {
  * seven steps (split only to keep each string short), and every later
  * version has its entry here too. Ids are identities (never
  * reused, like AUTOINCREMENT); every integer is a bigint. Search is a
- * tsvector column kept by PostgreSQL with a GIN index, in the store
- * itself (no index file). story_change is written by the same triggers.
+ * tsvector column with a GIN index, in the store itself (no index file),
+ * filled by the lagging indexer from story_change, which the same
+ * triggers write.
  * Leases (issue 17): feed.lease_owner holds a feed for the daemon that
  * polls it until lease_until; daemon is each running daemon's heartbeat.
  */
@@ -342,11 +343,7 @@ static const char *const pg_migrations[] = {
         "  author TEXT,"
         "  summary TEXT,"
         "  content TEXT,"
-        "  tsv tsvector GENERATED ALWAYS AS ("
-        "    setweight(to_tsvector('simple', coalesce(title, '')), 'A') ||"
-        "    setweight(to_tsvector('simple', coalesce(summary, '')), 'B') ||"
-        "    setweight(to_tsvector('simple', coalesce(content, '')), 'C'))"
-        "    STORED"
+        "  tsv tsvector" /* the indexer's (lib/store-index-pg.c) */
         ");"
         "CREATE INDEX story_link ON story(link_key) WHERE link_key IS NOT NULL;"
         "CREATE INDEX story_published ON story(published, id);"

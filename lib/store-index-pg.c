@@ -1,0 +1,193 @@
+/*
+ * The full-text index on PostgreSQL: story.tsv, a tsvector with a GIN
+ * index, filled by the same lagging indexer as the SQLite index file
+ * (lib/store-index.c), so that a merge never computes one: the words of
+ * a story cost more of the server's time than storing the story. The
+ * indexer sets tsv for the stories above indexed_upto and again for the
+ * stories story_change lists above changes_upto, in transactions that
+ * move both marks (in the state table) with the words; a story deleted
+ * takes its words with it. PostgreSQL's parser drops markup and
+ * entities by itself ('simple' maps no tag or entity token).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "store-internal.h"
+
+/* Stories per transaction: the rows it locks, the time it holds them. */
+#define PG_INDEX_BATCH 2000
+
+/* title, summary and content weighted A, B and C (search ranks them). */
+#define TSV_WORDS                                                              \
+	"setweight(to_tsvector('simple', coalesce(title, '')), 'A') ||"        \
+	" setweight(to_tsvector('simple', coalesce(summary, '')), 'B') ||"     \
+	" setweight(to_tsvector('simple', coalesce(content, '')), 'C')"
+
+/* A mark of the state table; 0 when unset. */
+static int
+mark_get(struct store *s, const char *key, int64_t *ret)
+{
+	int r;
+
+	*ret = 0;
+	r = sql_int(s, ret, "SELECT value FROM state WHERE key = ?1", "t", key);
+	return r < 0 ? r : 0;
+}
+
+static int
+mark_set(struct store *s, const char *key, int64_t v)
+{
+	int r = sql_exec(s,
+	                 "INSERT INTO state (key, value) VALUES (?1, ?2)"
+	                 " ON CONFLICT (key) DO UPDATE SET value = ?2",
+	                 "tI", key, v);
+
+	return r < 0 ? r : 0;
+}
+
+/*
+ * One transaction of the indexer: up to max new stories, then the
+ * changes logged so far. The stories indexed, or -errno.
+ */
+static int
+pg_index_batch(struct store *s, int64_t max)
+{
+	int64_t upto, cupto, hi = 0, chi = 0, n = 0;
+	int r;
+
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	/* One indexer at a time, of however many daemons share the store. */
+	r = sql_exec(s, "SELECT pg_advisory_xact_lock(7001)", "");
+	if (r >= 0)
+		r = mark_get(s, "indexed_upto", &upto);
+	if (r >= 0)
+		r = mark_get(s, "changes_upto", &cupto);
+	if (r >= 0)
+		r = sql_int(s, &hi,
+		            "SELECT coalesce(max(id), 0) FROM"
+		            " (SELECT id FROM story WHERE id > ?1"
+		            "  ORDER BY id LIMIT ?2) t",
+		            "II", upto, max);
+	if (r >= 0 && hi > upto) {
+		r = sql_exec(s,
+		             "UPDATE story SET tsv = " TSV_WORDS
+		             " WHERE id > ?1 AND id <= ?2",
+		             "II", upto, hi);
+		if (r >= 0) {
+			n = r;
+			r = mark_set(s, "indexed_upto", hi);
+		}
+	}
+	if (r >= 0)
+		r = sql_int(s, &chi,
+		            "SELECT coalesce(max(seq), 0) FROM story_change",
+		            "");
+	if (r >= 0 && chi > cupto) {
+		/* Those above indexed_upto are indexed when it comes to them.
+		 */
+		r = sql_exec(
+		        s,
+		        "UPDATE story SET tsv = " TSV_WORDS
+		        " WHERE id <= ?3 AND id IN (SELECT story_id"
+		        "  FROM story_change WHERE seq > ?1 AND seq <= ?2)",
+		        "III", cupto, chi, hi > upto ? hi : upto);
+		if (r >= 0)
+			r = sql_exec(s,
+			             "DELETE FROM story_change WHERE seq <= ?1",
+			             "I", chi);
+		if (r >= 0)
+			r = mark_set(s, "changes_upto", chi);
+	}
+	r = sql_end(s, r);
+	if (r < 0)
+		return r;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* store_index_some on PostgreSQL: up to max stories (0: all). */
+int
+pg_index_some(struct store *s, int64_t max)
+{
+	int64_t total = 0;
+
+	for (;;) {
+		int64_t want = max ? max - total : PG_INDEX_BATCH;
+		int r;
+
+		if (want > PG_INDEX_BATCH)
+			want = PG_INDEX_BATCH;
+		r = pg_index_batch(s, want);
+		if (r < 0)
+			return sql_failf(s, r, "full-text index: %s", s->err);
+		total += r;
+		if (r < want || (max && total >= max))
+			break;
+	}
+	return total > INT_MAX ? INT_MAX : (int)total;
+}
+
+/* store_index_lag on PostgreSQL. */
+int
+pg_index_lag(struct store *s, int64_t now, struct store_index_lag *ret)
+{
+	struct store_index_lag lag = {0};
+	int64_t upto = 0, cupto = 0, oldest = 0, v = 0;
+	int r;
+
+	r = sql_begin_read(s);
+	if (r >= 0)
+		r = mark_get(s, "indexed_upto", &upto);
+	if (r >= 0)
+		r = mark_get(s, "changes_upto", &cupto);
+	if (r >= 0)
+		r = sql_int(s, &lag.stories,
+		            "SELECT count(*) FROM story WHERE id > ?1", "I",
+		            upto);
+	if (r >= 0)
+		r = sql_int(s, &lag.changes,
+		            "SELECT count(*) FROM story_change WHERE seq > ?1",
+		            "I", cupto);
+	if (r >= 0)
+		r = sql_int(s, &oldest,
+		            "SELECT coalesce(min(first_seen), 0) FROM story"
+		            " WHERE id > ?1",
+		            "I", upto);
+	if (r >= 0)
+		r = sql_int(s, &v,
+		            "SELECT coalesce(min(at), 0) FROM story_change"
+		            " WHERE seq > ?1",
+		            "I", cupto);
+	sql_end_read(s);
+	if (r < 0)
+		return sql_failf(s, r, "full-text index: %s", s->err);
+	if (v && (!oldest || v < oldest))
+		oldest = v;
+	lag.seconds = oldest && now > oldest ? now - oldest : 0;
+	lag.indexed_upto = upto;
+	*ret = lag;
+	return 0;
+}
+
+/* store_reindex on PostgreSQL: every story's words made again. */
+int
+pg_reindex(struct store *s)
+{
+	int r = sql_begin(s);
+
+	if (r < 0)
+		return r;
+	r = sql_exec(s, "SELECT pg_advisory_xact_lock(7001)", "");
+	if (r >= 0)
+		r = mark_set(s, "indexed_upto", 0);
+	if (r >= 0)
+		r = sql_exec(s, "DELETE FROM story_change", "");
+	if (r >= 0)
+		r = mark_set(s, "changes_upto", 0);
+	r = sql_end(s, r);
+	if (r < 0)
+		return r;
+	return pg_index_some(s, 0);
+}
