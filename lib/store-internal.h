@@ -37,6 +37,7 @@
 #define SQL_DONE 101 /* SQLITE_DONE */
 
 #define PG_MAX_PARAMS 16
+#define PG_PIPE_MAX   256 /* statements queued before their answers are read */
 
 enum store_backend {
 	BACKEND_SQLITE,
@@ -86,6 +87,12 @@ struct store {
 	int flat_err; /* the first failure inside it, and its message */
 	char flat_msg[512];
 	struct store *index; /* the full-text index's connection, or NULL */
+	/* PostgreSQL: what sql_defer sent and whose answers are unread */
+	int pipe_n;
+	struct pipe_item {
+		struct sql_stmt *prepared; /* a PQsendPrepare's, or NULL */
+		int64_t *sum;              /* where the row's integer adds */
+	} pipe[PG_PIPE_MAX];
 	struct stmt_slot cache[STMT_CACHE];
 	char err[512];
 };
@@ -126,6 +133,16 @@ int sql_changes(struct store *s);
 int64_t sql_last_id(struct store *s);
 /* No transaction open on the connection. */
 bool sql_autocommit(struct store *s);
+/*
+ * Bind as sql_exec does and run, or on PostgreSQL inside a transaction
+ * queue it (libpq's pipeline) until a statement that waits for its
+ * answer, sql_flush, or the commit: *sum (if not NULL) then adds the
+ * first row's integer, and an error fails that later statement.
+ */
+int sql_defer(struct store *s, int64_t *sum, const char *sql, const char *fmt,
+              ...);
+/* Read the answers of what sql_defer queued; 0 or -errno. */
+int sql_flush(struct store *s);
 /* Run a script of several statements (migrations). */
 int sql_script(struct store *s, const char *script);
 /* Finalize a statement. */
@@ -180,6 +197,9 @@ int pg_open(struct store *s, const char *conninfo);
 void pg_close(struct store *s);
 /* Run st with its parameters (first step); SQL_ROW/SQL_DONE or error. */
 int pg_run(struct sql_stmt *st);
+/* Queue st in the pipeline (sql_defer); read the queue's answers. */
+int pg_defer(struct sql_stmt *st, int64_t *sum);
+int pg_drain(struct store *s);
 /* A script of statements in one call, or -errno with s->err. */
 int pg_script(struct store *s, const char *script);
 /* The ?N of sql as $N, newly allocated, and the highest N. */

@@ -69,6 +69,8 @@ struct merge_ctx {
 	const struct keyset *guids;
 	bool members;    /* the feed has stories: entries are looked up */
 	bool tombstones; /* the feed has tombstones: new ones are checked */
+	int64_t *pg_new; /* PostgreSQL: the new stories of queued entries */
+	int *pg_queued;  /* and how many entries were queued */
 };
 
 /* A string set with counts, for the keys of one document. */
@@ -416,47 +418,45 @@ add_membership(struct store *s, int64_t feed, int64_t story,
 }
 
 /*
- * merge_entry's last step on PostgreSQL, in one round trip where SQLite
+ * merge_entry's last step on PostgreSQL, in one statement where SQLite
  * takes three: the story of another feed with the same canonical link
  * (unless the document shares that link between entries), or a new
- * story, and the feed's membership of it. Round trips, not the server's
- * work, are most of a merge's time on PostgreSQL.
+ * story, and the feed's membership of it. Queued (sql_defer), so that
+ * the server stores one entry while we send the next: round trips, not
+ * the server's work, were most of a merge's time on PostgreSQL. The
+ * entries after it see what it did: the server runs them in order.
  */
 static int
 merge_new_pg(struct store *s, const struct merge_ctx *c,
              const struct gz_entry *e, const struct entry_keys *k,
-             int64_t published, struct store_merge_result *res)
+             int64_t published)
 {
-	int64_t added = 0;
 	int r;
 
-	r = sql_int(s, &added,
-	            "WITH f AS (SELECT id FROM story WHERE link_key = ?1"
-	            "  AND ?15 = 0 AND NOT EXISTS (SELECT 1 FROM membership m"
-	            "   WHERE m.story_id = story.id AND m.feed_id = ?11)"
-	            "  ORDER BY id LIMIT 1),"
-	            " n AS (INSERT INTO story (link_key, guid, title, link,"
-	            "  author, summary, content, published, updated,"
-	            "  first_seen) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	            "  ?10 WHERE NOT EXISTS (SELECT 1 FROM f) RETURNING id),"
-	            " m AS (INSERT INTO membership (feed_id, story_id, ident,"
-	            "  guid_key, link_key, chash)"
-	            "  SELECT ?11, id, ?12, ?13, ?1, ?14 FROM"
-	            "  (SELECT id FROM f UNION ALL SELECT id FROM n) x"
-	            "  RETURNING story_id)"
-	            " SELECT (SELECT count(*) FROM n)"
-	            "  + 0 * (SELECT count(*) FROM m)",
-	            "tttttttIzIIttIi", k->link, e->id, e->title, e->link,
-	            e->author, e->summary, e->content, published,
-	            e->updated == GZ_NO_DATE ? (int64_t)0 : e->updated, c->now,
-	            c->feed, k->ident, k->guid, k->chash,
-	            k->link_shared ? 1 : 0);
+	r = sql_defer(s, c->pg_new,
+	              "WITH f AS (SELECT id FROM story WHERE link_key = ?1"
+	              "  AND ?15 = 0 AND NOT EXISTS (SELECT 1 FROM membership m"
+	              "   WHERE m.story_id = story.id AND m.feed_id = ?11)"
+	              "  ORDER BY id LIMIT 1),"
+	              " n AS (INSERT INTO story (link_key, guid, title, link,"
+	              "  author, summary, content, published, updated,"
+	              "  first_seen) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	              "  ?10 WHERE NOT EXISTS (SELECT 1 FROM f) RETURNING id),"
+	              " m AS (INSERT INTO membership (feed_id, story_id, ident,"
+	              "  guid_key, link_key, chash)"
+	              "  SELECT ?11, id, ?12, ?13, ?1, ?14 FROM"
+	              "  (SELECT id FROM f UNION ALL SELECT id FROM n) x"
+	              "  RETURNING story_id)"
+	              " SELECT (SELECT count(*) FROM n)"
+	              "  + 0 * (SELECT count(*) FROM m)",
+	              "tttttttIzIIttIi", k->link, e->id, e->title, e->link,
+	              e->author, e->summary, e->content, published,
+	              e->updated == GZ_NO_DATE ? (int64_t)0 : e->updated,
+	              c->now, c->feed, k->ident, k->guid, k->chash,
+	              k->link_shared ? 1 : 0);
 	if (r < 0)
 		return r;
-	if (added)
-		res->new_stories++;
-	else
-		res->unchanged++;
+	(*c->pg_queued)++; /* counted when the answers are read */
 	return 0;
 }
 
@@ -533,7 +533,7 @@ merge_entry(struct store *s, const struct merge_ctx *c,
 	if (published == GZ_NO_DATE || published > now)
 		published = now;
 	if (s->backend == BACKEND_PG)
-		return merge_new_pg(s, c, e, k, published, res);
+		return merge_new_pg(s, c, e, k, published);
 
 	/* The same canonical link in another feed: one story, two feeds. */
 	if (k->link && !k->link_shared) {
@@ -719,6 +719,8 @@ store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
 	struct store_merge_result res = {0};
 	struct store_merge_prep *mp = NULL;
 	struct merge_ctx ctx = {.feed = feed_id, .now = now};
+	int64_t pg_new = 0;
+	int pg_queued = 0;
 	int64_t seen;
 	size_t n;
 	int r;
@@ -768,9 +770,15 @@ store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
 		        "SELECT 1 FROM tombstone WHERE feed_id = ?1 LIMIT 1",
 		        "I", feed_id);
 	ctx.tombstones = r != 0;
+	ctx.pg_new = &pg_new;
+	ctx.pg_queued = &pg_queued;
 	for (size_t i = 0; i < n && r >= 0; i++)
 		r = merge_entry(s, &ctx, &feed->entries[i], &prep->keys[i],
 		                &res);
+	if (r >= 0)
+		r = sql_flush(s);
+	res.new_stories += (int)pg_new;
+	res.unchanged += pg_queued - (int)pg_new;
 	if (r >= 0)
 		r = sql_exec(s,
 		             "UPDATE feed SET last_served = ?2 WHERE id = ?1",

@@ -79,9 +79,19 @@ pg_setup(struct store *s)
 	int rc = 0;
 
 	PQsetNoticeProcessor(s->pg, pg_notice, NULL);
-	res = PQexec(s->pg, "SET client_min_messages = warning;"
-	                    " SET lock_timeout = '5s';"
-	                    " SET synchronous_commit = on");
+	/*
+	 * A commit waits for the server's disk only where SQLite's would
+	 * (STORE_SYNC_FULL: the CLI's marks). The daemon's, as SQLite's
+	 * synchronous=NORMAL, may be lost to a crash of the server's
+	 * machine, never half-kept: its polls are then fetched again.
+	 */
+	res = PQexec(s->pg, s->flags & STORE_SYNC_FULL
+	                            ? "SET client_min_messages = warning;"
+	                              " SET lock_timeout = '5s';"
+	                              " SET synchronous_commit = on"
+	                            : "SET client_min_messages = warning;"
+	                              " SET lock_timeout = '5s';"
+	                              " SET synchronous_commit = off");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_keep_error(s, res);
 		rc = pg_code(s, res);
@@ -175,6 +185,106 @@ pg_prepare(struct sql_stmt *st)
 	return rc;
 }
 
+/*
+ * Queue st on the connection's pipeline: sent now, its answer read by
+ * pg_drain. A statement not yet prepared on this connection is prepared
+ * in the pipeline before it. Sent are at most PG_PIPE_MAX statements,
+ * whose small answers the socket's buffer holds while the server works
+ * through them (so neither side waits for the other to read).
+ */
+int
+pg_defer(struct sql_stmt *st, int64_t *sum)
+{
+	struct store *s = st->s;
+	int rc;
+
+	if (s->pipe_n >= PG_PIPE_MAX - 1) {
+		rc = pg_drain(s);
+		if (rc)
+			return rc;
+	}
+	if (PQpipelineStatus(s->pg) == PQ_PIPELINE_OFF &&
+	    !PQenterPipelineMode(s->pg))
+		goto failed;
+	if (st->pg_gen != s->pg_gen) {
+		if (!PQsendPrepare(s->pg, st->name, st->pg_sql, st->nparams,
+		                   (const Oid *)st->types))
+			goto failed;
+		st->pg_gen = s->pg_gen;
+		s->pipe[s->pipe_n++] = (struct pipe_item){st, NULL};
+	}
+	if (!PQsendQueryPrepared(s->pg, st->name, st->nparams,
+	                         (const char *const *)st->vals, NULL, NULL, 0))
+		goto failed;
+	s->pipe[s->pipe_n++] = (struct pipe_item){NULL, sum};
+	return 0;
+failed:
+	pg_keep_error(s, NULL);
+	return PQstatus(s->pg) == CONNECTION_BAD ? SQLITE_IOERR : SQLITE_ERROR;
+}
+
+/*
+ * Read every queued answer, adding the integers asked for; the first
+ * failure's code (those after it were not run: the transaction is
+ * aborted and its owner rolls it back), or 0.
+ */
+int
+pg_drain(struct store *s)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (PQpipelineStatus(s->pg) == PQ_PIPELINE_OFF) {
+		s->pipe_n = 0;
+		return 0;
+	}
+	if (!PQpipelineSync(s->pg)) {
+		pg_keep_error(s, NULL);
+		rc = SQLITE_IOERR;
+	}
+	for (int i = 0; i < s->pipe_n && !rc; i++) {
+		struct pipe_item *it = &s->pipe[i];
+
+		while ((res = PQgetResult(s->pg))) {
+			ExecStatusType es = PQresultStatus(res);
+
+			if (es == PGRES_TUPLES_OK && it->sum &&
+			    PQntuples(res) > 0)
+				*it->sum += strtoll(PQgetvalue(res, 0, 0), NULL,
+				                    10);
+			if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
+				if (it->prepared)
+					it->prepared->pg_gen = 0;
+				if (es == PGRES_FATAL_ERROR && !rc) {
+					pg_keep_error(s, res);
+					rc = pg_code(s, res);
+				}
+			}
+			PQclear(res);
+		}
+		if (PQstatus(s->pg) == CONNECTION_BAD && !rc) {
+			pg_keep_error(s, NULL);
+			rc = SQLITE_IOERR;
+		}
+	}
+	s->pipe_n = 0;
+	if (PQstatus(s->pg) == CONNECTION_BAD)
+		return rc ? rc : SQLITE_IOERR;
+	/* The sync's own answer, then the connection is as before. */
+	while ((res = PQgetResult(s->pg))) {
+		ExecStatusType es = PQresultStatus(res);
+
+		PQclear(res);
+		if (es == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (!PQexitPipelineMode(s->pg) && !rc) {
+		pg_keep_error(s, NULL);
+		rc = SQLITE_ERROR;
+	}
+	return rc;
+}
+
 /* Run st with its parameters; the first row (SQL_ROW) or SQL_DONE. */
 int
 pg_run(struct sql_stmt *st)
@@ -183,6 +293,13 @@ pg_run(struct sql_stmt *st)
 	ExecStatusType es;
 	PGresult *res;
 	int rc;
+
+	/* What was queued is answered first; its failure is this one's. */
+	if (s->pipe_n) {
+		rc = pg_drain(s);
+		if (rc)
+			return rc;
+	}
 
 	for (int attempt = 0;; attempt++) {
 		if (st->pg_gen != s->pg_gen) {

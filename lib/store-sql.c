@@ -404,6 +404,49 @@ out:
 	return r;
 }
 
+/* Run, or queue on PostgreSQL (see store-internal.h). 0 or -errno. */
+int
+sql_defer(struct store *s, int64_t *sum, const char *sql, const char *fmt, ...)
+{
+	struct sql_stmt *st = sql_prep(s, sql);
+	va_list ap;
+	int r, rc;
+
+	if (!st)
+		return -EIO;
+	va_start(ap, fmt);
+	r = bindv(s, st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		goto out;
+	if (st->lite || s->tx_depth == 0) {
+		rc = sql_step(st);
+		if (rc == SQL_ROW && sum)
+			*sum += sql_col_int64(st, 0);
+		while (rc == SQL_ROW)
+			rc = sql_step(st);
+		r = rc == SQL_DONE ? 0 : sql_fail(s, rc);
+	} else {
+		rc = pg_defer(st, sum);
+		r = rc ? sql_fail(s, rc) : 0;
+	}
+out:
+	sql_done(st);
+	return r;
+}
+
+/* Read the answers of what sql_defer queued. */
+int
+sql_flush(struct store *s)
+{
+	int rc;
+
+	if (s->backend != BACKEND_PG || !s->pipe_n)
+		return 0;
+	rc = pg_drain(s);
+	return rc ? sql_fail(s, rc) : 0;
+}
+
 /* One integer from the first row: 1 and *ret when there is a row, else 0. */
 int
 sql_int(struct store *s, int64_t *ret, const char *sql, const char *fmt, ...)
