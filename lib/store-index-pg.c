@@ -48,7 +48,7 @@ mark_set(struct store *s, const char *key, int64_t v)
 
 /*
  * One transaction of the indexer: up to max new stories, then the
- * changes logged so far. The stories indexed, or -errno.
+ * changes logged so far. The stories indexed (new or again), or -errno.
  */
 static int
 pg_index_batch(struct store *s, int64_t max)
@@ -86,18 +86,19 @@ pg_index_batch(struct store *s, int64_t max)
 		            "SELECT coalesce(max(seq), 0) FROM story_change",
 		            "");
 	if (r >= 0 && chi > cupto) {
-		/* Those above indexed_upto are indexed when it comes to them.
-		 */
+		/* Those above indexed_upto: indexed when it comes to them. */
 		r = sql_exec(
 		        s,
 		        "UPDATE story SET tsv = " TSV_WORDS
 		        " WHERE id <= ?3 AND id IN (SELECT story_id"
 		        "  FROM story_change WHERE seq > ?1 AND seq <= ?2)",
 		        "III", cupto, chi, hi > upto ? hi : upto);
-		if (r >= 0)
+		if (r >= 0) {
+			n += r;
 			r = sql_exec(s,
 			             "DELETE FROM story_change WHERE seq <= ?1",
 			             "I", chi);
+		}
 		if (r >= 0)
 			r = mark_set(s, "changes_upto", chi);
 	}
