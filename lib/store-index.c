@@ -7,6 +7,11 @@
  * both marks with the words. Killed at any point, the index is what the
  * last commit left: consistent, merely behind. A damaged file, or one of
  * another store, is made again from the store.
+ *
+ * On PostgreSQL there is no such file and no indexer: the story's tsv
+ * column, generated from its text, is the index (GIN), kept current by
+ * the server in the statement that writes the story. Here the calls
+ * that catch the index up have nothing to do.
  */
 #include <errno.h>
 #include <limits.h>
