@@ -312,8 +312,8 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	        q->feed_id || q->since || q->min_id;
 	if (q->search && s->backend == BACKEND_PG) {
 		/*
-		 * The tsv column is the index: the server keeps it with the
-		 * story's row, so there is nothing to catch up first. Ranked
+		 * The tsv column is the index. What merges committed is
+		 * indexed first, as on SQLite (lib/store-index-pg.c). Ranked
 		 * as on SQLite among the newest SEARCH_CANDIDATES matches,
 		 * by ts_rank with title, summary and content (weights A, B,
 		 * C) counting 10, 3 and 1 as in bm25 below, divided by
@@ -323,6 +323,13 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		match = search_query(q->search, &tsquery_syntax);
 		if (!match)
 			return sql_failf(s, -EINVAL, "empty search");
+		if (s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
+			r = store_index(s);
+			if (r < 0 && r != -EBUSY) {
+				free(match);
+				return r;
+			}
+		}
 		ranked = true;
 		if (!filtered)
 			st = sql_prep(
