@@ -39,6 +39,9 @@ const struct cmd_entry cmd_reindex = {
                 "background and gazette search catches it up first, so\n"
                 "this is only needed to take back the room a long history\n"
                 "of changes left, or after copying the database alone.\n"
-                "A missing or damaged index file is rebuilt by itself.\n",
+                "A missing or damaged index file is rebuilt by itself.\n"
+                "On PostgreSQL the index is a column of the stories,\n"
+                "filled the same way; this makes every story's words\n"
+                "again.\n",
         .exec = reindex_exec,
 };

@@ -6,23 +6,23 @@
  * indexer sets tsv for the stories above indexed_upto and again for the
  * stories story_change lists above changes_upto, in transactions that
  * move both marks (in the state table) with the words; a story deleted
- * takes its words with it. PostgreSQL's parser drops markup and
- * entities by itself ('simple' maps no tag or entity token).
+ * takes its words with it. The words are SQLite's (fts_text: markup
+ * out, character references decoded), made here and sent on libpq's
+ * pipeline.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "store-internal.h"
 
 /* Stories per transaction: the rows it locks, the time it holds them. */
 #define PG_INDEX_BATCH 2000
-
-/* title, summary and content weighted A, B and C (search ranks them). */
-#define TSV_WORDS                                                              \
-	"setweight(to_tsvector('simple', coalesce(title, '')), 'A') ||"        \
-	" setweight(to_tsvector('simple', coalesce(summary, '')), 'B') ||"     \
-	" setweight(to_tsvector('simple', coalesce(content, '')), 'C')"
+/* Stories read at once: their text is held in memory. */
+#define PG_INDEX_READ 200
 
 /* A mark of the state table; 0 when unset. */
 static int
@@ -46,14 +46,87 @@ mark_set(struct store *s, const char *key, int64_t v)
 	return r < 0 ? r : 0;
 }
 
+/* fts_text of t, newly allocated (NULL stays NULL); *oom on failure. */
+static char *
+words(const char *t, bool *oom)
+{
+	size_t n;
+	char *out;
+
+	if (!t)
+		return NULL;
+	n = strlen(t);
+	out = malloc(n + 1);
+	if (!out) {
+		*oom = true;
+		return NULL;
+	}
+	fts_text(t, n, out);
+	return out;
+}
+
 /*
- * One transaction of the indexer: up to max new stories, then the
- * changes logged so far. The stories indexed (new or again), or -errno.
+ * Index the rows of st (id, title, summary, content), whose first step
+ * gave rc: title, summary and content weighted A, B and C for the rank,
+ * each row's update queued on the pipeline. The rows, *last the last
+ * row's id, or -errno.
+ */
+static int
+index_rows(struct store *s, struct sql_stmt *st, int rc, int64_t *last)
+{
+	int n = 0, r = 0;
+
+	for (; rc == SQL_ROW && r >= 0; rc = sql_step(st)) {
+		bool oom = false;
+		char *t = words(sql_col_text(st, 1), &oom);
+		char *su = words(sql_col_text(st, 2), &oom);
+		char *c = words(sql_col_text(st, 3), &oom);
+
+		*last = sql_col_int64(st, 0);
+		if (oom)
+			r = sql_failf(s, -ENOMEM, "out of memory");
+		else
+			r = sql_defer(s, NULL,
+			              "UPDATE story SET tsv ="
+			              " setweight(to_tsvector('simple',"
+			              "  coalesce(?2, '')), 'A') ||"
+			              " setweight(to_tsvector('simple',"
+			              "  coalesce(?3, '')), 'B') ||"
+			              " setweight(to_tsvector('simple',"
+			              "  coalesce(?4, '')), 'C') WHERE id = ?1",
+			              "Ittt", *last, t, su, c);
+		free(t);
+		free(su);
+		free(c);
+		n++;
+	}
+	if (r >= 0 && rc != SQL_DONE && rc != SQL_ROW)
+		r = sql_fail(s, rc);
+	sql_done(st);
+	return r < 0 ? r : n;
+}
+
+/* Run st's first step with ?1..?3 bound (a 0 binds nothing more). */
+static int
+step3(struct sql_stmt *st, int64_t a, int64_t b, int64_t c)
+{
+	sql_bind_int64(st, 1, a);
+	sql_bind_int64(st, 2, b);
+	if (c)
+		sql_bind_int64(st, 3, c);
+	return sql_step(st);
+}
+
+/*
+ * One transaction of the indexer: up to max new stories, then up to
+ * PG_INDEX_BATCH of the changes logged. The stories indexed (new or
+ * again), or -errno.
  */
 static int
 pg_index_batch(struct store *s, int64_t max)
 {
-	int64_t upto, cupto, hi = 0, chi = 0, n = 0;
+	int64_t upto, cupto, hi, chi = 0, last = 0, n = 0;
+	struct sql_stmt *st;
 	int r;
 
 	r = sql_begin(s);
@@ -65,34 +138,35 @@ pg_index_batch(struct store *s, int64_t max)
 		r = mark_get(s, "indexed_upto", &upto);
 	if (r >= 0)
 		r = mark_get(s, "changes_upto", &cupto);
-	if (r >= 0)
-		r = sql_int(s, &hi,
-		            "SELECT coalesce(max(id), 0) FROM"
-		            " (SELECT id FROM story WHERE id > ?1"
-		            "  ORDER BY id LIMIT ?2) t",
-		            "II", upto, max);
-	if (r >= 0 && hi > upto) {
-		r = sql_exec(s,
-		             "UPDATE story SET tsv = " TSV_WORDS
-		             " WHERE id > ?1 AND id <= ?2",
-		             "II", upto, hi);
-		if (r >= 0) {
-			n = r;
-			r = mark_set(s, "indexed_upto", hi);
-		}
+	hi = upto;
+	while (r >= 0 && n < max) {
+		int64_t want =
+		        max - n < PG_INDEX_READ ? max - n : PG_INDEX_READ;
+
+		st = sql_prep(s, "SELECT id, title, summary, content FROM story"
+		                 " WHERE id > ?1 ORDER BY id LIMIT ?2");
+		r = st ? index_rows(s, st, step3(st, hi, want, 0), &hi) : -EIO;
+		if (r >= 0)
+			n += r;
+		if (r < want)
+			break;
 	}
+	if (r >= 0 && hi > upto)
+		r = mark_set(s, "indexed_upto", hi);
 	if (r >= 0)
 		r = sql_int(s, &chi,
-		            "SELECT coalesce(max(seq), 0) FROM story_change",
-		            "");
+		            "SELECT coalesce(max(seq), 0) FROM (SELECT seq"
+		            " FROM story_change WHERE seq > ?1"
+		            " ORDER BY seq LIMIT " STR(PG_INDEX_BATCH) ") t",
+		            "I", cupto);
 	if (r >= 0 && chi > cupto) {
 		/* Those above indexed_upto: indexed when it comes to them. */
-		r = sql_exec(
-		        s,
-		        "UPDATE story SET tsv = " TSV_WORDS
-		        " WHERE id <= ?3 AND id IN (SELECT story_id"
-		        "  FROM story_change WHERE seq > ?1 AND seq <= ?2)",
-		        "III", cupto, chi, hi > upto ? hi : upto);
+		st = sql_prep(s, "SELECT id, title, summary, content FROM story"
+		                 " WHERE id <= ?3 AND id IN (SELECT story_id"
+		                 "  FROM story_change"
+		                 "  WHERE seq > ?1 AND seq <= ?2)");
+		r = st ? index_rows(s, st, step3(st, cupto, chi, hi), &last)
+		       : -EIO;
 		if (r >= 0) {
 			n += r;
 			r = sql_exec(s,
@@ -102,7 +176,7 @@ pg_index_batch(struct store *s, int64_t max)
 		if (r >= 0)
 			r = mark_set(s, "changes_upto", chi);
 	}
-	r = sql_end(s, r);
+	r = sql_end(s, r < 0 ? r : 0);
 	if (r < 0)
 		return r;
 	return n > INT_MAX ? INT_MAX : (int)n;

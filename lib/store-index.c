@@ -108,42 +108,19 @@ char_ref(const char *p, const char *end, unsigned long *ret)
 }
 
 /*
- * gz_fts_text(html): the words of an HTML fragment for the full-text
- * index: tags (with their attributes and URLs) and comments become
- * spaces, character references their characters. Text without markup
- * is returned as it is. Deterministic: an index entry is removed with
- * the same words it was added with.
+ * The words of an HTML fragment for the full-text index, t's n bytes
+ * into out (n + 1 bytes: never longer, a reference's UTF-8 is shorter
+ * than the reference): tags (with their attributes and URLs) and
+ * comments become spaces, character references their characters.
+ * Deterministic: an index entry is removed with the words it was added
+ * with. The length written (out is terminated).
  */
-static void
-fts_text_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+size_t
+fts_text(const char *t, size_t n, char *out)
 {
-	const char *t, *p, *end;
-	char *out, *o;
-	int n;
+	const char *p, *end = t + n;
+	char *o = out;
 
-	(void)argc;
-	if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-		sqlite3_result_value(ctx, argv[0]);
-		return;
-	}
-	t = (const char *)sqlite3_value_text(argv[0]);
-	n = sqlite3_value_bytes(argv[0]);
-	if (!t) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	if (!memchr(t, '<', (size_t)n) && !memchr(t, '&', (size_t)n)) {
-		sqlite3_result_value(ctx, argv[0]);
-		return;
-	}
-	/* Never longer: a reference's UTF-8 is shorter than the reference. */
-	out = sqlite3_malloc(n + 1);
-	if (!out) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	o = out;
-	end = t + n;
 	for (p = t; p < end;) {
 		if (*p == '<') {
 			const char *q;
@@ -173,7 +150,40 @@ fts_text_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 			*o++ = *p++;
 		}
 	}
-	sqlite3_result_text(ctx, out, (int)(o - out), sqlite3_free);
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+/* gz_fts_text(html): fts_text in SQL; text without markup as it is. */
+static void
+fts_text_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *t;
+	char *out;
+	int n;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	t = (const char *)sqlite3_value_text(argv[0]);
+	n = sqlite3_value_bytes(argv[0]);
+	if (!t) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (!memchr(t, '<', (size_t)n) && !memchr(t, '&', (size_t)n)) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	out = sqlite3_malloc(n + 1);
+	if (!out) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	n = (int)fts_text(t, (size_t)n, out);
+	sqlite3_result_text(ctx, out, n, sqlite3_free);
 }
 
 /* A file: URI for path, read-only (ATTACH takes URIs, not paths). */

@@ -213,6 +213,8 @@ int pg_reindex(struct store *s);
 
 /* ---- lib/store-index.c ---- */
 
+/* The words of HTML t (n bytes) into out (n + 1 bytes); their length. */
+size_t fts_text(const char *t, size_t n, char *out);
 /* Register gz_fts_text() on a connection. */
 int index_register(sqlite3 *db);
 /* The index's connection (the store attached as "store"), opened once. */

@@ -2258,8 +2258,9 @@ START_TEST(test_search_index_holds_text_not_markup)
 	ck_assert_str_eq(sn.titles[0], "Markup");
 	q.search = "café";
 	ck_assert_int_eq(list(&q, &sn), 1);
+	/* Accents fold on SQLite (unicode61), not on PostgreSQL ('simple'). */
 	q.search = "cafe";
-	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(list(&q, &sn), pg_uri ? 0 : 1);
 	const char *absent[] = {"wrapper", "href",          "tracker", "utm",
 	                        "div",     "hiddencomment", "png",     "nbsp"};
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
@@ -2834,7 +2835,7 @@ store_suite(void)
 	tcase_add_test(
 	        files,
 	        test_new_story_waits_for_index_and_search_indexes_it_first);
-	tcase_add_test(files, test_search_index_holds_text_not_markup);
+	tcase_add_test(query, test_search_index_holds_text_not_markup);
 	tcase_add_test(files, test_index_some_takes_at_most_what_it_is_asked);
 	tcase_add_test(query,
 	               test_reindex_builds_the_index_again_from_the_store);
