@@ -41,9 +41,10 @@ static int64_t
 feed_due(const struct pfeed *pf)
 {
 	const struct store_feed *sf = pf->sf;
+	int64_t due = sf->next_poll > sf->retry_after ? sf->next_poll
+	                                              : sf->retry_after;
 
-	return sf->next_poll > sf->retry_after ? sf->next_poll
-	                                       : sf->retry_after;
+	return pf->not_before > due ? pf->not_before : due;
 }
 
 /* Put an idle, enabled feed in the heap at its due time (daemon only). */
@@ -52,7 +53,8 @@ poll_feed_schedule(struct pfeed *pf)
 {
 	struct poller *p = pf->p;
 
-	if (p->once || pf->busy || pf->sf->disabled || pf->sf->n_urls == 0) {
+	if (p->once || pf->busy || pf->saving > 0 || pf->sf->disabled ||
+	    pf->sf->n_urls == 0) {
 		sched_heap_remove(&p->heap, &pf->node);
 		return;
 	}
@@ -408,6 +410,8 @@ poll_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct poller *p = arg;
 	int64_t now = poll_now();
 	struct sched_node *n;
+	struct pfeed **due = NULL;
+	size_t n_due = 0, cap = 0;
 
 	(void)fd;
 	(void)what;
@@ -417,8 +421,20 @@ poll_timer_cb(evutil_socket_t fd, short what, void *arg)
 		                                 offsetof(struct pfeed, node));
 
 		sched_heap_pop(&p->heap);
-		poll_begin(pf);
+		if (!p->shared) {
+			poll_begin(pf);
+			continue;
+		}
+		if (n_due == cap) {
+			cap = cap ? 2 * cap : 64;
+			due = xreallocarray(due, cap, sizeof(*due));
+		}
+		due[n_due++] = pf;
 	}
+	/* Shared: each due feed is polled by the daemon that leases it. */
+	if (n_due > 0)
+		poll_lease_begin(p, due, n_due);
+	free(due);
 	poll_pump(p);
 	poll_arm_timer(p);
 }
