@@ -86,15 +86,16 @@ id_array(const int64_t *ids, size_t n)
 	return out;
 }
 
-/* Lease the due ones of ids[0..n) (n <= LEASE_CHUNK); append to *v. */
+/* Lease up to max of the due ones of ids[0..n); append to *v. */
 static int
-take_chunk(struct store *s, const int64_t *ids, size_t n, int64_t now,
-           int64_t ttl, int64_t *v, size_t *nv)
+take_chunk(struct store *s, const int64_t *ids, size_t n, size_t max,
+           int64_t now, int64_t ttl, int64_t *v, size_t *nv)
 {
 	/*
 	 * One statement: rows another daemon's transaction holds (a poll
-	 * it is saving) are skipped, not waited for; a row is ours when it
-	 * is due, enabled and its lease free, expired or already ours.
+	 * it is saving, or leasing them now) are skipped, not waited for; a
+	 * row is ours when it is due, enabled and its lease free, expired
+	 * or already ours; the longest due first.
 	 */
 	struct sql_stmt *st = sql_prep(
 	        s, "UPDATE feed SET lease_owner = ?1, lease_until = ?2 + ?3"
@@ -103,6 +104,7 @@ take_chunk(struct store *s, const int64_t *ids, size_t n, int64_t now,
 	           "  AND next_poll <= ?2 AND retry_after <= ?2"
 	           "  AND (lease_owner IS NULL OR lease_until < ?2"
 	           "   OR lease_owner = ?1)"
+	           "  ORDER BY next_poll, id LIMIT ?5"
 	           "  FOR UPDATE SKIP LOCKED)"
 	           " RETURNING id");
 	char *arr = id_array(ids, n);
@@ -116,7 +118,9 @@ take_chunk(struct store *s, const int64_t *ids, size_t n, int64_t now,
 	sql_bind_int64(st, 2, now);
 	sql_bind_int64(st, 3, ttl);
 	sql_bind_text(st, 4, arr);
-	while ((rc = sql_step(st)) == SQL_ROW)
+	sql_bind_int64(st, 5, (int64_t)max);
+	/* at most max rows (the LIMIT), each one of ids: room in v */
+	for (size_t k = 0; (rc = sql_step(st)) == SQL_ROW && k < max; k++)
 		v[(*nv)++] = sql_col_int64(st, 0);
 	if (rc != SQL_DONE)
 		r = sql_fail(s, rc);
@@ -125,10 +129,10 @@ take_chunk(struct store *s, const int64_t *ids, size_t n, int64_t now,
 	return r;
 }
 
-/* Lease the feeds of ids that are due, for ttl seconds; those we got. */
+/* Lease up to max of the feeds of ids that are due, for ttl seconds. */
 int
-store_lease_take(struct store *s, const int64_t *ids, size_t n, int64_t now,
-                 int64_t ttl, int64_t **ret_ids, size_t *ret_n)
+store_lease_take(struct store *s, const int64_t *ids, size_t n, size_t max,
+                 int64_t now, int64_t ttl, int64_t **ret_ids, size_t *ret_n)
 {
 	int64_t *v;
 	size_t nv = 0;
@@ -139,10 +143,10 @@ store_lease_take(struct store *s, const int64_t *ids, size_t n, int64_t now,
 	v = malloc((n ? n : 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < n && r >= 0; i += LEASE_CHUNK)
+	for (size_t i = 0; i < n && nv < max && r >= 0; i += LEASE_CHUNK)
 		r = take_chunk(s, ids + i,
-		               n - i < LEASE_CHUNK ? n - i : LEASE_CHUNK, now,
-		               ttl, v, &nv);
+		               n - i < LEASE_CHUNK ? n - i : LEASE_CHUNK,
+		               max - nv, now, ttl, v, &nv);
 	if (r < 0) {
 		free(v);
 		return r;
