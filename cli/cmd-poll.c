@@ -256,7 +256,9 @@ const struct cmd_entry cmd_status = {
         .name = "status",
         .usage = "",
         .summary = "what gazetted is doing, or what the database says",
-        .help = "purged: the stories retention has removed, by reason\n"
+        .help = "backend: sqlite PATH, or postgresql HOST/DB; on PostgreSQL\n"
+                "a line per daemon sharing it: its heartbeat and leases.\n"
+                "purged: the stories retention has removed, by reason\n"
                 "(gazette feeds -v says it per feed). The last line says\n"
                 "how far the full-text index is behind the stories (stories not yet indexed, changed or\n"
                 "removed ones not yet applied, and the age of the oldest);\n"
