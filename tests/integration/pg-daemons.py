@@ -40,6 +40,7 @@ OWN = 4         # entries of a feed's own
 SHARED = 500    # stories that several feeds carry (feed i: i % SHARED)
 INTERVAL = 15   # seconds between polls of a feed
 LEASE = 6       # lease-time
+SLACK = 8       # seconds a poll may come late on a loaded machine
 DAEMONS = int(os.environ.get("PG_DAEMONS", "3"))
 KILL = os.environ.get("PG_DAEMONS_KILL", "1") != "0"
 
@@ -233,7 +234,6 @@ def run(uri, srv, procs, start):
                  % (time.time() - t0, n1, n2, N))
         time.sleep(0.2)
     print("round 2: every feed polled again after %.1fs" % (time.time() - t0))
-    time.sleep(2)  # a third fetch this soon would be a double poll
 
     # ---- stop the survivors cleanly ----
     survivors = procs[1:] if KILL else procs
@@ -245,17 +245,20 @@ def run(uri, srv, procs, start):
     for log in logs:
         log.close()
 
-    # ---- polled once per interval ----
+    # ---- polled once per interval: each poll an interval after the
+    # last (whole seconds: up to 1.5 s less; late by at most SLACK under
+    # load), whichever daemon made it ----
     per = effective()
     bad = []
     for path, fetches in per.items():
         times = sorted(t for t, _ in fetches)
-        if len(times) != 2:
+        if len(times) < 2:
             bad.append("%s fetched %d times" % (path, len(times)))
             continue
-        if times[1] - times[0] < INTERVAL - 1.5:
-            bad.append("%s fetched twice %.1fs apart" %
-                       (path, times[1] - times[0]))
+        for x, y in zip(times, times[1:]):
+            if not INTERVAL - 1.5 <= y - x <= INTERVAL + SLACK:
+                bad.append("%s fetched %.1fs after the last" %
+                           (path, y - x))
     taken_over = 0
     for fid, until in held.items():
         first = min(t for t, _ in per[url_of[fid]])
@@ -278,9 +281,10 @@ def run(uri, srv, procs, start):
           "by daemon: %s" % (max(firsts) - min(firsts),
                              ", ".join("%s %d" % kv for kv in sorted(
                                  by.items()))))
-    print("polled once per interval: %d feeds twice in %ds, %d taken over "
-          "after their lease expired; %d fetches in all"
-          % (N, INTERVAL, taken_over, len(srv.hits())))
+    print("polled once per interval: %d feeds, each poll %d-%ds after the "
+          "last, %d taken over after their lease expired; %d fetches in all"
+          % (N, INTERVAL - 1, INTERVAL + SLACK, taken_over,
+             len(srv.hits())))
 
     # ---- no duplicate, none lost ----
     want_links = {"http://example.org/" + g for i in range(N)
