@@ -224,7 +224,7 @@ def run(uri, srv, procs, start):
             round1_done = time.time()
             print("round 1: every feed polled after %.1fs"
                   % (round1_done - t0))
-            st = subprocess.run([GAZETTE, "--config", confs[1], "status"],
+            st = subprocess.run([GAZETTE, "--config", confs[-1], "status"],
                                 capture_output=True, text=True, timeout=60)
             status = st.stdout
         if n2 == N:
