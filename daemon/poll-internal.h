@@ -133,6 +133,7 @@ struct poller {
 	struct event timer;
 	uint64_t polls; /* numbers given to polls */
 	bool shared;    /* the store is shared: feeds are leased first */
+	int polling;    /* polls begun and not finished */
 	bool beating;   /* the lease heartbeat is armed */
 	struct event lease_timer;
 
@@ -219,6 +220,8 @@ bool poll_retry_pinned(struct pfeed *pf, enum mirror_kind kind,
 /* Lease when the store is shared (and this daemon registered in it). */
 void poll_lease_init(struct poller *p);
 void poll_lease_stop(struct poller *p);
+/* How many more polls may be leased now (0: wait for room). */
+size_t poll_lease_room(const struct poller *p);
 /* Lease the due feeds v[0..n), begin those leased, reschedule the rest. */
 void poll_lease_begin(struct poller *p, struct pfeed **v, size_t n);
 

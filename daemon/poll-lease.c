@@ -1,8 +1,11 @@
 /*
  * Several daemons on one store (PostgreSQL): the feeds the timer finds
- * due are leased in one statement before any is polled; those another
- * daemon polled or holds are put back in the heap at the time the store
- * gives (their new next_poll, or the end of the other's lease). While
+ * due are leased in one statement before any is polled, as many as this
+ * daemon is about to poll (a window of twice max-connections), so that
+ * the daemons share a round rather than the first taking it all; those
+ * another daemon polled or holds are put back in the heap at the time
+ * the store gives (their new next_poll, or the end of the other's
+ * lease). While
  * leases are held, a heartbeat every third of lease-time extends them;
  * with none held and nothing polling, no timer runs. On SQLite none of
  * this is used: one daemon per store.
@@ -90,6 +93,14 @@ cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Compare lease states by id. */
+static int
+cmp_state(const void *a, const void *b)
+{
+	return cmp_id(&((const struct store_lease_state *)a)->id,
+	              &((const struct store_lease_state *)b)->id);
+}
+
 /*
  * Put the feeds we did not get back in the heap where the store says:
  * their next poll (another daemon polled them), or just after the lease
@@ -110,15 +121,19 @@ not_leased(struct poller *p, struct pfeed **v, size_t n, int64_t now)
 		         store_errmsg(p->store));
 		ns = 0;
 	}
+	if (ns > 0)
+		qsort(st, ns, sizeof(*st), cmp_state);
 	for (i = 0; i < n; i++) {
 		struct pfeed *pf = v[i];
-		const struct store_lease_state *s = NULL;
+		struct store_lease_state key = {.id = pf->sf->id};
+		const struct store_lease_state *s =
+		        ns ? bsearch(&key, st, ns, sizeof(*st), cmp_state)
+		           : NULL;
 
 		pf->not_before = now + LEASE_RETRY_S;
-		for (size_t k = 0; k < ns; k++)
-			if (st[k].id == pf->sf->id)
-				s = &st[k];
-		if (s) {
+		if (s && s->disabled) {
+			pf->sf->disabled = true; /* until the next reread */
+		} else if (s) {
 			pf->sf->next_poll = s->next_poll;
 			pf->sf->retry_after = s->retry_after;
 			/* Held elsewhere (or by our save): until it ends. */
@@ -135,23 +150,45 @@ not_leased(struct poller *p, struct pfeed **v, size_t n, int64_t now)
 }
 
 /*
- * The feeds v[0..n) are due: lease them, begin those we got, reschedule
- * the others. v is ours to reorder.
+ * How many more polls to lease now: the window less the polls running,
+ * but none until half of it is free (one statement per lease, not per
+ * poll that ends).
+ */
+size_t
+poll_lease_room(const struct poller *p)
+{
+	int window = 2 * p->cfg->max_connections + 16;
+	int room = window - p->polling;
+
+	if (room <= 0 || (p->polling > 0 && room < window / 2))
+		return 0;
+	return (size_t)room;
+}
+
+/*
+ * The feeds v[0..n) are due: lease what the window takes, begin those
+ * we got; when the store had no more for us, reschedule the others
+ * where it says, else they wait in the heap for room.
  */
 void
 poll_lease_begin(struct poller *p, struct pfeed **v, size_t n)
 {
 	int64_t now = poll_now(), *ids, *got = NULL;
-	size_t ngot = 0, nlost = 0, i;
+	size_t ngot = 0, nlost = 0, room = poll_lease_room(p), i;
 	struct pfeed **lost;
 
 	if (n == 0)
 		return;
+	if (room == 0) {
+		for (i = 0; i < n; i++)
+			poll_feed_schedule(v[i]);
+		return;
+	}
 	ids = xcalloc(n, sizeof(*ids));
 	for (i = 0; i < n; i++)
 		ids[i] = v[i]->sf->id;
-	if (store_lease_take(p->store, ids, n, now, p->cfg->lease_time, &got,
-	                     &ngot) < 0) {
+	if (store_lease_take(p->store, ids, n, room, now, p->cfg->lease_time,
+	                     &got, &ngot) < 0) {
 		log_warn("cannot lease %zu due feeds in '%s': %s; trying "
 		         "again in %ds",
 		         n, p->db_name ? p->db_name : store_path(p->store),
@@ -178,7 +215,11 @@ poll_lease_begin(struct poller *p, struct pfeed **v, size_t n)
 	}
 	if (ngot > 0)
 		beat_start(p);
-	if (nlost > 0) {
+	if (nlost > 0 && ngot == room) {
+		/* The window is full: the rest wait for room, still due. */
+		for (i = 0; i < nlost; i++)
+			poll_feed_schedule(lost[i]);
+	} else if (nlost > 0) {
 		log_debug("%zu of %zu due feeds are another daemon's", nlost,
 		          n);
 		not_leased(p, lost, nlost, now);

@@ -81,6 +81,7 @@ poll_begin(struct pfeed *pf)
 	pf->max_age = -1;
 	pf->gone = false;
 	pf->poll_no = ++p->polls;
+	p->polling++;
 
 	pf->order = xcalloc(n, sizeof(*pf->order));
 	/* A mirror is preferred: re-probe the primary every primary-retry. */
@@ -365,6 +366,7 @@ poll_finish(struct pfeed *pf, ssize_t served, const struct poll_served *sv)
 
 	poll_reset(pf);
 	pf->busy = false;
+	p->polling--;
 	if (pf->pending_sf) {
 		/* A newer row came while polling; our schedule wins. */
 		struct store_feed *n = pf->pending_sf;
@@ -398,6 +400,11 @@ poll_arm_timer(struct poller *p)
 		return;
 	}
 	now = poll_now();
+	/* Shared and no room to lease: a poll's end arms it again. */
+	if (p->shared && n->due <= now && poll_lease_room(p) == 0) {
+		evtimer_del(&p->timer);
+		return;
+	}
 	if (n->due > now)
 		tv.tv_sec = (time_t)(n->due - now);
 	evtimer_add(&p->timer, &tv);
@@ -415,7 +422,8 @@ poll_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while ((n = sched_heap_top(&p->heap)) && n->due <= now) {
+	while ((!p->shared || poll_lease_room(p) > 0) &&
+	       (n = sched_heap_top(&p->heap)) && n->due <= now) {
 		struct pfeed *pf =
 		        (struct pfeed *)(void *)((char *)n -
 		                                 offsetof(struct pfeed, node));

@@ -261,8 +261,10 @@ feed_drop(struct poller *p, struct pfeed *pf)
 	struct poll_summary d = {.feeds = 0};
 	int64_t id = pf->sf->id;
 
-	if (pf->busy)
+	if (pf->busy) {
 		p->inflight--;
+		p->polling--;
+	}
 	pfeed_free(pf);
 	waiters_note(p, id, &d);
 }
