@@ -40,7 +40,7 @@ OWN = 4         # entries of a feed's own
 SHARED = 500    # stories that several feeds carry (feed i: i % SHARED)
 INTERVAL = 15   # seconds between polls of a feed
 LEASE = 6       # lease-time
-SLACK = 8       # seconds a poll may come late on a loaded machine
+SLACK = INTERVAL - 1  # late, but no interval skipped (a loaded machine)
 DAEMONS = int(os.environ.get("PG_DAEMONS", "3"))
 KILL = os.environ.get("PG_DAEMONS_KILL", "1") != "0"
 
@@ -246,8 +246,9 @@ def run(uri, srv, procs, start):
         log.close()
 
     # ---- polled once per interval: each poll an interval after the
-    # last (whole seconds: up to 1.5 s less; late by at most SLACK under
-    # load), whichever daemon made it ----
+    # last, whichever daemon made it (whole seconds: up to 1.5 s less; a
+    # poll's next is counted from its save, later on a loaded machine,
+    # but never an interval skipped) ----
     per = effective()
     bad = []
     for path, fetches in per.items():
