@@ -76,13 +76,15 @@ const char *store_lease_instance(const struct store *s);
 /* Lease under instance on s, another connection of the same daemon. */
 int store_lease_adopt(struct store *s, const char *instance);
 /*
- * Lease those of ids[0..n) that are due (enabled, next_poll and
- * retry_after passed) and free (no lease, an expired one, or ours)
- * until now + ttl, in one statement per batch; *ret_ids (caller frees)
- * the *ret_n ids leased.
+ * Lease up to max of those of ids[0..n) that are due (enabled,
+ * next_poll and retry_after passed) and free (no lease, an expired one,
+ * or ours) until now + ttl, in one statement (per thousand ids), the
+ * longest due first; *ret_ids (caller frees) the *ret_n ids leased.
+ * Fewer than max: every other one is another daemon's or not due.
  */
-int store_lease_take(struct store *s, const int64_t *ids, size_t n, int64_t now,
-                     int64_t ttl, int64_t **ret_ids, size_t *ret_n);
+int store_lease_take(struct store *s, const int64_t *ids, size_t n, size_t max,
+                     int64_t now, int64_t ttl, int64_t **ret_ids,
+                     size_t *ret_n);
 
 /* A feed's schedule and lease as the store has them. */
 struct store_lease_state {

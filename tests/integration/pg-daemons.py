@@ -214,7 +214,7 @@ def run(uri, srv, procs, start):
             per[h["path"]].append((h["time"], ua))
         return per
 
-    deadline = time.time() + INTERVAL + LEASE + 25
+    deadline = time.time() + 2 * INTERVAL + LEASE + 45
     round1_done = None
     while True:
         per = effective()
