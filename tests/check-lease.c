@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,7 +318,7 @@ struct merger {
 	struct store *s;
 	int64_t feed;
 	const char *guid;
-	volatile int done;
+	atomic_int done;
 	int r;
 	struct store_merge_result res;
 };
@@ -337,7 +338,7 @@ merge_shared(void *arg)
 	struct gz_feed f = {.entries = &e, .n_entries = 1, .is_feed = true};
 
 	m->r = store_merge(m->s, m->feed, 0, &f, NOW, &m->res);
-	m->done = 1;
+	atomic_store(&m->done, 1);
 	return NULL;
 }
 
@@ -359,7 +360,7 @@ START_TEST(test_merge_same_link_from_two_daemons_stores_one_story)
 	/* b merges the same story meanwhile: it waits for a's commit */
 	ck_assert_int_eq(pthread_create(&t, NULL, merge_shared, &m2), 0);
 	usleep(300 * 1000);
-	ck_assert_int_eq(m2.done, 0);
+	ck_assert_int_eq(atomic_load(&m2.done), 0);
 	ck_assert_int_eq(store_commit(a), 0);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(m2.r, 0);
@@ -384,12 +385,12 @@ START_TEST(test_merge_unchanged_entries_take_no_lock)
 	ck_assert_int_eq(store_begin_batch(a), 0);
 	merge_shared(&m1); /* a writes: a holds the lock */
 	ck_assert_int_eq(m1.r, 0);
-	m2.done = 0;
+	atomic_store(&m2.done, 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, merge_shared, &m2), 0);
 	/* b's merge changes nothing: done while a still holds the lock */
-	for (int i = 0; i < 100 && !m2.done; i++)
+	for (int i = 0; i < 100 && !atomic_load(&m2.done); i++)
 		usleep(20 * 1000);
-	ck_assert_int_eq(m2.done, 1);
+	ck_assert_int_eq(atomic_load(&m2.done), 1);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(m2.r, 0);
 	ck_assert_int_eq(m2.res.unchanged, 1);

@@ -23,6 +23,7 @@ measuring, PG_DAEMONS (default 3) and PG_DAEMONS_KILL=0 (kill none).
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,7 @@ def main():
 def run(uri, srv, procs, start):
     db = Db(uri)
     tmp = tempfile.mkdtemp(prefix="gz-pgd-")
+    print("logs in " + tmp)
     paths = {}
     for i in range(N):
         path = "/f/%d.xml" % i
@@ -331,6 +333,7 @@ def run(uri, srv, procs, start):
     if n:
         fail("%d leases left after a clean exit" % n)
     print("ok in %.1fs" % (time.time() - start))
+    shutil.rmtree(tmp)  # kept, with the daemons' logs, when a check fails
     return 0
 
 
