@@ -216,8 +216,8 @@ run_stories(struct store *s, struct store *on, struct sql_stmt *st, bool ranked,
 /* How a search's words are written for one backend's query language. */
 struct query_syntax {
 	char quote;      /* around each word */
-	const char *esc; /* characters written twice... */
-	char esc_with;   /* ...or after this one, when not 0 */
+	const char *esc; /* the characters escaped inside a word, */
+	char esc_with;   /* by this one before them, or (0) doubled */
 	const char *sep; /* between words: every word is required */
 	const char *any; /* after a word that ends in '*': a prefix */
 };
