@@ -64,6 +64,11 @@ beat_start(struct poller *p)
 	if (p->beating)
 		return;
 	p->beating = true;
+	/* The daemon's row says it is alive again (idle, it stays still). */
+	if (store_lease_heartbeat(p->store, poll_now(), p->cfg->lease_time) < 0)
+		log_warn("cannot renew the leases in '%s': %s",
+		         p->db_name ? p->db_name : store_path(p->store),
+		         store_errmsg(p->store));
 	evtimer_add(&p->lease_timer, &tv);
 }
 
