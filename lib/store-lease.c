@@ -15,7 +15,8 @@
 
 #include "store-internal.h"
 
-#define LEASE_CHUNK 1000 /* feed ids in one leasing statement */
+#define LEASE_CHUNK  1000   /* feed ids in one leasing statement */
+#define DAEMON_STALE 604800 /* a row not beating this long (a week) */
 
 /* Whether several daemons may share s (and so lease its feeds). */
 bool
@@ -63,11 +64,24 @@ store_lease_register(struct store *s, const char *host, int64_t pid,
 	r = store_lease_adopt(s, id);
 	if (r < 0)
 		return r;
-	r = sql_write(s,
-	              "INSERT INTO daemon (instance, host, pid, started,"
-	              " heartbeat) VALUES (?1, ?2, ?3, ?4, ?4)",
-	              "ttII", s->instance, host, pid, now);
-	return r < 0 ? r : 0;
+	r = sql_begin(s);
+	if (r < 0)
+		return r;
+	/*
+	 * The rows of daemons killed long ago, that hold nothing: gone. (An
+	 * idle daemon beats only when it polls, once per interval at least.)
+	 */
+	r = sql_exec(s,
+	             "DELETE FROM daemon WHERE heartbeat < ?1 AND NOT EXISTS"
+	             " (SELECT 1 FROM feed WHERE lease_owner = daemon.instance"
+	             "  AND lease_until >= ?2)",
+	             "II", now - DAEMON_STALE, now);
+	if (r >= 0)
+		r = sql_exec(s,
+		             "INSERT INTO daemon (instance, host, pid, started,"
+		             " heartbeat) VALUES (?1, ?2, ?3, ?4, ?4)",
+		             "ttII", s->instance, host, pid, now);
+	return sql_end(s, r < 0 ? r : 0);
 }
 
 /* The ids as a PostgreSQL array literal, "{1,2,3}"; NULL out of memory. */

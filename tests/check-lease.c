@@ -267,6 +267,26 @@ START_TEST(test_lease_unregister_gives_leases_back_and_leaves)
 }
 END_TEST
 
+START_TEST(test_lease_register_clears_daemons_dead_for_a_week)
+{
+	int64_t id = add_feed("http://x.test/d", 0);
+	struct store *c = open_db();
+	struct store_daemon *v = NULL;
+	size_t n = 0;
+
+	/* b beat within the week (it polled): its row stays, a's goes */
+	ck_assert_uint_eq(take(b, &id, 1, 10, NOW), 1);
+	ck_assert_int_eq(store_lease_heartbeat(b, NOW + 604800 - TTL, TTL), 1);
+	ck_assert_int_eq(store_lease_register(c, "host-c", 3, NOW + 604801), 0);
+	ck_assert_int_eq(store_lease_daemons(c, NOW + 604801, &v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(v[0].host, "host-b");
+	ck_assert_str_eq(v[1].host, "host-c");
+	store_daemons_free(v, n);
+	store_close(c);
+}
+END_TEST
+
 START_TEST(test_lease_thousands_of_ids_in_one_call)
 {
 	enum { N = 2500 };
@@ -455,6 +475,7 @@ lease_suite(void)
 	tcase_add_test(pg, test_lease_where_skips_rows_being_saved);
 	tcase_add_test(pg, test_lease_daemons_lists_each_with_its_leases);
 	tcase_add_test(pg, test_lease_unregister_gives_leases_back_and_leaves);
+	tcase_add_test(pg, test_lease_register_clears_daemons_dead_for_a_week);
 	tcase_add_test(pg, test_lease_thousands_of_ids_in_one_call);
 	tcase_add_test(pg, test_lease_describe_names_host_and_database);
 	tcase_add_test(pg,
