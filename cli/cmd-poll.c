@@ -184,6 +184,46 @@ print_purged(struct cmd_ctx *ctx)
 	       c.over_limit);
 }
 
+/*
+ * Which backend, and on a store several daemons share (PostgreSQL) each
+ * daemon registered in it: its heartbeat's age and the leases it holds.
+ */
+static void
+print_backend(struct cmd_ctx *ctx)
+{
+	struct store_daemon *v = NULL;
+	int64_t now = (int64_t)time(NULL);
+	struct store *s = cmd_store(ctx);
+	char *what = NULL;
+	size_t n = 0;
+
+	if (s == NULL)
+		return;
+	if (store_describe(s, &what) == 0)
+		printf("backend: %s\n", what);
+	free(what);
+	if (!store_lease_shared(s))
+		return;
+	if (store_lease_daemons(s, now, &v, &n) < 0) {
+		printf("daemons: unknown (%s)\n", store_errmsg(s));
+		return;
+	}
+	printf("daemons: %zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		char host[QUOTE_MAX];
+
+		printf("daemon: %s host %s pid %" PRId64 " heartbeat %" PRId64
+		       "s ago, %" PRId64 " leases",
+		       v[i].instance,
+		       cmd_quote(v[i].host ? v[i].host : "", host), v[i].pid,
+		       now - v[i].heartbeat, v[i].leases);
+		if (v[i].expired > 0)
+			printf(" (%" PRId64 " expired)", v[i].expired);
+		printf("\n");
+	}
+	store_daemons_free(v, n);
+}
+
 /* gazette status. */
 static int
 status_exec(struct cmd_ctx *ctx, int argc, char **argv)
@@ -205,6 +245,7 @@ status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	else
 		r = answered(r, reply, err);
 	if (r == EXIT_OK) {
+		print_backend(ctx);
 		print_purged(ctx);
 		print_index_lag(ctx);
 	}
@@ -215,7 +256,9 @@ const struct cmd_entry cmd_status = {
         .name = "status",
         .usage = "",
         .summary = "what gazetted is doing, or what the database says",
-        .help = "purged: the stories retention has removed, by reason\n"
+        .help = "backend: sqlite PATH, or postgresql HOST/DB; on PostgreSQL\n"
+                "a line per daemon sharing it: its heartbeat and leases.\n"
+                "purged: the stories retention has removed, by reason\n"
                 "(gazette feeds -v says it per feed). The last line says\n"
                 "how far the full-text index is behind the stories (stories not yet indexed, changed or\n"
                 "removed ones not yet applied, and the age of the oldest);\n"

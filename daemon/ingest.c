@@ -70,6 +70,7 @@ struct ingest {
 
 	/* the thread's own */
 	char *db_path, *db_name;
+	char *instance; /* the daemon's leases, in a shared store */
 	unsigned flags;
 	struct store *store;
 	struct stream *streams;   /* parsers of bodies still arriving */
@@ -489,6 +490,9 @@ run_save(struct ingest *g, struct ingest_job *j)
 		r = store_feed_set_disabled(s, j->feed_id, true, j->disable);
 	if (r >= 0)
 		r = store_feed_save_schedule(s, &j->sched);
+	/* In the transaction that writes its next_poll: nothing between. */
+	if (r >= 0 && j->poll != 0)
+		r = store_lease_release(s, j->feed_id);
 	for (i = 0; r >= 0 && i < j->n_suggest; i++)
 		r = store_suggestion_add(s, j->feed_id, j->suggest[i],
 		                         j->suggest_src[i],
@@ -617,6 +621,14 @@ ingest_main(void *arg)
 	int r;
 
 	r = store_open(g->db_path, g->flags, &g->store, &err);
+	if (r >= 0 && g->instance) {
+		r = store_lease_adopt(g->store, g->instance);
+		if (r < 0) {
+			err = xasprintf("cannot lease: %s", strerror(-r));
+			store_close(g->store);
+			g->store = NULL;
+		}
+	}
 	pthread_mutex_lock(&g->lock);
 	g->started = true;
 	g->open_err = r;
@@ -680,7 +692,8 @@ ingest_main(void *arg)
 /* Start the thread; wait until it has its store. */
 struct ingest *
 ingest_new(const char *db_path, unsigned flags, const char *db_name,
-           size_t max_bytes, int64_t index_lag, bool index_idle, char **ret_err)
+           size_t max_bytes, int64_t index_lag, bool index_idle,
+           const char *instance, char **ret_err)
 {
 	struct ingest *g = xcalloc(1, sizeof(*g));
 	int r;
@@ -704,6 +717,7 @@ ingest_new(const char *db_path, unsigned flags, const char *db_name,
 	g->index_idle = index_idle;
 	g->db_path = xstrdup(db_path);
 	g->db_name = xstrdup(db_name ? db_name : db_path);
+	g->instance = instance ? xstrdup(instance) : NULL;
 	g->flags = flags;
 	/* What an earlier run left unindexed is taken when idle. */
 	g->unindexed_ms = now_ms();
@@ -790,6 +804,7 @@ ingest_free(struct ingest *g, bool drain)
 	free(g->open_msg);
 	free(g->db_path);
 	free(g->db_name);
+	free(g->instance);
 	free(g);
 }
 

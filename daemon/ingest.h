@@ -119,11 +119,14 @@ void ingest_job_free(struct ingest_job *j);
  * (store_open flags), with a queue of max_bytes body bytes. db_name
  * names the database in messages; index_idle: fill the full-text index
  * when idle (a daemon; not a poll run once, which leaves it to the next
- * search). NULL with *ret_err when the store does not open there.
+ * search). instance: the daemon's in a shared store (store_lease_*),
+ * whose lease of a feed the save of its poll gives back; NULL: none.
+ * NULL with *ret_err when the store does not open there.
  */
 struct ingest *ingest_new(const char *db_path, unsigned flags,
                           const char *db_name, size_t max_bytes,
-                          int64_t index_lag, bool index_idle, char **ret_err);
+                          int64_t index_lag, bool index_idle,
+                          const char *instance, char **ret_err);
 /*
  * Stop: the job in hand is finished and committed; queued jobs are done
  * too when drain, else dropped (nothing of them was written, so their

@@ -199,6 +199,8 @@ db_still_there(struct daemon *d)
 
 	if (d->db_lost)
 		return false;
+	if (store_is_url(d->db))
+		return true; /* a server's database: no file of ours */
 	if (stat(d->db, &st) == 0 && st.st_dev == d->db_dev &&
 	    st.st_ino == d->db_ino)
 		return true;
@@ -287,6 +289,12 @@ daemon_clear(struct daemon *d)
 {
 	control_free(d->control);
 	poller_free(d->poller); /* cancels transfers: curl before libevent */
+	/* Its saves are committed: what it still leases goes back now. */
+	if (d->store && store_lease_instance(d->store) &&
+	    store_lease_unregister(d->store) < 0)
+		log_warn("cannot give the leases back in '%s': %s; they "
+		         "expire in lease-time",
+		         d->db, store_errmsg(d->store));
 	free(d->db);
 	if (d->ev_term)
 		event_free(d->ev_term);
@@ -420,6 +428,22 @@ main(int argc, char **argv)
 	if (r < 0) {
 		log_err("%s", err);
 		goto out;
+	}
+	/* A shared store: this daemon is one of those that lease its feeds. */
+	if (!d.once && store_lease_shared(d.store)) {
+		char host[256] = "";
+
+		if (gethostname(host, sizeof(host) - 1) < 0)
+			strcpy(host, "?");
+		r = store_lease_register(d.store, host, (int64_t)getpid(),
+		                         (int64_t)time(NULL));
+		if (r < 0) {
+			log_err("cannot register in '%s': %s", db,
+			        store_errmsg(d.store));
+			goto out;
+		}
+		log_info("instance %s in '%s'", store_lease_instance(d.store),
+		         db);
 	}
 	d.base = event_base_new();
 	if (d.base == NULL) {

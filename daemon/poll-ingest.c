@@ -140,6 +140,8 @@ poll_ingest_save(struct pfeed *pf, struct ingest_job *j)
 	pf->suggest = pf->suggest_src = NULL;
 	pf->n_suggest = 0;
 	sched_snapshot(&j->sched, pf->sf);
+	/* Out of the heap till saved: a reread would see the old schedule. */
+	pf->saving++;
 	ingest_submit(pf->p->ingest, j);
 }
 
@@ -228,6 +230,16 @@ saved(struct poller *p, struct ingest_job *j)
 	p->inflight--;
 	if (j->poll == 0)
 		return; /* a schedule alone */
+	if (pf && pf->saving > 0 && --pf->saving == 0 && !pf->busy) {
+		if (pf->pending_sf) {
+			/* Read while saving: our schedule is the newer. */
+			poll_schedule_copy(pf->pending_sf, pf->sf);
+			store_feed_free(pf->sf);
+			pf->sf = pf->pending_sf;
+			pf->pending_sf = NULL;
+		}
+		poll_feed_schedule(pf);
+	}
 	if (j->lost) {
 		/* Nothing of it is stored: fetched in full next time. */
 		if (pf)

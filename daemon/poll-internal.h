@@ -9,6 +9,8 @@
  *                  pool, the walk through a feed's URLs, fetching one URL
  *   poll-ingest.c  the loop's side of the ingest thread: bodies out,
  *                  parse results back (failover on "not a feed"), saves
+ *   poll-lease.c   a store several daemons share (PostgreSQL): due feeds
+ *                  leased before they are polled, the heartbeat
  *
  * Everything here runs on the loop thread; the ingest thread sees only
  * the jobs handed to it (ingest.h).
@@ -74,6 +76,8 @@ struct pfeed {
 	struct store_feed *pending_sf; /* newer row, applied when idle */
 	struct sched_node node;
 	bool busy;
+	int saving; /* polls handed to the ingest thread, not yet saved */
+	int64_t not_before; /* another daemon's lease: not polled before */
 	bool held; /* failed with network errors; counted later or never */
 	int64_t held_since;
 
@@ -128,6 +132,10 @@ struct poller {
 	bool once;
 	struct event timer;
 	uint64_t polls; /* numbers given to polls */
+	bool shared;    /* the store is shared: feeds are leased first */
+	int polling;    /* polls begun and not finished */
+	bool beating;   /* the lease heartbeat is armed */
+	struct event lease_timer;
 
 	struct pfeed **feeds; /* sorted by id */
 	size_t n_feeds;
@@ -207,6 +215,15 @@ void poll_failover(struct pfeed *pf);
  */
 bool poll_retry_pinned(struct pfeed *pf, enum mirror_kind kind,
                        const char *served_ip);
+
+/* ---- poll-lease.c ---- */
+/* Lease when the store is shared (and this daemon registered in it). */
+void poll_lease_init(struct poller *p);
+void poll_lease_stop(struct poller *p);
+/* How many more polls may be leased now (0: wait for room). */
+size_t poll_lease_room(const struct poller *p);
+/* Lease the due feeds v[0..n), begin those leased, reschedule the rest. */
+void poll_lease_begin(struct poller *p, struct pfeed **v, size_t n);
 
 /* ---- poll-ingest.c ---- */
 /*

@@ -41,9 +41,10 @@ static int64_t
 feed_due(const struct pfeed *pf)
 {
 	const struct store_feed *sf = pf->sf;
+	int64_t due = sf->next_poll > sf->retry_after ? sf->next_poll
+	                                              : sf->retry_after;
 
-	return sf->next_poll > sf->retry_after ? sf->next_poll
-	                                       : sf->retry_after;
+	return pf->not_before > due ? pf->not_before : due;
 }
 
 /* Put an idle, enabled feed in the heap at its due time (daemon only). */
@@ -52,7 +53,8 @@ poll_feed_schedule(struct pfeed *pf)
 {
 	struct poller *p = pf->p;
 
-	if (p->once || pf->busy || pf->sf->disabled || pf->sf->n_urls == 0) {
+	if (p->once || pf->busy || pf->saving > 0 || pf->sf->disabled ||
+	    pf->sf->n_urls == 0) {
 		sched_heap_remove(&p->heap, &pf->node);
 		return;
 	}
@@ -79,6 +81,7 @@ poll_begin(struct pfeed *pf)
 	pf->max_age = -1;
 	pf->gone = false;
 	pf->poll_no = ++p->polls;
+	p->polling++;
 
 	pf->order = xcalloc(n, sizeof(*pf->order));
 	/* A mirror is preferred: re-probe the primary every primary-retry. */
@@ -363,6 +366,7 @@ poll_finish(struct pfeed *pf, ssize_t served, const struct poll_served *sv)
 
 	poll_reset(pf);
 	pf->busy = false;
+	p->polling--;
 	if (pf->pending_sf) {
 		/* A newer row came while polling; our schedule wins. */
 		struct store_feed *n = pf->pending_sf;
@@ -396,6 +400,11 @@ poll_arm_timer(struct poller *p)
 		return;
 	}
 	now = poll_now();
+	/* Shared and no room to lease: a poll's end arms it again. */
+	if (p->shared && n->due <= now && poll_lease_room(p) == 0) {
+		evtimer_del(&p->timer);
+		return;
+	}
 	if (n->due > now)
 		tv.tv_sec = (time_t)(n->due - now);
 	evtimer_add(&p->timer, &tv);
@@ -408,17 +417,32 @@ poll_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct poller *p = arg;
 	int64_t now = poll_now();
 	struct sched_node *n;
+	struct pfeed **due = NULL;
+	size_t n_due = 0, cap = 0;
 
 	(void)fd;
 	(void)what;
-	while ((n = sched_heap_top(&p->heap)) && n->due <= now) {
+	while ((!p->shared || poll_lease_room(p) > 0) &&
+	       (n = sched_heap_top(&p->heap)) && n->due <= now) {
 		struct pfeed *pf =
 		        (struct pfeed *)(void *)((char *)n -
 		                                 offsetof(struct pfeed, node));
 
 		sched_heap_pop(&p->heap);
-		poll_begin(pf);
+		if (!p->shared) {
+			poll_begin(pf);
+			continue;
+		}
+		if (n_due == cap) {
+			cap = cap ? 2 * cap : 64;
+			due = xreallocarray(due, cap, sizeof(*due));
+		}
+		due[n_due++] = pf;
 	}
+	/* Shared: each due feed is polled by the daemon that leases it. */
+	if (n_due > 0)
+		poll_lease_begin(p, due, n_due);
+	free(due);
 	poll_pump(p);
 	poll_arm_timer(p);
 }

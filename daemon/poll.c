@@ -182,7 +182,8 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 	}
 	p->ingest = ingest_new(store_path(s), store_flags(s) & ~STORE_CREATE,
 	                       store_path(s), (size_t)cfg->ingest_queue,
-	                       cfg->index_lag, !once, &err);
+	                       cfg->index_lag, !once,
+	                       once ? NULL : store_lease_instance(s), &err);
 	if (p->ingest == NULL) {
 		log_err("cannot start the ingest thread: %s",
 		        err ? err : "out of memory");
@@ -195,6 +196,7 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 	             EV_READ | EV_PERSIST, poll_ingest_cb, p);
 	event_add(&p->ingest_ev, NULL);
 	evtimer_assign(&p->timer, base, poll_timer_cb, p);
+	poll_lease_init(p);
 	sched_heap_init(&p->heap);
 	TAILQ_INIT(&p->runnable);
 	TAILQ_INIT(&p->held);
@@ -213,6 +215,7 @@ poller_free(struct poller *p)
 		return;
 	event_del(&p->ingest_ev);
 	evtimer_del(&p->timer);
+	poll_lease_stop(p);
 	for (i = 0; i < p->n_feeds; i++)
 		pfeed_free(p->feeds[i]);
 	free(p->feeds);
@@ -258,8 +261,10 @@ feed_drop(struct poller *p, struct pfeed *pf)
 	struct poll_summary d = {.feeds = 0};
 	int64_t id = pf->sf->id;
 
-	if (pf->busy)
+	if (pf->busy) {
 		p->inflight--;
+		p->polling--;
+	}
 	pfeed_free(pf);
 	waiters_note(p, id, &d);
 }
@@ -292,7 +297,7 @@ poller_load(struct poller *p)
 			feed_drop(p, p->feeds[j++]); /* removed */
 		if (j < p->n_feeds && p->feeds[j]->sf->id == v[i]->id) {
 			pf = p->feeds[j++];
-			if (pf->busy) {
+			if (pf->busy || pf->saving > 0) {
 				store_feed_free(pf->pending_sf);
 				pf->pending_sf = v[i];
 			} else {

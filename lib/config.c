@@ -603,6 +603,8 @@ daemon_key(struct parse_state *st, const char *k, const char *v)
 		return set_size(st, k, v, &c->ingest_queue);
 	if (strcasecmp(k, "index-lag") == 0)
 		return set_duration(st, k, v, &c->index_lag);
+	if (strcasecmp(k, "lease-time") == 0)
+		return set_duration(st, k, v, &c->lease_time);
 	if (strcasecmp(k, "max-connections") == 0)
 		return set_count(st, k, v, 4096, &c->max_connections);
 	if (strcasecmp(k, "per-host-connections") == 0)
@@ -1060,6 +1062,7 @@ config_defaults(struct config **ret)
 	c->max_feed_size = 16 * 1024 * 1024;
 	c->ingest_queue = 32 * 1024 * 1024;
 	c->index_lag = 60;
+	c->lease_time = 120;
 	c->primary_retry = 3600;
 	c->retention = 90 * 86400;
 	c->redirect_polls = 3;
@@ -1097,6 +1100,8 @@ config_check(struct parse_state *st)
 		fail(st, -EINVAL, "ingest-queue must be at least 64KiB");
 	else if (c->max_backoff < 1)
 		fail(st, -EINVAL, "max-backoff must be at least 1s");
+	else if (c->lease_time < 3)
+		fail(st, -EINVAL, "lease-time must be at least 3s");
 	else if (c->per_host_connections > c->max_connections)
 		fail(st, -EINVAL,
 		     "per-host-connections is above max-connections");

@@ -190,6 +190,15 @@ int schema_migrate(struct store *s, const struct schema *sc);
 int store_open_db(const char *path, unsigned flags, const struct schema *sc,
                   struct store **ret, char **ret_err);
 
+/* ---- lib/store-merge.c ---- */
+
+/*
+ * PostgreSQL: the advisory lock a merge that writes holds to the end of
+ * its transaction (several daemons; see there); retention's deletes take
+ * it too. Nothing on SQLite, whose writers are one at a time.
+ */
+int merge_lock_xact(struct store *s);
+
 /* ---- lib/store-pg.c: the libpq half of the driver ---- */
 
 /* Connect to conninfo; a message in s->err on failure. */

@@ -83,6 +83,12 @@ purge_read(struct store *s, int64_t before, int64_t now, int64_t *ret)
 		r = sql_begin(s);
 		if (r < 0)
 			break;
+		/* No merge of another daemon links a story we delete. */
+		r = merge_lock_xact(s);
+		if (r < 0) {
+			sql_end(s, r);
+			break;
+		}
 		r = sql_exec(
 		        s,
 		        SQL2(s,
@@ -201,6 +207,9 @@ purge_feed(struct store *s, int64_t feed, enum reason why, int64_t arg,
 		r = sql_begin(s);
 		if (r < 0)
 			return r;
+		r = merge_lock_xact(s);
+		if (r < 0)
+			return sql_end(s, r);
 		n = r = victims(s, feed, why, arg, v);
 		for (int i = 0; r >= 0 && i < n; i++) {
 			r = sql_exec(

@@ -360,3 +360,40 @@ store_backend_name(const struct store *s)
 {
 	return s && s->backend == BACKEND_PG ? "postgresql" : "sqlite";
 }
+
+/* "sqlite PATH" or "postgresql HOST/DB", without credentials. */
+int
+store_describe(const struct store *s, char **ret)
+{
+	PQconninfoOption *opts = NULL;
+	const char *host = NULL, *db = NULL;
+	char *out;
+
+	if (!s || !ret)
+		return -EINVAL;
+	if (s->backend != BACKEND_PG) {
+		out = sql_join4("sqlite ", s->path, "", "");
+	} else {
+		opts = PQconninfoParse(s->path, NULL);
+		for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+			if (!o->val || !*o->val)
+				continue;
+			if (strcmp(o->keyword, "host") == 0)
+				host = o->val;
+			else if (strcmp(o->keyword, "dbname") == 0)
+				db = o->val;
+		}
+		/* What the URI leaves out, the connection says it took. */
+		if (!host && s->pg)
+			host = PQhost(s->pg);
+		if (!db && s->pg)
+			db = PQdb(s->pg);
+		out = sql_join4("postgresql ", host ? host : "localhost", "/",
+		                db ? db : "");
+		PQconninfoFree(opts);
+	}
+	if (!out)
+		return -ENOMEM;
+	*ret = out;
+	return 0;
+}

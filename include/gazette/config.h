@@ -85,8 +85,9 @@ struct config {
 	int64_t primary_retry;    /* primary-retry = 1h */
 	int64_t ingest_queue; /* ingest-queue = 32MiB: bodies waiting to parse
 	                       */
-	int64_t index_lag; /* index-lag = 60s: the index at most this behind */
-	int64_t retention; /* retention = 90d; 0: keep forever */
+	int64_t index_lag;  /* index-lag = 60s: the index at most this behind */
+	int64_t lease_time; /* lease-time = 2m: a feed's lease (PostgreSQL) */
+	int64_t retention;  /* retention = 90d; 0: keep forever */
 	int64_t keep_unread; /* keep-unread = forever (0): unread stories */
 	int64_t max_stories; /* max-stories = 0 (no limit): stories a feed */
 	int redirect_polls;  /* redirect-polls = 3: 301s before update */

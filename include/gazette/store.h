@@ -61,6 +61,76 @@ int store_begin_batch(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 
+/* ---- several daemons, one store (PostgreSQL: lib/store-lease.c) ---- */
+
+/*
+ * Whether several daemons may share s: on PostgreSQL each leases the
+ * feeds it polls; an SQLite store has one daemon and no leases.
+ */
+bool store_lease_shared(const struct store *s);
+/* Register this daemon (host, pid) under a new random instance id. */
+int store_lease_register(struct store *s, const char *host, int64_t pid,
+                         int64_t now);
+/* The instance id s leases under (NULL: none). */
+const char *store_lease_instance(const struct store *s);
+/* Lease under instance on s, another connection of the same daemon. */
+int store_lease_adopt(struct store *s, const char *instance);
+/*
+ * Lease up to max of those of ids[0..n) that are due (enabled,
+ * next_poll and retry_after passed) and free (no lease, an expired one,
+ * or ours) until now + ttl, in one statement (per thousand ids), the
+ * longest due first; *ret_ids (caller frees) the *ret_n ids leased.
+ * Fewer than max: every other one is another daemon's or not due.
+ */
+int store_lease_take(struct store *s, const int64_t *ids, size_t n, size_t max,
+                     int64_t now, int64_t ttl, int64_t **ret_ids,
+                     size_t *ret_n);
+
+/* A feed's schedule and lease as the store has them. */
+struct store_lease_state {
+	int64_t id;
+	int64_t next_poll;
+	int64_t retry_after;
+	int64_t lease_until; /* 0: no lease */
+	bool ours;           /* the lease is this instance's */
+	bool disabled;
+};
+
+/* The state of the feeds of ids (those that exist); caller frees *ret. */
+int store_lease_where(struct store *s, const int64_t *ids, size_t n,
+                      struct store_lease_state **ret, size_t *ret_n);
+/*
+ * Heartbeat: this daemon's row, and its leases extended to now + ttl.
+ * Returns the number of leases it holds, or -errno.
+ */
+int store_lease_heartbeat(struct store *s, int64_t now, int64_t ttl);
+/* Give a feed's lease back, in the transaction saving its poll. */
+int store_lease_release(struct store *s, int64_t feed_id);
+/* A clean exit: every lease given back, the daemon's row removed. */
+int store_lease_unregister(struct store *s);
+
+/* A daemon registered in a shared store. */
+struct store_daemon {
+	char *instance;
+	char *host;
+	int64_t pid;
+	int64_t started;
+	int64_t heartbeat;
+	int64_t leases;  /* feeds it holds (unexpired) */
+	int64_t expired; /* leases it left to expire */
+};
+
+/* The daemons of a shared store, oldest first (none on SQLite). */
+int store_lease_daemons(struct store *s, int64_t now, struct store_daemon **ret,
+                        size_t *ret_n);
+void store_daemons_free(struct store_daemon *v, size_t n);
+
+/*
+ * The backend and where it is, for people: "sqlite PATH", or
+ * "postgresql HOST/DB" (no user, no password); *ret newly allocated.
+ */
+int store_describe(const struct store *s, char **ret);
+
 #include "gazette/store-feeds.h"
 #include "gazette/store-index.h"
 #include "gazette/store-merge.h"
