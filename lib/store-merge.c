@@ -114,21 +114,20 @@ merge_lock_xact(struct store *s)
 static int
 feed_has(struct store *s, struct merge_ctx *c)
 {
-	int64_t seen;
+	int64_t has = 0;
 	int r;
 
-	r = sql_int(s, &seen,
-	            "SELECT 1 FROM membership WHERE feed_id = ?1 LIMIT 1", "I",
-	            c->feed);
+	/* One round trip: 1 for memberships, 2 for tombstones. */
+	r = sql_int(s, &has,
+	            "SELECT CASE WHEN EXISTS (SELECT 1 FROM membership"
+	            "  WHERE feed_id = ?1) THEN 1 ELSE 0 END"
+	            " + CASE WHEN EXISTS (SELECT 1 FROM tombstone"
+	            "  WHERE feed_id = ?1) THEN 2 ELSE 0 END",
+	            "I", c->feed);
 	if (r < 0)
 		return r;
-	c->members = r != 0;
-	r = sql_int(s, &seen,
-	            "SELECT 1 FROM tombstone WHERE feed_id = ?1 LIMIT 1", "I",
-	            c->feed);
-	if (r < 0)
-		return r;
-	c->tombstones = r != 0;
+	c->members = (has & 1) != 0;
+	c->tombstones = (has & 2) != 0;
 	return 0;
 }
 
@@ -852,13 +851,13 @@ store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
 		r = merge_entry(s, &ctx, &feed->entries[i], &prep->keys[i],
 		                &res);
 	if (r >= 0)
+		r = sql_defer(s, NULL,
+		              "UPDATE feed SET last_served = ?2 WHERE id = ?1",
+		              "II", feed_id, (int64_t)url_index);
+	if (r >= 0)
 		r = sql_flush(s);
 	res.new_stories += (int)pg_new;
 	res.unchanged += pg_queued - (int)pg_new;
-	if (r >= 0)
-		r = sql_exec(s,
-		             "UPDATE feed SET last_served = ?2 WHERE id = ?1",
-		             "II", feed_id, (int64_t)url_index);
 	r = sql_end(s, r < 0 ? r : 0);
 	if (r >= 0 && ret)
 		*ret = res;
