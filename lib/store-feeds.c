@@ -515,11 +515,11 @@ store_feed_rename(struct store *s, int64_t id, const char *title)
 	return r == 0 ? -ENOENT : (r < 0 ? r : 0);
 }
 
-/* The title a poll found. */
+/* The title a poll found (queued on PostgreSQL inside a transaction). */
 int
 store_feed_set_parsed_title(struct store *s, int64_t id, const char *title)
 {
-	int r = sql_write(s,
+	int r = sql_defer(s, NULL,
 	                  SQL2(s,
 	                       "UPDATE feed SET parsed_title = ?2 WHERE id = ?1"
 	                       " AND parsed_title IS NOT ?2",

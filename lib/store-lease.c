@@ -266,10 +266,11 @@ store_lease_release(struct store *s, int64_t feed_id)
 
 	if (!store_lease_shared(s) || !s->instance)
 		return 0;
-	r = sql_exec(s,
-	             "UPDATE feed SET lease_owner = NULL, lease_until = 0"
-	             " WHERE id = ?1 AND lease_owner = ?2",
-	             "It", feed_id, s->instance);
+	/* Queued inside a transaction: it answers nothing we need. */
+	r = sql_defer(s, NULL,
+	              "UPDATE feed SET lease_owner = NULL, lease_until = 0"
+	              " WHERE id = ?1 AND lease_owner = ?2",
+	              "It", feed_id, s->instance);
 	return r < 0 ? r : 0;
 }
 
