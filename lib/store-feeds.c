@@ -520,8 +520,11 @@ int
 store_feed_set_parsed_title(struct store *s, int64_t id, const char *title)
 {
 	int r = sql_write(s,
-	                  "UPDATE feed SET parsed_title = ?2 WHERE id = ?1"
-	                  " AND parsed_title IS NOT ?2",
+	                  SQL2(s,
+	                       "UPDATE feed SET parsed_title = ?2 WHERE id = ?1"
+	                       " AND parsed_title IS NOT ?2",
+	                       "UPDATE feed SET parsed_title = ?2 WHERE id = ?1"
+	                       " AND parsed_title IS DISTINCT FROM ?2"),
 	                  "It", id, title);
 
 	return r < 0 ? r : 0;

@@ -23,17 +23,24 @@ store_url_record(struct store *s, const struct store_attempt *a)
 
 	if (!a)
 		return -EINVAL;
+	/*
+	 * A NULL test names its parameter's type, which PostgreSQL cannot
+	 * tell from it. redirect = ?7, not IS: ?7 is not NULL past the
+	 * first WHEN, and a NULL redirect then counts 1 either way.
+	 */
 	r = sql_write(
 	        s,
 	        "UPDATE feed_url SET last_status = ?2, last_error = ?3,"
 	        " last_tried = ?4,"
-	        " last_ok = CASE WHEN ?3 IS NULL THEN ?4 ELSE last_ok END,"
-	        " etag = CASE WHEN ?3 IS NULL AND ?5 IS NOT NULL"
-	        "  THEN ?5 ELSE etag END,"
-	        " last_modified = CASE WHEN ?3 IS NULL AND ?6 IS NOT NULL"
+	        " last_ok = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN ?4"
+	        "  ELSE last_ok END,"
+	        " etag = CASE WHEN CAST(?3 AS TEXT) IS NULL"
+	        "  AND CAST(?5 AS TEXT) IS NOT NULL THEN ?5 ELSE etag END,"
+	        " last_modified = CASE WHEN CAST(?3 AS TEXT) IS NULL"
+	        "  AND CAST(?6 AS TEXT) IS NOT NULL"
 	        "  THEN ?6 ELSE last_modified END,"
-	        " redirect_count = CASE WHEN ?7 IS NULL THEN 0"
-	        "  WHEN redirect IS ?7 THEN redirect_count + 1 ELSE 1 END,"
+	        " redirect_count = CASE WHEN CAST(?7 AS TEXT) IS NULL THEN 0"
+	        "  WHEN redirect = ?7 THEN redirect_count + 1 ELSE 1 END,"
 	        " redirect = ?7, fail_kind = ?8, last_ip = ?9, via = ?10,"
 	        " good_addrs = coalesce(?11, good_addrs)"
 	        " WHERE id = ?1",

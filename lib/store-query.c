@@ -158,6 +158,9 @@ story_feeds(struct store *s, int64_t id, struct titles *t,
 	" AND (?10 = 0 OR (s.id > ?11 AND NOT EXISTS (SELECT 1 FROM"           \
 	"  new_seen ns WHERE ns.id = s.id)))"
 
+/* ts_rank's weights of D, C (content), B (summary) and A (title). */
+#define PG_WEIGHTS "'{0.1, 0.1, 0.3, 1.0}'"
+
 #define STORY_ORDER " ORDER BY s.published DESC, s.id DESC LIMIT ?8 OFFSET ?9"
 
 /* Run a listing statement and call fn per row. The count or -errno. */
@@ -210,16 +213,36 @@ run_stories(struct store *s, struct store *on, struct sql_stmt *st, bool ranked,
 	return r < 0 ? r : count;
 }
 
+/* How a search's words are written for one backend's query language. */
+struct query_syntax {
+	char quote;      /* around each word */
+	const char *esc; /* the characters escaped inside a word, */
+	char esc_with;   /* by this one before them, or (0) doubled */
+	const char *sep; /* between words: every word is required */
+	const char *any; /* after a word that ends in '*': a prefix */
+};
+
+/* FTS5: "word" "pre"*; a quote inside is doubled. */
+static const struct query_syntax fts5_syntax = {'"', "\"", 0, " ", "*"};
+
 /*
- * Turn the user's words into an FTS5 query: each word a quoted string
- * (so punctuation cannot be query syntax), a trailing * kept as a prefix
+ * A tsquery for to_tsquery: 'word' & 'pre':*; a quote or a backslash
+ * inside is escaped with a backslash, so that no word is syntax.
+ */
+static const struct query_syntax tsquery_syntax = {'\'', "'\\", '\\', " & ",
+                                                   ":*"};
+
+/*
+ * Turn the user's words into a full-text query: each word quoted (so
+ * punctuation cannot be query syntax), a trailing * kept as a prefix
  * search, all words required. NULL when there are no words.
  */
 static char *
-fts_query(const char *q)
+search_query(const char *q, const struct query_syntax *sx)
 {
-	size_t n = strlen(q);
-	char *out = malloc(3 * n + 4), *o = out;
+	size_t n = strlen(q), sep = strlen(sx->sep), any = strlen(sx->any);
+	/* per word of w bytes: 2w escaped, 2 quotes, any, sep; w >= 1 */
+	char *out = malloc(2 * n + (n / 2 + 1) * (2 + any + sep) + 1), *o = out;
 	const char *p = q;
 
 	if (!out)
@@ -236,19 +259,23 @@ fts_query(const char *q)
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n')
 			p++;
 		len = (size_t)(p - w);
-		if (o != out)
-			*o++ = ' ';
-		*o++ = '"';
+		if (o != out) {
+			memcpy(o, sx->sep, sep);
+			o += sep;
+		}
+		*o++ = sx->quote;
 		for (size_t i = 0; i < len; i++) {
 			if (i == len - 1 && w[i] == '*' && len > 1)
 				break;
-			if (w[i] == '"')
-				*o++ = '"';
+			if (strchr(sx->esc, w[i]))
+				*o++ = sx->esc_with ? sx->esc_with : w[i];
 			*o++ = w[i];
 		}
-		*o++ = '"';
-		if (len > 1 && w[len - 1] == '*')
-			*o++ = '*';
+		*o++ = sx->quote;
+		if (len > 1 && w[len - 1] == '*') {
+			memcpy(o, sx->any, any);
+			o += any;
+		}
 	}
 	*o = '\0';
 	if (o == out) {
@@ -267,7 +294,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	struct store *on = s; /* the connection of the statement */
 	struct sql_stmt *st;
 	char *match = NULL;
-	bool ranked = false;
+	bool ranked = false, filtered;
 	int64_t cursor = 0;
 	int r;
 
@@ -280,8 +307,56 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		if (r < 0)
 			return r;
 	}
-	if (q->search) {
-		match = fts_query(q->search);
+	filtered =
+	        (q->flags & (STORE_Q_UNREAD | STORE_Q_STARRED | STORE_Q_NEW)) ||
+	        q->feed_id || q->since || q->min_id;
+	if (q->search && s->backend == BACKEND_PG) {
+		/*
+		 * The tsv column is the index: the server keeps it with the
+		 * story's row, so there is nothing to catch up first. Ranked
+		 * as on SQLite among the newest SEARCH_CANDIDATES matches,
+		 * by ts_rank with title, summary and content (weights A, B,
+		 * C) counting 10, 3 and 1 as in bm25 below, divided by
+		 * 1 + log(length) as bm25 favours short text; the rank is
+		 * looked up only for the candidates.
+		 */
+		match = search_query(q->search, &tsquery_syntax);
+		if (!match)
+			return sql_failf(s, -EINVAL, "empty search");
+		ranked = true;
+		if (!filtered)
+			st = sql_prep(
+			        s, STORY_COLUMNS
+			        ", c.score FROM"
+			        " (SELECT m.id, -ts_rank(" PG_WEIGHTS ", t.tsv,"
+			        "   to_tsquery('simple', ?2), 1) AS score FROM"
+			        "  (SELECT s.id FROM story s"
+			        "   WHERE s.tsv @@ to_tsquery('simple', ?2)"
+			        "   ORDER BY s.id DESC"
+			        "   LIMIT " SEARCH_CANDIDATES ") m"
+			        "  JOIN story t ON t.id = m.id"
+			        "  ORDER BY score, m.id DESC"
+			        "  LIMIT ?8 OFFSET ?9) c"
+			        " JOIN story s ON s.id = c.id"
+			        " ORDER BY c.score, c.id DESC");
+		else
+			st = sql_prep(
+			        s, STORY_COLUMNS
+			        ", c.score FROM"
+			        " (SELECT m.id, -ts_rank(" PG_WEIGHTS ", t.tsv,"
+			        "   to_tsquery('simple', ?2), 1) AS score,"
+			        "   t.published FROM"
+			        "  (SELECT s.id FROM story s"
+			        "   WHERE s.tsv @@ to_tsquery('simple', ?2)" STORY_FILTERS
+			        "   ORDER BY s.id DESC"
+			        "   LIMIT " SEARCH_CANDIDATES ") m"
+			        "  JOIN story t ON t.id = m.id"
+			        "  ORDER BY score, t.published DESC, m.id DESC"
+			        "  LIMIT ?8 OFFSET ?9) c"
+			        " JOIN story s ON s.id = c.id"
+			        " ORDER BY c.score, c.published DESC, c.id DESC");
+	} else if (q->search) {
+		match = search_query(q->search, &fts5_syntax);
 		if (!match)
 			return sql_failf(s, -EINVAL, "empty search");
 		/*
@@ -307,9 +382,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		 * pass the filters: bm25 costs per match, so a common word
 		 * in a million stories would otherwise rank them all.
 		 */
-		if (!(q->flags &
-		      (STORE_Q_UNREAD | STORE_Q_STARRED | STORE_Q_NEW)) &&
-		    !q->feed_id && !q->since && !q->min_id)
+		if (!filtered)
 			/* No filters: the stories joined only for the page. */
 			st = sql_prep(
 			        on, STORY_COLUMNS
@@ -389,7 +462,8 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	sql_bind_int(st, 10, (q->flags & STORE_Q_NEW) != 0);
 	sql_bind_int64(st, 11, cursor);
 	r = run_stories(s, on, st, ranked, fn, arg);
-	if (r == -EIO && match && strstr(s->err, "fts5"))
+	if (r == -EIO && match &&
+	    (strstr(s->err, "fts5") || strstr(s->err, "tsquery")))
 		r = -EINVAL;
 	free(match);
 	return r;

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the store: opening, subscriptions, dedup, marks. With
- * GAZETTE_TEST_PG set to a postgresql:// URI (tests/pg-store.sh starts a
+ * GAZETTE_TEST_PG set to a postgresql:// URI (tests/pg-server.sh starts a
  * server) the same tests run on PostgreSQL, each in a schema of its own,
  * but those about SQLite's files (modes, WAL, old versions, the index
  * file).
@@ -208,22 +208,86 @@ count_all(void)
 	return r;
 }
 
-/* One integer from raw SQL on the file, through a separate connection. */
+/* A separate connection to the test's PostgreSQL schema. */
+static PGconn *
+pg_connect(void)
+{
+	PGconn *c = PQconnectdb(dbpath);
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	return c;
+}
+
+/*
+ * One integer from raw SQL on the test's PostgreSQL schema, -1 none;
+ * arg binds $1 when not NULL.
+ */
 static int64_t
-raw_int(const char *path, const char *sql)
+pg_raw_int(const char *sql, const char *arg)
+{
+	PGconn *c = pg_connect();
+	PGresult *res =
+	        PQexecParams(c, sql, arg ? 1 : 0, NULL, &arg, NULL, NULL, 0);
+	int64_t v = -1;
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
+	              PQerrorMessage(c));
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* Run raw SQL on the test's PostgreSQL schema: 0 (SQLITE_OK) or 1. */
+static int
+pg_raw_exec(const char *sql)
+{
+	PGconn *c = pg_connect();
+	PGresult *res = PQexec(c, sql);
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	                         PQresultStatus(res) == PGRES_TUPLES_OK
+	                 ? SQLITE_OK
+	                 : SQLITE_ERROR;
+
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+/*
+ * One integer from raw SQL on the file, through a separate connection
+ * (on PostgreSQL, the store's own SQL on its schema); arg binds ?1 when
+ * not NULL.
+ */
+static int64_t
+raw_int_arg(const char *path, const char *sql, const char *arg)
 {
 	sqlite3 *db;
 	sqlite3_stmt *s;
 	int64_t v = -1;
 
+	if (pg_uri && strcmp(path, dbpath) == 0)
+		return pg_raw_int(sql, arg);
 	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
 	                 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (arg)
+		ck_assert_int_eq(
+		        sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC),
+		        SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return v;
+}
+
+/* One integer from raw SQL on the file. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	return raw_int_arg(path, sql, NULL);
 }
 
 /* Run raw SQL on the file through a separate read-write connection. */
@@ -233,6 +297,8 @@ raw_exec(const char *path, const char *sql)
 	sqlite3 *db;
 	int rc;
 
+	if (pg_uri && strcmp(path, dbpath) == 0)
+		return pg_raw_exec(sql);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 	sqlite3_close(db);
@@ -247,6 +313,38 @@ idxpath(const char *store_path)
 
 	snprintf(p, sizeof(p), "%s.index", store_path);
 	return p;
+}
+
+/*
+ * How many stories the full-text index holds (word NULL) or finds word
+ * in: the index file's on SQLite, the tsv column's on PostgreSQL.
+ */
+static int64_t
+indexed(const char *word)
+{
+	if (pg_uri && !word)
+		return raw_int(dbpath, "SELECT count(*) FROM story");
+	if (pg_uri)
+		return raw_int_arg(
+		        dbpath,
+		        "SELECT count(*) FROM story"
+		        " WHERE tsv @@ plainto_tsquery('simple', $1)",
+		        word);
+	if (!word)
+		return raw_int(idxpath(dbpath),
+		               "SELECT count(*) FROM story_fts");
+	return raw_int_arg(idxpath(dbpath),
+	                   "SELECT count(*) FROM story_fts"
+	                   " WHERE story_fts MATCH ?1",
+	                   word);
+}
+
+/* The schema version of the test's database, read apart from the store. */
+static int64_t
+raw_version(const char *path)
+{
+	return raw_int(path, pg_uri ? "SELECT version FROM gazette_meta"
+	                            : "PRAGMA user_version");
 }
 
 /* ---- opening ---- */
@@ -1622,13 +1720,19 @@ START_TEST(test_version_7_database_migrates_keeping_stories_and_tombstones)
 	store_close(st);
 	st = NULL;
 	/* What version 7 had: no purge_count, no totals. */
-	ck_assert_int_eq(raw_exec(dbpath, "DROP TABLE purge_count;"
+	ck_assert_int_eq(
+	        raw_exec(dbpath, pg_uri ? "DROP TABLE purge_count;"
+	                                  "DELETE FROM state"
+	                                  " WHERE key LIKE 'purged_%';"
+	                                  "UPDATE gazette_meta SET version = 7;"
+	                                : "DROP TABLE purge_count;"
 	                                  "DELETE FROM state"
 	                                  " WHERE key LIKE 'purged_%';"
 	                                  "PRAGMA user_version = 7;"),
-	                 SQLITE_OK);
+	        SQLITE_OK);
+	ck_assert_int_eq(raw_version(dbpath), 7);
 	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
-	ck_assert_int_eq(raw_int(dbpath, "PRAGMA user_version"), SCHEMA_NOW);
+	ck_assert_int_eq(raw_version(dbpath), SCHEMA_NOW);
 	ck_assert_int_eq(count_all(), 1);
 	ck_assert_int_eq(merge_n(a, 0, e, 2, NOW + 60).new_stories, 0);
 	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
@@ -1897,6 +2001,64 @@ START_TEST(test_search_takes_punctuation_and_prefixes)
 }
 END_TEST
 
+START_TEST(test_search_quotes_and_backslashes_are_words_not_syntax)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {0};
+	struct seen sn;
+
+	merge1(a, 0,
+	       entry("1", NULL, "O'Brien's back\\slash column", "x", NOW - 10),
+	       NOW);
+	merge1(a, 0, entry("2", NULL, "Plain words only", "x", NOW - 5), NOW);
+	q.search = "o'brien's";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "O'Brien's back\\slash column");
+	q.search = "back\\slash";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	q.search = "'";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	q.search = "\\";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	/* Were the quotes syntax, these would be "or" and "not". */
+	q.search = "plain' | 'column";
+	ck_assert_int_eq(list(&q, &sn), 0);
+	q.search = "words' & !'plain";
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_str_eq(sn.titles[0], "Plain words only");
+	q.search = "colu* o'bri*";
+	ck_assert_int_eq(list(&q, &sn), 1);
+}
+END_TEST
+
+START_TEST(test_index_lag_is_none_after_a_search)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct store_query q = {.search = "kestrel"};
+	struct store_index_lag lag;
+	struct seen sn;
+
+	merge1(a, 0, entry("1", NULL, "Kestrel", "body", NOW - 5), NOW);
+	merge1(a, 0, entry("2", NULL, "Osprey", "body", NOW - 4), NOW);
+	/* PostgreSQL's index is kept with the row: never behind. */
+	if (pg_uri) {
+		ck_assert_int_eq(store_index_lag(st, NOW + 30, &lag), 0);
+		ck_assert_int_eq(lag.stories, 0);
+		ck_assert_int_eq(lag.changes, 0);
+		ck_assert_int_eq(lag.seconds, 0);
+		ck_assert_int_eq(lag.indexed_upto, 2);
+	}
+	ck_assert_int_eq(list(&q, &sn), 1);
+	ck_assert_int_eq(store_index_lag(st, NOW + 30, &lag), 0);
+	ck_assert_int_eq(lag.stories, 0);
+	ck_assert_int_eq(lag.changes, 0);
+	ck_assert_int_eq(lag.seconds, 0);
+	ck_assert_int_eq(lag.indexed_upto, 2);
+	ck_assert_int_eq(indexed(NULL), 2);
+	ck_assert_int_eq(indexed("kestrel"), 1);
+}
+END_TEST
+
 START_TEST(test_search_index_follows_updates_and_purges)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -1912,10 +2074,7 @@ START_TEST(test_search_index_follows_updates_and_purges)
 	ck_assert_int_eq(store_mark_story(st, 1, STORE_MARK_READ), 1);
 	ck_assert_int_eq(store_purge(st, NOW), 1);
 	ck_assert_int_eq(list(&q, &sn), 0);
-	ck_assert_int_eq(raw_int(idxpath(dbpath),
-	                         "SELECT count(*) FROM story_fts"
-	                         " WHERE story_fts MATCH 'omega'"),
-	                 0);
+	ck_assert_int_eq(indexed("omega"), 0);
 }
 END_TEST
 
@@ -1927,10 +2086,11 @@ START_TEST(test_search_index_follows_updates_of_indexed_stories)
 
 	merge1(a, 0, entry("1", NULL, "alpha", "<p>first body</p>", NOW - 500),
 	       NOW);
-	ck_assert_int_eq(store_index(st), 1);
+	/* PostgreSQL's index is kept with the row: nothing ever waits. */
+	ck_assert_int_eq(store_index(st), pg_uri ? 0 : 1);
 	merge1(a, 0, entry("1", NULL, "omega", "<p>second body</p>", NOW - 500),
 	       NOW + 1);
-	ck_assert_int_eq(store_index(st), 1);
+	ck_assert_int_eq(store_index(st), pg_uri ? 0 : 1);
 	q.search = "alpha";
 	ck_assert_int_eq(list(&q, &sn), 0);
 	q.search = "first";
@@ -1941,10 +2101,9 @@ START_TEST(test_search_index_follows_updates_of_indexed_stories)
 	ck_assert_int_eq(store_purge(st, NOW + 10), 1);
 	q.search = "body";
 	ck_assert_int_eq(list(&q, &sn), 0);
-	ck_assert_int_eq(raw_int(idxpath(dbpath),
-	                         "SELECT count(*) FROM story_fts"
-	                         " WHERE story_fts MATCH 'body'"),
-	                 0);
+	ck_assert_int_eq(indexed("body"), 0);
+	if (pg_uri)
+		return;
 	ck_assert_int_eq(raw_exec(idxpath(dbpath),
 	                          "INSERT INTO story_fts(story_fts)"
 	                          " VALUES ('integrity-check')"),
@@ -2014,21 +2173,20 @@ START_TEST(test_reindex_builds_the_index_again_from_the_store)
 
 	merge1(a, 0, entry("1", NULL, "Grebe", "body", NOW - 5), NOW);
 	merge1(a, 0, entry("2", NULL, "Grebe two", "body", NOW - 4), NOW);
-	ck_assert_int_eq(store_index(st), 2);
-	/* Words the store does not have, as a damaged index might. */
-	ck_assert_int_eq(raw_exec(idxpath(dbpath),
-	                          "INSERT INTO story_fts(rowid, title)"
-	                          " VALUES (99, 'grebe')"),
-	                 SQLITE_OK);
-	ck_assert_int_eq(raw_int(idxpath(dbpath),
-	                         "SELECT count(*) FROM story_fts"
-	                         " WHERE story_fts MATCH 'grebe'"),
-	                 3);
+	ck_assert_int_eq(store_index(st), pg_uri ? 0 : 2);
+	/*
+	 * Words the store does not have, as a damaged index might (an
+	 * index file's; PostgreSQL's words are generated from the row).
+	 */
+	if (!pg_uri) {
+		ck_assert_int_eq(raw_exec(idxpath(dbpath),
+		                          "INSERT INTO story_fts(rowid, title)"
+		                          " VALUES (99, 'grebe')"),
+		                 SQLITE_OK);
+		ck_assert_int_eq(indexed("grebe"), 3);
+	}
 	ck_assert_int_eq(store_reindex(st), 2);
-	ck_assert_int_eq(raw_int(idxpath(dbpath),
-	                         "SELECT count(*) FROM story_fts"
-	                         " WHERE story_fts MATCH 'grebe'"),
-	                 2);
+	ck_assert_int_eq(indexed("grebe"), 2);
 	ck_assert_int_eq(list(&q, &sn), 2);
 }
 END_TEST
@@ -2075,8 +2233,7 @@ START_TEST(test_removed_feed_leaves_the_index)
 	ck_assert_int_eq(list(&q, &sn), 1);
 	ck_assert_int_eq(store_feed_remove(st, a), 0);
 	ck_assert_int_eq(list(&q, &sn), 0);
-	ck_assert_int_eq(
-	        raw_int(idxpath(dbpath), "SELECT count(*) FROM story_fts"), 0);
+	ck_assert_int_eq(indexed(NULL), 0);
 }
 END_TEST
 
@@ -2554,7 +2711,8 @@ store_suite(void)
 	TCase *ret = tcase_create("retention");
 	TCase *query = tcase_create("queries");
 	TCase *files = tcase_create("index-file");
-	TCase *all[] = {open_tc, subs, merge, ret, query, files};
+	TCase *subs_file = tcase_create("subscriptions-file");
+	TCase *all[] = {open_tc, subs, merge, ret, query, files, subs_file};
 
 	pg_uri = getenv("GAZETTE_TEST_PG");
 	if (pg_uri && !*pg_uri)
@@ -2566,6 +2724,7 @@ store_suite(void)
 	/* About SQLite's files: main() leaves them out on PostgreSQL. */
 	tcase_set_tags(open_tc, "sqlite-files");
 	tcase_set_tags(files, "sqlite-files");
+	tcase_set_tags(subs_file, "sqlite-files");
 	tcase_add_test(open_tc, test_database_file_is_created_0600);
 	tcase_add_test(open_tc,
 	               test_database_for_group_is_created_0660_with_wal_alike);
@@ -2590,7 +2749,7 @@ store_suite(void)
 	        test_url_record_keeps_validators_per_url_and_counts_redirects);
 	tcase_add_test(subs, test_schedule_and_disabled_state_are_saved);
 	tcase_add_test(subs, test_config_sync_adds_updates_removes);
-	tcase_add_test(subs,
+	tcase_add_test(subs_file,
 	               test_config_sync_of_an_unchanged_file_writes_nothing);
 	tcase_add_test(
 	        subs, test_feeds_uncounted_lists_the_same_feeds_without_counts);
@@ -2662,6 +2821,9 @@ store_suite(void)
 	tcase_add_test(query, test_story_ids_are_never_reused);
 	tcase_add_test(query, test_search_ranks_title_match);
 	tcase_add_test(query, test_search_takes_punctuation_and_prefixes);
+	tcase_add_test(query,
+	               test_search_quotes_and_backslashes_are_words_not_syntax);
+	tcase_add_test(query, test_index_lag_is_none_after_a_search);
 	tcase_add_test(query,
 	               test_search_with_filters_keeps_to_feed_and_unread);
 	tcase_add_test(query, test_search_index_follows_updates_and_purges);

@@ -3,7 +3,9 @@
  * many short transactions (the daemon), the other marks and lists in a
  * loop (the CLI). Both must finish without a single error (no SQLITE_BUSY
  * reaching the caller) and the result must be consistent: exactly 20,000
- * stories, and every mark the second process made still there.
+ * stories, and every mark the second process made still there. With
+ * GAZETTE_TEST_PG set (tests/pg-run.sh), the same on that PostgreSQL
+ * database instead of a file.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -239,7 +241,8 @@ count(struct store *s, unsigned flags)
 int
 main(void)
 {
-	char dir[] = "/tmp/gz-stress-XXXXXX", path[128], report[160];
+	char dir[] = "/tmp/gz-stress-XXXXXX", path[512], report[600];
+	const char *pg = getenv("GAZETTE_TEST_PG");
 	int64_t feeds[N_FEEDS];
 	struct store *s;
 	pid_t pm, pk;
@@ -249,7 +252,10 @@ main(void)
 
 	if (!mkdtemp(dir))
 		return 2;
-	snprintf(path, sizeof(path), "%s/stress.db", dir);
+	if (pg && *pg)
+		snprintf(path, sizeof(path), "%s", pg);
+	else
+		snprintf(path, sizeof(path), "%s/stress.db", dir);
 	snprintf(report, sizeof(report), "%s/stars", dir);
 	s = open_or_die(path, STORE_CREATE, "setup");
 	for (int i = 0; i < N_FEEDS; i++) {
@@ -324,11 +330,13 @@ main(void)
 	        N_STORIES, starred);
 
 	unlink(report);
-	unlink(path);
-	snprintf(report, sizeof(report), "%s-wal", path);
-	unlink(report);
-	snprintf(report, sizeof(report), "%s-shm", path);
-	unlink(report);
+	if (!store_is_url(path)) {
+		unlink(path);
+		snprintf(report, sizeof(report), "%s-wal", path);
+		unlink(report);
+		snprintf(report, sizeof(report), "%s-shm", path);
+		unlink(report);
+	}
 	rmdir(dir);
 	return failed;
 }
