@@ -199,6 +199,8 @@ db_still_there(struct daemon *d)
 
 	if (d->db_lost)
 		return false;
+	if (store_is_url(d->db))
+		return true; /* a server's database: no file of ours */
 	if (stat(d->db, &st) == 0 && st.st_dev == d->db_dev &&
 	    st.st_ino == d->db_ino)
 		return true;

@@ -76,7 +76,7 @@ def test_export_opml_then_import_into_empty_db_gives_same_feeds(env):
     r = env.run("export", "opml", "-o", out)
     check(r.rc == 0, "export opml -o exits 0", r)
     before = subscriptions(env)
-    env.db = env.path("second.db")
+    env.db = env.other_db("second.db")
     r = env.run("import", out)
     check(r.rc == 0 and r.out.startswith("3 added"), "re-import adds 3", r)
     after = subscriptions(env)
