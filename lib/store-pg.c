@@ -176,6 +176,16 @@ pg_run(struct sql_stmt *st)
 	PGresult *res;
 	int rc;
 
+	/*
+	 * The transaction went with the old connection: nothing of it may
+	 * run on the new one, where each statement would commit alone.
+	 */
+	if (s->tx_lost && s->tx_depth > 0) {
+		snprintf(s->dberr, sizeof(s->dberr),
+		         "the connection was lost in the transaction, which "
+		         "the server rolled back");
+		return SQLITE_IOERR;
+	}
 	for (int attempt = 0;; attempt++) {
 		if (st->pg_gen != s->pg_gen) {
 			rc = pg_prepare(st);
@@ -200,8 +210,11 @@ pg_run(struct sql_stmt *st)
 		if (PQstatus(s->pg) == CONNECTION_BAD && attempt == 0 &&
 		    s->tx_depth == 0 && pg_reconnect(s))
 			continue;
-		if (PQstatus(s->pg) == CONNECTION_BAD && s->tx_depth > 0)
+		if (PQstatus(s->pg) == CONNECTION_BAD && s->tx_depth > 0) {
+			s->tx_lost = true;
 			(void)pg_reconnect(s);
+			rc = SQLITE_IOERR;
+		}
 		return rc;
 	}
 	st->res = res;
