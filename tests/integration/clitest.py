@@ -53,13 +53,13 @@ class Env:
             self.env.pop(k, None)
         os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
 
-    def run(self, *args, stdin=None, db=True, env=None):
+    def run(self, *args, stdin=None, db=True, env=None, cwd=None):
         argv = [GAZETTE] + (["--db", self.db] if db else []) + list(args)
         e = dict(self.env)
         if env:
             e.update(env)
         p = subprocess.run(argv, input=stdin, capture_output=True,
-                           text=True, env=e, timeout=60)
+                           text=True, env=e, timeout=60, cwd=cwd)
         return Result(p)
 
     def other_db(self, name):
