@@ -49,9 +49,10 @@ class TestConnectionLost(unittest.TestCase):
             path = "/f%d" % i
             items = [("https://f%d.example/%d" % (i, k), "F%d item %d" %
                       (i, k)) for k in range(ITEMS)]
-            # spread over about 4 s: merges go on while the cuts come
+            # two at a time (per-host-connections), each after 0.15 s:
+            # about 3 s of arrivals, merges going on while the cuts come
             self.srv.set(path, {"body": httpd.rss("Feed %d" % i, items),
-                                "delay": 0.1 * i})
+                                "delay": 0.15})
             text += '[feed "F%d"]\nurl = %s\n' % (i, self.srv.url(path))
         with open(conf, "w") as f:
             f.write(text)
