@@ -200,7 +200,10 @@ cmd_store(struct cmd_ctx *ctx)
 			               &ctx->store, &err);
 		}
 	} else {
-		r = paths_make_parent(ctx->db_path, 0700);
+		/* A PostgreSQL URI names a server's database: no directory. */
+		r = store_is_url(ctx->db_path)
+		            ? 0
+		            : paths_make_parent(ctx->db_path, 0700);
 		if (r < 0) {
 			cmd_error("cannot create the directory of %s: %s",
 			          cmd_quote(ctx->db_path, q), strerror(-r));

@@ -25,6 +25,8 @@
 #define INGEST_BATCH    2048 /* jobs in one transaction at most */
 #define INGEST_BATCH_MS 500  /* the longest a job waits for its commit */
 #define INDEX_STEP      5000 /* stories indexed between looks at the queue */
+#define REDO_TRIES      5    /* a rolled-back batch merged again at most */
+#define REDO_FIRST_MS   200  /* then 400, 800...: about 6 s in all */
 /*
  * What a document costs the queue's bound, per byte: the body, then the
  * parsed feed it becomes (measured at 2 to 3 times the body, strings and
@@ -178,42 +180,115 @@ publish(struct ingest *g, struct ingest_list *done)
 	wake_loop(g);
 }
 
-/* Commit the open batch, then hand its jobs back. */
+/*
+ * Whether a failed write may succeed when done again: the connection was
+ * lost (the server rolled the transaction back; the store reconnects) or
+ * the database was busy.
+ */
+static bool
+transient(int r)
+{
+	return r == -EIO || r == -EBUSY;
+}
+
+/* Open the batch's transaction unless it is open; 0 or -errno. */
+static int
+batch_begin(struct ingest *g)
+{
+	int r;
+
+	if (g->batch_ms)
+		return 0;
+	/* When it cannot open, each job's writes are transactions alone. */
+	r = store_begin_batch(g->store);
+	if (r < 0)
+		log_warn("cannot begin a transaction in '%s': %s", g->db_name,
+		         store_errmsg(g->store));
+	else
+		g->batch_ms = now_ms();
+	return r;
+}
+
+static void run_parse(struct ingest *g, struct ingest_job *j);
+static void run_save(struct ingest *g, struct ingest_job *j);
+static void room_free(struct ingest *g, struct ingest_job *j);
+
+/* j is committed or given up: what it kept for a redo goes. */
+static void
+job_settle(struct ingest *g, struct ingest_job *j)
+{
+	if (j->kind != INGEST_PARSE)
+		return;
+	gz_feed_free(j->feed);
+	j->feed = NULL;
+	store_merge_prep_free(j->prep);
+	j->prep = NULL;
+	room_free(g, j);
+}
+
+/*
+ * Commit the open batch, then hand its jobs back. A batch the server
+ * rolled back because the connection went (or that stayed busy) is
+ * merged again, job by job, after 0.2 s, 0.4 s, ...: every job keeps
+ * its parsed feed till then, and a merge is all or nothing, so that
+ * nothing is half-merged and nothing dropped while the database comes
+ * back within the tries.
+ */
 static void
 batch_commit(struct ingest *g)
 {
 	struct ingest_job *j;
+	long wait_ms = REDO_FIRST_MS;
+	int r, tries = 0;
 	bool lost;
 
 	if (g->batch_ms == 0)
 		return;
-	g->batch_ms = 0;
-	lost = store_commit(g->store) < 0;
+	for (;;) {
+		struct timespec ts;
+
+		r = g->batch_ms ? store_commit(g->store) : -EIO;
+		g->batch_ms = 0;
+		if (r >= 0 || !transient(r) || tries == REDO_TRIES)
+			break;
+		tries++;
+		log_warn("the last %zu polls were rolled back in '%s': %s; "
+		         "merging them again in %ld ms (try %d of %d)",
+		         g->n_batch, g->db_name, store_errmsg(g->store),
+		         wait_ms, tries, REDO_TRIES);
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		wait_ms *= 2;
+		if (batch_begin(g) < 0)
+			continue;
+		TAILQ_FOREACH(j, &g->batch, link)
+		{
+			if (j->kind == INGEST_PARSE)
+				run_parse(g, j);
+			else
+				run_save(g, j);
+		}
+	}
+	lost = r < 0;
 	if (lost)
 		log_warn("cannot save the last %zu polls in '%s': %s; what "
 		         "they fetched is not stored, and their feeds are "
 		         "fetched in full next time",
 		         g->n_batch, g->db_name, store_errmsg(g->store));
-	else if (g->unindexed_ms == 0)
+	else if (tries)
+		log_notice("saved the last %zu polls in '%s' after %d %s",
+		           g->n_batch, g->db_name, tries,
+		           tries > 1 ? "redos" : "redo");
+	if (!lost && g->unindexed_ms == 0)
 		g->unindexed_ms = now_ms();
 	TAILQ_FOREACH(j, &g->batch, link)
-	j->lost = j->lost || lost;
+	{
+		j->lost = j->lost || lost;
+		job_settle(g, j);
+	}
 	g->n_batch = 0;
 	publish(g, &g->batch);
-}
-
-/* Open the batch's transaction unless it is open. */
-static void
-batch_begin(struct ingest *g)
-{
-	if (g->batch_ms)
-		return;
-	/* When it cannot open, each job's writes are transactions alone. */
-	if (store_begin_batch(g->store) < 0)
-		log_warn("cannot begin a transaction in '%s': %s", g->db_name,
-		         store_errmsg(g->store));
-	else
-		g->batch_ms = now_ms();
 }
 
 /* The stream of j's poll: found, or made when make; NULL otherwise. */
@@ -435,25 +510,35 @@ answer:
 	return false;
 }
 
-/* The merge thread's part: store the feed j's body became. */
+/*
+ * The merge thread's part: store the feed j's body became. In a batch,
+ * the feed stays with j till the commit (batch_commit may merge it
+ * again); alone, it goes now.
+ */
 static void
 run_parse(struct ingest *g, struct ingest_job *j)
 {
 	struct gz_feed *feed = j->feed;
 	int r;
 
-	j->feed = NULL;
 	batch_begin(g);
 	j->wrote = true;
+	j->lost = false;
+	memset(&j->merged, 0, sizeof(j->merged));
+	if (j->diverged) { /* again, after a rollback: decided afresh */
+		j->diverged = false;
+		j->is_feed = true;
+		j->error = 0;
+		free(j->message);
+		j->message = NULL;
+	}
 	if (j->check_diverged && diverged(g, j, feed)) {
-		gz_feed_free(feed);
-		room_free(g, j);
+		if (!g->batch_ms)
+			job_settle(g, j);
 		return;
 	}
 	r = store_merge_prepared(g->store, j->feed_id, j->url_index, feed,
 	                         j->prep, j->now, &j->merged);
-	store_merge_prep_free(j->prep);
-	j->prep = NULL;
 	/* The validators only with the stories: else a 304 would skip them. */
 	if (r >= 0)
 		r = store_url_record(g->store, &j->served);
@@ -464,14 +549,17 @@ run_parse(struct ingest *g, struct ingest_job *j)
 		char b1[200];
 
 		j->lost = true;
-		log_warn("feed %lld: cannot store what %s served in '%s': %s",
-		         (long long)j->feed_id,
-		         log_quote(j->base_url, b1, sizeof(b1)), g->db_name,
-		         store_errmsg(g->store));
+		/* In a batch batch_commit says what became of it. */
+		if (!g->batch_ms || !transient(r))
+			log_warn("feed %lld: cannot store what %s served in "
+			         "'%s': %s",
+			         (long long)j->feed_id,
+			         log_quote(j->base_url, b1, sizeof(b1)),
+			         g->db_name, store_errmsg(g->store));
 		memset(&j->merged, 0, sizeof(j->merged));
 	}
-	gz_feed_free(feed);
-	room_free(g, j);
+	if (!g->batch_ms)
+		job_settle(g, j);
 }
 
 /* Save the rest of a poll. */
@@ -484,6 +572,7 @@ run_save(struct ingest *g, struct ingest_job *j)
 
 	batch_begin(g);
 	j->wrote = true;
+	j->moved = false;
 	for (i = 0; r >= 0 && i < j->n_attempts; i++)
 		r = store_url_record(s, &j->attempts[i]);
 	if (r >= 0 && j->disable)
@@ -499,7 +588,7 @@ run_save(struct ingest *g, struct ingest_job *j)
 		                         (int64_t)time(NULL));
 	if (r == -ENOENT)
 		r = 0; /* the feed was removed meanwhile */
-	if (r < 0)
+	if (r < 0 && (!g->batch_ms || !transient(r)))
 		log_warn("feed %lld: cannot save the poll in '%s': %s",
 		         (long long)j->feed_id, g->db_name, store_errmsg(s));
 	for (i = 0; i < j->n_moves; i++) {

@@ -394,7 +394,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	db = d.db_arg ? d.db_arg : d.cfg->database;
-	r = paths_make_parent(db, 0700);
+	/* A PostgreSQL URI names a server's database: no directory. */
+	r = store_is_url(db) ? 0 : paths_make_parent(db, 0700);
 	if (r < 0) {
 		log_err("cannot make the directory of '%s': %s", db,
 		        strerror(-r));

@@ -76,6 +76,7 @@ struct store {
 	sqlite3 *db;
 	PGconn *pg;
 	unsigned pg_gen;  /* bumped on every reconnect */
+	bool tx_lost;     /* the connection went with the open transaction */
 	unsigned pg_next; /* statement names */
 	int changes;      /* rows the last PG statement changed */
 	char *instance;   /* this process's name for leases (PG) */

@@ -198,6 +198,12 @@ pg_defer(struct sql_stmt *st, int64_t *sum)
 	struct store *s = st->s;
 	int rc;
 
+	if (s->tx_lost) {
+		snprintf(s->dberr, sizeof(s->dberr),
+		         "the connection was lost in the transaction, which "
+		         "the server rolled back");
+		return SQLITE_IOERR;
+	}
 	if (s->pipe_n >= PG_PIPE_MAX - 1) {
 		rc = pg_drain(s);
 		if (rc)
@@ -220,7 +226,12 @@ pg_defer(struct sql_stmt *st, int64_t *sum)
 	return 0;
 failed:
 	pg_keep_error(s, NULL);
-	return PQstatus(s->pg) == CONNECTION_BAD ? SQLITE_IOERR : SQLITE_ERROR;
+	if (PQstatus(s->pg) != CONNECTION_BAD)
+		return SQLITE_ERROR;
+	s->pipe_n = 0;
+	s->tx_lost = true; /* pg_defer runs only inside a transaction */
+	(void)pg_reconnect(s);
+	return SQLITE_IOERR;
 }
 
 /*
@@ -268,8 +279,13 @@ pg_drain(struct store *s)
 		}
 	}
 	s->pipe_n = 0;
-	if (PQstatus(s->pg) == CONNECTION_BAD)
-		return rc ? rc : SQLITE_IOERR;
+	if (PQstatus(s->pg) == CONNECTION_BAD) {
+		/* As pg_run: the transaction is gone, none of it runs again. */
+		if (s->tx_depth > 0)
+			s->tx_lost = true;
+		(void)pg_reconnect(s);
+		return SQLITE_IOERR;
+	}
 	/* The sync's own answer, then the connection is as before. */
 	while ((res = PQgetResult(s->pg))) {
 		ExecStatusType es = PQresultStatus(res);
@@ -294,13 +310,22 @@ pg_run(struct sql_stmt *st)
 	PGresult *res;
 	int rc;
 
+	/*
+	 * The transaction went with the old connection: nothing of it may
+	 * run on the new one, where each statement would commit alone.
+	 */
+	if (s->tx_lost && s->tx_depth > 0) {
+		snprintf(s->dberr, sizeof(s->dberr),
+		         "the connection was lost in the transaction, which "
+		         "the server rolled back");
+		return SQLITE_IOERR;
+	}
 	/* What was queued is answered first; its failure is this one's. */
 	if (s->pipe_n) {
 		rc = pg_drain(s);
 		if (rc)
 			return rc;
 	}
-
 	for (int attempt = 0;; attempt++) {
 		if (st->pg_gen != s->pg_gen) {
 			rc = pg_prepare(st);
@@ -325,8 +350,11 @@ pg_run(struct sql_stmt *st)
 		if (PQstatus(s->pg) == CONNECTION_BAD && attempt == 0 &&
 		    s->tx_depth == 0 && pg_reconnect(s))
 			continue;
-		if (PQstatus(s->pg) == CONNECTION_BAD && s->tx_depth > 0)
+		if (PQstatus(s->pg) == CONNECTION_BAD && s->tx_depth > 0) {
+			s->tx_lost = true;
 			(void)pg_reconnect(s);
+			rc = SQLITE_IOERR;
+		}
 		return rc;
 	}
 	st->res = res;

@@ -554,8 +554,13 @@ store_new_seen(struct store *s, const int64_t *ids, size_t n)
 	if (r == 0) /* none: every story there is was printed */
 		r = sql_int(
 		        s, &top,
-		        "SELECT max((SELECT coalesce(max(id), 0) FROM story),"
-		        " (SELECT coalesce(max(id), 0) FROM new_seen))",
+		        SQL2(s,
+		             "SELECT max((SELECT coalesce(max(id), 0)"
+		             " FROM story),"
+		             " (SELECT coalesce(max(id), 0) FROM new_seen))",
+		             "SELECT greatest((SELECT coalesce(max(id), 0)"
+		             " FROM story),"
+		             " (SELECT coalesce(max(id), 0) FROM new_seen))"),
 		        "");
 	else if (r > 0)
 		top = first - 1;

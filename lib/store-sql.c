@@ -508,6 +508,19 @@ sql_end(struct store *s, int r)
 	if (s->tx_depth <= 0)
 		return r < 0 ? r : sql_failf(s, -EINVAL, "no transaction open");
 	s->tx_depth--;
+	/*
+	 * The connection and the transaction went: no COMMIT on the new
+	 * connection (it would commit nothing and say so with a warning).
+	 */
+	if (s->tx_depth == 0 && s->tx_lost) {
+		s->tx_lost = false;
+		s->flat = false;
+		s->flat_err = 0;
+		return sql_failf(s, -EIO,
+		                 "the connection to the database was lost in "
+		                 "the transaction, which the server rolled "
+		                 "back");
+	}
 	if (s->tx_depth == 0 && s->flat) {
 		s->flat = false;
 		if (s->flat_err) {

@@ -241,7 +241,7 @@ def test_opml_round_trip_keeps_whose_title_it_is(env):
           'gazette:title-source="feed"' in text and
           'gazette:title-source="user"' in text,
           "the export says whose each title is", text)
-    other = env.path("other.db")
+    other = env.other_db("other.db")
     r = env.run("--db", other, "import", opml, db=False)
     check(r.rc == 0, "import into an empty database", r)
     check(feed_titles(env, other) == ["My Name", "Own Name"],
@@ -259,7 +259,7 @@ def test_opml_round_trip_keeps_whose_title_it_is(env):
     # exported again and imported once more: still the same
     opml2 = env.path("again.opml")
     env.run("--db", other, "export", "opml", "-o", opml2, db=False)
-    third = env.path("third.db")
+    third = env.other_db("third.db")
     env.run("--db", third, "import", opml2, db=False)
     with open(opml2) as f:
         again = f.read()

@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clitest import GAZETTE, POPULATE, check, run_tests  # noqa: E402
+from pgtest import enabled as on_postgresql, sqlite_only  # noqa: E402
 
 NEWS = "https://news.example/rss"
 WORLD = "https://world.example/atom"
@@ -330,6 +332,7 @@ def test_export_to_unwritable_file_exits_1(env):
     check(r.rc == 1 and "cannot write" in r.err, "unwritable: exit 1", r)
 
 
+@sqlite_only("copies the database file into a read-only one")
 def test_reader_who_may_not_write_still_lists(env):
     """A database someone else owns, readable but not writable (the
     system service's, for a member of its group): list works, mark says
@@ -365,6 +368,7 @@ def test_reader_who_may_not_write_still_lists(env):
           "and is told why it cannot mark", (r.returncode, r.stderr))
 
 
+@sqlite_only("the full-text index is a file beside the database")
 def test_status_shows_index_lag_and_reindex_rebuilds(env):
     stories(env)
     r = env.run("status")
@@ -385,6 +389,21 @@ def test_status_shows_index_lag_and_reindex_rebuilds(env):
     check(r.rc == 0 and "indexed 4 stories" in r.out, "reindex", r)
     r = env.run("reindex", "extra")
     check(r.rc == 2, "reindex takes no arguments", r)
+
+
+@unittest.skipUnless(on_postgresql(), "PostgreSQL only: its index")
+def test_postgresql_index_is_never_behind(env):
+    """On PostgreSQL the index is the story's tsv column, written with it:
+    status never shows it behind, search needs no catching up."""
+    stories(env)
+    r = env.run("status")
+    check(r.rc == 0 and "index: up to date (to story 4)" in r.out,
+          "status: up to date at once", r)
+    r = env.run("search", "lava")
+    check(ids(r.out) == [4], "search finds the merged story", r)
+    r = env.run("reindex")
+    check(r.rc == 0 and "indexed 4 stories" in r.out, "reindex", r)
+    check(ids(env.run("search", "lava").out) == [4], "search after it", r)
 
 
 def gen_feed(env, name, items, base_day=1):
@@ -483,6 +502,7 @@ def test_new_with_concurrent_arrivals_prints_each_story_once(env):
 
 run_tests([
     test_status_shows_index_lag_and_reindex_rebuilds,
+    test_postgresql_index_is_never_behind,
     test_list_piped_is_one_tab_separated_story_a_line,
     test_story_in_two_feeds_is_listed_once_with_both,
     test_new_cursor_advances_and_peek_leaves_it,

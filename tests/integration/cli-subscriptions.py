@@ -6,6 +6,7 @@ import json
 import os
 import re
 import resource
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,7 +77,7 @@ def test_export_opml_then_import_into_empty_db_gives_same_feeds(env):
     r = env.run("export", "opml", "-o", out)
     check(r.rc == 0, "export opml -o exits 0", r)
     before = subscriptions(env)
-    env.db = env.path("second.db")
+    env.db = env.other_db("second.db")
     r = env.run("import", out)
     check(r.rc == 0 and r.out.startswith("3 added"), "re-import adds 3", r)
     after = subscriptions(env)
@@ -217,6 +218,29 @@ def test_global_config_and_db_options(env):
           "a bad configuration is named with its line", r)
 
 
+def test_database_given_makes_no_directory_but_its_own(env):
+    """--db and database = name the database; neither program makes any
+    directory for a PostgreSQL URI (none named 'postgresql:' where it
+    runs), and for a file only the file's own."""
+    cwd = env.path("cwd")
+    os.mkdir(cwd)
+    r = env.run("import", data("subs.opml"), cwd=cwd)
+    check(r.rc == 0 and r.out.startswith("3 added"), "import", r)
+    conf = env.path("gazette.conf")
+    with open(conf, "w") as f:
+        f.write("[daemon]\ndatabase = %s\nsocket = %s\n"
+                % (env.db, env.path("run/control.sock")))
+    p = subprocess.run([os.environ.get("GAZETTED", "gazetted"), "-c", conf,
+                        "--once"], capture_output=True, text=True,
+                       env=env.env, cwd=cwd, timeout=60)
+    check("polled 3 feeds" in p.stderr, "gazetted --once on it", p.stderr)
+    r = env.run("--config", conf, "feeds", "--json", db=False, cwd=cwd)
+    check(r.rc == 0 and len(r.out.splitlines()) == 3,
+          "gazette on the configured database", r)
+    check(os.listdir(cwd) == [], "nothing made where they ran",
+          os.listdir(cwd))
+
+
 def test_man_page_covers_every_command_and_option(env):
     man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                        "..", "doc", "gazette.1.scd")
@@ -249,5 +273,6 @@ run_tests([
     test_usage_errors_exit_2,
     test_help_lists_every_command_and_each_has_help,
     test_global_config_and_db_options,
+    test_database_given_makes_no_directory_but_its_own,
     test_man_page_covers_every_command_and_option,
 ])

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 import httpd  # noqa: E402
+import pgtest  # noqa: E402
 from test_gazetted import Base, GAZETTED, ITEMS  # noqa: E402
 
 GAZETTE = os.environ.get("GAZETTE", "build/cli/gazette")
@@ -414,15 +415,21 @@ class TestSuggestedMirrors(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.srv.set("/p", {"status": 500})
         # What the daemon records when a response names another copy.
-        db = sqlite3.connect(self.env.db, timeout=10)
-        with db:
-            db.execute("INSERT INTO mirror_suggestion VALUES "
-                       "(1, ?, 'alternate', 1700000000, 1700000000)", (c,))
-            db.execute("UPDATE feed_url SET fail_kind = 'http-5xx', "
-                       "last_status = 500, last_error = 'HTTP 500', "
-                       "last_tried = 1700000000, last_ip = '127.0.0.1', "
-                       "good_addrs = '127.0.0.1'")
-        db.close()
+        suggest = ("INSERT INTO mirror_suggestion VALUES "
+                   "(1, ?, 'alternate', 1700000000, 1700000000)")
+        failed = ("UPDATE feed_url SET fail_kind = 'http-5xx', "
+                  "last_status = 500, last_error = 'HTTP 500', "
+                  "last_tried = 1700000000, last_ip = '127.0.0.1', "
+                  "good_addrs = '127.0.0.1'")
+        if pgtest.enabled():
+            self.env.q(suggest, c)
+            self.env.q(failed)
+        else:
+            db = sqlite3.connect(self.env.db, timeout=10)
+            with db:
+                db.execute(suggest, (c,))
+                db.execute(failed)
+            db.close()
         out = feeds_v(self.env)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("suggested mirror " + c, out.stdout)

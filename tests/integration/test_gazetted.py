@@ -25,6 +25,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 import httpd  # noqa: E402
+import pgtest  # noqa: E402
 
 GAZETTED = os.environ.get("GAZETTED", "build/daemon/gazetted")
 
@@ -81,11 +82,26 @@ class Env:
     def __init__(self, test):
         self.test = test
         self.dir = tempfile.mkdtemp(prefix="gazette-it-")
-        self.db = os.path.join(self.dir, "gazette.db")
+        self.dbs = []
+        self.db = self.new_db("gazette.db")
         self.sock = os.path.join(self.dir, "control.sock")
         self.conf = os.path.join(self.dir, "gazette.conf")
         self.proc = None
         self.log = os.path.join(self.dir, "gazetted.log")
+
+    def new_db(self, name):
+        """A database of its own: a file in the directory on SQLite, a
+        fresh database on PostgreSQL (GAZETTE_TEST_PG)."""
+        if not pgtest.enabled():
+            return os.path.join(self.dir, name)
+        self.dbs.append(pgtest.new_database())
+        return self.dbs[-1]
+
+    def drop(self):
+        """Drop the databases new_db made on PostgreSQL."""
+        for db in self.dbs:
+            pgtest.drop_database(db)
+        self.dbs = []
 
     def config(self, feeds, extra=""):
         """feeds: list of (name, [urls], {key: value})."""
@@ -137,6 +153,8 @@ class Env:
                 self.proc.wait()
 
     def q(self, sql, *args):
+        if pgtest.enabled():
+            return pgtest.query(self.db, sql, *args)
         c = sqlite3.connect(self.db, timeout=10)
         try:
             return c.execute(sql, args).fetchall()
@@ -166,6 +184,7 @@ class Base(unittest.TestCase):
 
     def tearDown(self):
         self.env.stop()
+        self.env.drop()
         self.srv.stop()
         for s in self.holds:
             s.close()
@@ -575,6 +594,8 @@ class TestLimits(Base):
             self.srv.set("/f%d" % i, {"body": httpd.rss(
                 "f", [("f%d" % i, "x")]), "delay": 0.04})
             feeds.append(("F%d" % i, [self.srv.url("/f%d" % i)], {}))
+        if pgtest.enabled():
+            self.env.db = self.env.new_db("gazette.db")
         self.env.config(feeds, extra="per-host-connections = 8\n"
                         "max-connections = 32")
         for f in ("", "-wal", "-shm"):
@@ -627,11 +648,19 @@ class TestCommandLine(Base):
     def test_db_option_overrides_the_configured_database(self):
         self.feed_route("/d")
         self.env.config([("D", [self.srv.url("/d")], {})])
-        other = os.path.join(self.env.dir, "other.db")
+        other = self.env.new_db("other.db")
         p = subprocess.run([GAZETTED, "-c", self.env.conf, "--db", other,
                             "--once"], capture_output=True, text=True,
                            timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
+        if pgtest.enabled():
+            tables = ("SELECT count(*) FROM information_schema.tables"
+                      " WHERE table_name = 'feed'")
+            self.assertEqual(pgtest.query(other, tables), [(1,)])
+            self.assertEqual(pgtest.query(other, "SELECT count(*) FROM"
+                                          " story"), [(len(ITEMS),)])
+            self.assertEqual(pgtest.query(self.env.db, tables), [(0,)])
+            return
         self.assertTrue(os.path.exists(other))
         self.assertFalse(os.path.exists(self.env.db))
         self.assertEqual(os.stat(other).st_mode & 0o777, 0o600)
@@ -735,7 +764,8 @@ class TestDaemon(Base):
         rc = self.env.proc.wait(5)
         self.assertEqual(rc, 0)
         self.assertLess(time.time() - t, 2.0)
-        self.assertEqual(self.env.q1("PRAGMA integrity_check"), "ok")
+        if not pgtest.enabled():
+            self.assertEqual(self.env.q1("PRAGMA integrity_check"), "ok")
         self.assertFalse(os.path.exists(self.env.sock))
         # What was abandoned is polled again by the next start: every
         # feed's stories, once each, and the polls' records.
@@ -750,7 +780,7 @@ class TestDaemon(Base):
             "SELECT count(*) FROM feed_url WHERE last_tried = 0"), 0)
         self.assertEqual(self.env.q1(
             "SELECT count(*) FROM (SELECT feed_id, guid_key FROM membership"
-            " GROUP BY feed_id, guid_key HAVING count(*) > 1)"), 0)
+            " GROUP BY feed_id, guid_key HAVING count(*) > 1) AS dup"), 0)
 
     def test_json_feed_is_polled_and_malformed_json_is_no_feed(self):
         data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
