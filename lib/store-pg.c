@@ -151,7 +151,15 @@ pg_reconnect(struct store *s)
 		                      (wait_ms % 1000) * 1000000};
 
 		nanosleep(&ts, NULL);
-		PQreset(s->pg);
+		/* A new connection, not PQreset: that one keeps pipeline mode.
+		 */
+		s->pipe_n = 0;
+		PQfinish(s->pg);
+		s->pg = PQconnectdb(s->path);
+		if (!s->pg) { /* libpq's calls take NULL as a bad one */
+			snprintf(s->dberr, sizeof(s->dberr), "out of memory");
+			break;
+		}
 		if (PQstatus(s->pg) == CONNECTION_OK && pg_setup(s) == 0) {
 			s->pg_gen++;
 			log_info("reconnected to PostgreSQL after %d %s", i + 1,
@@ -294,7 +302,15 @@ pg_drain(struct store *s)
 		if (es == PGRES_PIPELINE_SYNC)
 			break;
 	}
-	if (!PQexitPipelineMode(s->pg) && !rc) {
+	if (PQexitPipelineMode(s->pg))
+		return rc;
+	if (PQstatus(s->pg) == CONNECTION_BAD) {
+		if (s->tx_depth > 0)
+			s->tx_lost = true;
+		(void)pg_reconnect(s);
+		return SQLITE_IOERR;
+	}
+	if (!rc) {
 		pg_keep_error(s, NULL);
 		rc = SQLITE_ERROR;
 	}
@@ -321,7 +337,7 @@ pg_run(struct sql_stmt *st)
 		return SQLITE_IOERR;
 	}
 	/* What was queued is answered first; its failure is this one's. */
-	if (s->pipe_n) {
+	if (s->pipe_n || PQpipelineStatus(s->pg) != PQ_PIPELINE_OFF) {
 		rc = pg_drain(s);
 		if (rc)
 			return rc;

@@ -17,9 +17,9 @@ struct store;
  * the stories above the last one it took, and the ones whose text
  * changed or that were removed since (the store logs those in the same
  * transaction). It can be deleted at any time and is built again.
- * On PostgreSQL the index is the stories' tsv column, which the server
- * keeps current: store_index* take nothing, store_index_lag reports none,
- * store_reindex rebuilds the GIN index.
+ * On PostgreSQL the index is the stories' tsv column (GIN), filled by
+ * the same lagging indexer from the same change log; store_reindex makes
+ * every story's words again.
  */
 
 /*
