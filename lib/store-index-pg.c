@@ -106,13 +106,13 @@ index_rows(struct store *s, struct sql_stmt *st, int rc, int64_t *last)
 	return r < 0 ? r : n;
 }
 
-/* Run st's first step with ?1..?3 bound (a 0 binds nothing more). */
+/* Run st's first step with ?1 and ?2 bound (and ?3 if it has one). */
 static int
 step3(struct sql_stmt *st, int64_t a, int64_t b, int64_t c)
 {
 	sql_bind_int64(st, 1, a);
 	sql_bind_int64(st, 2, b);
-	if (c)
+	if (st->nparams >= 3)
 		sql_bind_int64(st, 3, c);
 	return sql_step(st);
 }

@@ -521,9 +521,8 @@ merge_new_pg(struct store *s, const struct merge_ctx *c,
 	              "  guid_key, link_key, chash)"
 	              "  SELECT ?11, id, ?12, ?13, ?1, ?14 FROM"
 	              "  (SELECT id FROM f UNION ALL SELECT id FROM n) x"
-	              "  RETURNING story_id)"
-	              " SELECT (SELECT count(*) FROM n)"
-	              "  + 0 * (SELECT count(*) FROM m)",
+	              "  RETURNING story_id)" /* runs, read or not */
+	              " SELECT count(*) FROM n",
 	              "tttttttIzIIttIi", k->link, e->id, e->title, e->link,
 	              e->author, e->summary, e->content, published,
 	              e->updated == GZ_NO_DATE ? (int64_t)0 : e->updated,

@@ -261,7 +261,11 @@ pg_drain(struct store *s)
 		pg_keep_error(s, NULL);
 		rc = SQLITE_IOERR;
 	}
-	for (int i = 0; i < s->pipe_n && !rc; i++) {
+	/*
+	 * Every answer is read, those after a failure too (aborted), and
+	 * then the sync's: else the connection stays in pipeline mode.
+	 */
+	for (int i = 0; i < s->pipe_n && rc != SQLITE_IOERR; i++) {
 		struct pipe_item *it = &s->pipe[i];
 
 		while ((res = PQgetResult(s->pg))) {

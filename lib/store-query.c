@@ -310,10 +310,19 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	filtered =
 	        (q->flags & (STORE_Q_UNREAD | STORE_Q_STARRED | STORE_Q_NEW)) ||
 	        q->feed_id || q->since || q->min_id;
+	/*
+	 * What merges committed is indexed first (read-only: what is
+	 * indexed), so that a search never misses a story; a writer busy
+	 * for long: search what is indexed.
+	 */
+	if (q->search && s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
+		r = store_index(s);
+		if (r < 0 && r != -EBUSY)
+			return r;
+	}
 	if (q->search && s->backend == BACKEND_PG) {
 		/*
-		 * The tsv column is the index. What merges committed is
-		 * indexed first, as on SQLite (lib/store-index-pg.c). Ranked
+		 * The tsv column is the index (lib/store-index-pg.c). Ranked
 		 * as on SQLite among the newest SEARCH_CANDIDATES matches,
 		 * by ts_rank with title, summary and content (weights A, B,
 		 * C) counting 10, 3 and 1 as in bm25 below, divided by
@@ -323,13 +332,6 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		match = search_query(q->search, &tsquery_syntax);
 		if (!match)
 			return sql_failf(s, -EINVAL, "empty search");
-		if (s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
-			r = store_index(s);
-			if (r < 0 && r != -EBUSY) {
-				free(match);
-				return r;
-			}
-		}
 		ranked = true;
 		if (!filtered)
 			st = sql_prep(
@@ -366,18 +368,6 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 		match = search_query(q->search, &fts5_syntax);
 		if (!match)
 			return sql_failf(s, -EINVAL, "empty search");
-		/*
-		 * What merges committed is indexed first (read-only: what
-		 * is indexed), so that a search never misses a story.
-		 */
-		if (s->tx_depth == 0 && !(s->flags & STORE_READONLY)) {
-			r = store_index(s);
-			/* A writer busy for long: search what is indexed. */
-			if (r < 0 && r != -EBUSY) {
-				free(match);
-				return r;
-			}
-		}
 		r = index_get(s, &on);
 		if (r < 0) {
 			free(match);

@@ -977,6 +977,49 @@ END_TEST
 
 /* ---- merging ---- */
 
+/*
+ * A merge the server refuses halfway (a trigger here; a constraint two
+ * daemons race for in life) fails whole and keeps nothing, and the
+ * connection is whole after it: on PostgreSQL the refusal comes back
+ * among queued answers, and the ones after it were aborted.
+ */
+START_TEST(test_merge_refused_by_the_server_keeps_nothing)
+{
+	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
+	struct gz_entry e[3] = {
+	        entry("1", "https://a.example/1", "one", "body", NOW - 30),
+	        entry("2", "https://a.example/2", "two", "body", NOW - 20),
+	        entry("3", "https://a.example/3", "three", "body", NOW - 10),
+	};
+	struct gz_feed f = {.entries = e, .n_entries = 3, .is_feed = true};
+	struct store_merge_result res = {0};
+
+	ck_assert_int_eq(
+	        raw_exec(dbpath,
+	                 pg_uri ? "CREATE FUNCTION refuse() RETURNS trigger"
+	                          " LANGUAGE plpgsql AS $$ BEGIN"
+	                          " IF NEW.guid = '2' THEN"
+	                          " RAISE EXCEPTION 'refused'; END IF;"
+	                          " RETURN NEW; END $$;"
+	                          "CREATE TRIGGER refuse BEFORE INSERT ON story"
+	                          " FOR EACH ROW EXECUTE FUNCTION refuse()"
+	                        : "CREATE TRIGGER refuse BEFORE INSERT ON story"
+	                          " WHEN NEW.guid = '2' BEGIN"
+	                          " SELECT RAISE(ABORT, 'refused'); END"),
+	        SQLITE_OK);
+	ck_assert_int_lt(store_merge(st, a, 0, &f, NOW, &res), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story"), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM membership"), 0);
+	ck_assert_int_eq(
+	        raw_exec(dbpath, pg_uri ? "DROP TRIGGER refuse ON story"
+	                                : "DROP TRIGGER refuse"),
+	        SQLITE_OK);
+	res = merge_n(a, 0, e, 3, NOW);
+	ck_assert_int_eq(res.new_stories, 3);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story"), 3);
+}
+END_TEST
+
 START_TEST(test_merge_same_guid_twice_stores_one_story)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -2770,6 +2813,7 @@ store_suite(void)
 	               test_recent_keys_are_the_newest_stories_identities);
 
 	tcase_add_test(merge, test_merge_same_guid_twice_stores_one_story);
+	tcase_add_test(merge, test_merge_refused_by_the_server_keeps_nothing);
 	tcase_add_test(
 	        merge,
 	        test_merge_guid_change_with_same_link_makes_no_duplicate);
