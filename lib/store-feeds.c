@@ -913,6 +913,14 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 	r = sql_begin(s);
 	if (r < 0)
 		goto out;
+	/*
+	 * Daemons started together on one PostgreSQL database sync the
+	 * same file at once: each would find no feed and insert it, and
+	 * all but one fail on the URL's unique index. One at a time, each
+	 * finds what the one before it committed (SQLite's write
+	 * transaction already serializes them).
+	 */
+	r = sql_lock_xact(s, LOCK_CONFIG);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		const struct store_feed_spec *sp = &specs[i];
 		int64_t id = 0;

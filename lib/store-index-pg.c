@@ -133,7 +133,7 @@ pg_index_batch(struct store *s, int64_t max)
 	if (r < 0)
 		return r;
 	/* One indexer at a time, of however many daemons share the store. */
-	r = sql_exec(s, "SELECT pg_advisory_xact_lock(7001)", "");
+	r = sql_lock_xact(s, LOCK_INDEX);
 	if (r >= 0)
 		r = mark_get(s, "indexed_upto", &upto);
 	if (r >= 0)
@@ -254,7 +254,7 @@ pg_reindex(struct store *s)
 
 	if (r < 0)
 		return r;
-	r = sql_exec(s, "SELECT pg_advisory_xact_lock(7001)", "");
+	r = sql_lock_xact(s, LOCK_INDEX);
 	if (r >= 0)
 		r = mark_set(s, "indexed_upto", 0);
 	if (r >= 0)

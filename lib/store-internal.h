@@ -37,7 +37,15 @@
 #define SQL_DONE 101 /* SQLITE_DONE */
 
 #define PG_MAX_PARAMS 16
-#define PG_PIPE_MAX   256 /* statements queued before their answers are read */
+/*
+ * PostgreSQL advisory locks, held to the end of a transaction, that
+ * serialize what several daemons on one database must not do at once.
+ */
+#define LOCK_INDEX  7001 /* the lagging indexer (store-index-pg.c) */
+#define LOCK_SCHEMA 7417 /* migrations (store-schema.c) */
+#define LOCK_MERGE  7418 /* merges that write (store-merge.c) */
+#define LOCK_CONFIG 7419 /* syncing the configured feeds (store-feeds.c) */
+#define PG_PIPE_MAX 256  /* statements queued before their answers are read */
 
 enum store_backend {
 	BACKEND_SQLITE,
@@ -161,6 +169,8 @@ int sql_write(struct store *s, const char *sql, const char *fmt, ...);
 /* BEGIN IMMEDIATE, or a savepoint inside one; sql_end commits when r >= 0. */
 int sql_begin(struct store *s);
 int sql_end(struct store *s, int r);
+/* Hold a LOCK_* to the end of the transaction (PostgreSQL; SQLite: 0). */
+int sql_lock_xact(struct store *s, int64_t key);
 /* A read transaction, for one snapshot across statements; ended. */
 int sql_begin_read(struct store *s);
 void sql_end_read(struct store *s);
@@ -190,15 +200,6 @@ int schema_migrate(struct store *s, const struct schema *sc);
 /* Open (create, migrate) a database of schema sc: the store, the index. */
 int store_open_db(const char *path, unsigned flags, const struct schema *sc,
                   struct store **ret, char **ret_err);
-
-/* ---- lib/store-merge.c ---- */
-
-/*
- * PostgreSQL: the advisory lock a merge that writes holds to the end of
- * its transaction (several daemons; see there); retention's deletes take
- * it too. Nothing on SQLite, whose writers are one at a time.
- */
-int merge_lock_xact(struct store *s);
 
 /* ---- lib/store-pg.c: the libpq half of the driver ---- */
 

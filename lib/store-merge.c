@@ -71,14 +71,14 @@ struct merge_ctx {
 	bool tombstones; /* the feed has tombstones: new ones are checked */
 	int64_t *pg_new; /* PostgreSQL: the new stories of queued entries */
 	int *pg_queued;  /* and how many entries were queued */
-	bool locked;     /* PostgreSQL: this merge holds MERGE_LOCK */
+	bool locked;     /* PostgreSQL: this merge holds LOCK_MERGE */
 };
 
 /*
  * Several daemons merge into one PostgreSQL store at once, each in its
  * own transaction, and two feeds may carry the same story: both would
  * look its link up, find nothing the other has not committed, and store
- * it twice. So a merge that writes takes one advisory lock, MERGE_LOCK,
+ * it twice. So a merge that writes takes one advisory lock, LOCK_MERGE,
  * held to the end of its transaction, and looks again once it has it:
  * merges that write are serialized across daemons; reading (entries
  * unchanged, the usual poll) takes no lock. One lock rather than a lock
@@ -95,20 +95,6 @@ struct merge_ctx {
  * alone took 7.9 s. Fetching and parsing stay parallel; the merges that
  * write take turns, a batch (INGEST_BATCH_MS at most) at a time.
  */
-#define MERGE_LOCK 7418 /* schema_migrate's is 7417 */
-
-/* Hold MERGE_LOCK to the end of the transaction (PostgreSQL only). */
-int
-merge_lock_xact(struct store *s)
-{
-	int r;
-
-	if (s->backend != BACKEND_PG)
-		return 0;
-	r = sql_exec(s, "SELECT pg_advisory_xact_lock(" STR(MERGE_LOCK) ")",
-	             "");
-	return r < 0 ? r : 0;
-}
 
 /* Whether the feed has memberships, tombstones: what merges look up. */
 static int
@@ -131,7 +117,7 @@ feed_has(struct store *s, struct merge_ctx *c)
 	return 0;
 }
 
-/* Take MERGE_LOCK (PostgreSQL), once per merge. */
+/* Take LOCK_MERGE (PostgreSQL), once per merge. */
 static int
 merge_lock(struct store *s, struct merge_ctx *c)
 {
@@ -139,7 +125,7 @@ merge_lock(struct store *s, struct merge_ctx *c)
 
 	if (s->backend != BACKEND_PG || c->locked)
 		return 0;
-	r = merge_lock_xact(s);
+	r = sql_lock_xact(s, LOCK_MERGE);
 	if (r < 0)
 		return r;
 	c->locked = true;

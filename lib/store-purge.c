@@ -84,7 +84,7 @@ purge_read(struct store *s, int64_t before, int64_t now, int64_t *ret)
 		if (r < 0)
 			break;
 		/* No merge of another daemon links a story we delete. */
-		r = merge_lock_xact(s);
+		r = sql_lock_xact(s, LOCK_MERGE);
 		if (r < 0) {
 			sql_end(s, r);
 			break;
@@ -207,7 +207,7 @@ purge_feed(struct store *s, int64_t feed, enum reason why, int64_t arg,
 		r = sql_begin(s);
 		if (r < 0)
 			return r;
-		r = merge_lock_xact(s);
+		r = sql_lock_xact(s, LOCK_MERGE);
 		if (r < 0)
 			return sql_end(s, r);
 		n = r = victims(s, feed, why, arg, v);

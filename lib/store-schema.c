@@ -488,7 +488,7 @@ schema_migrate(struct store *s, const struct schema *sc)
 	 * the end of the transaction), the version table created first.
 	 */
 	if (s->backend == BACKEND_PG) {
-		r = sql_exec(s, "SELECT pg_advisory_xact_lock(7417)", "");
+		r = sql_lock_xact(s, LOCK_SCHEMA);
 		if (r >= 0)
 			r = sql_script(s,
 			               "CREATE TABLE IF NOT EXISTS gazette_meta"

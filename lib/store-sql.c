@@ -561,6 +561,22 @@ sql_end(struct store *s, int r)
 	return r;
 }
 
+/*
+ * Hold an advisory lock to the end of the transaction. Only PostgreSQL
+ * has other daemons on the same store to keep out; on SQLite the write
+ * transaction already does.
+ */
+int
+sql_lock_xact(struct store *s, int64_t key)
+{
+	int r;
+
+	if (s->backend != BACKEND_PG)
+		return 0;
+	r = sql_exec(s, "SELECT pg_advisory_xact_lock(?1)", "I", key);
+	return r < 0 ? r : 0;
+}
+
 /* A copy of column i as a new string (NULL stays NULL); -ENOMEM sets *oom. */
 char *
 sql_col_dup(struct sql_stmt *st, int i, bool *oom)

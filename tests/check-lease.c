@@ -457,6 +457,61 @@ START_TEST(test_lease_sqlite_store_has_no_leases)
 }
 END_TEST
 
+/* The configuration file of 300 feeds that every daemon syncs. */
+#define SYNC_FEEDS 300
+
+struct syncer {
+	struct store *s;
+	pthread_barrier_t *go;
+	int r;
+	char err[256];
+};
+
+static void *
+sync_file(void *arg)
+{
+	char urls[SYNC_FEEDS][40];
+	const char *u[SYNC_FEEDS];
+	struct store_feed_spec specs[SYNC_FEEDS];
+	struct syncer *y = arg;
+
+	for (int i = 0; i < SYNC_FEEDS; i++) {
+		snprintf(urls[i], sizeof(urls[i]), "http://sync.test/%d", i);
+		u[i] = urls[i];
+		specs[i] = (struct store_feed_spec){
+		        .from_config = true, .n_urls = 1, .urls = &u[i]};
+	}
+	pthread_barrier_wait(y->go);
+	y->r = store_config_sync(y->s, specs, SYNC_FEEDS);
+	if (y->r < 0)
+		snprintf(y->err, sizeof(y->err), "%s", store_errmsg(y->s));
+	return NULL;
+}
+
+START_TEST(test_daemons_started_together_sync_the_same_file)
+{
+	struct syncer ya = {.s = a}, yb = {.s = b};
+	struct store_feed **v = NULL;
+	pthread_barrier_t go;
+	pthread_t ta, tb;
+	size_t n = 0;
+
+	/* Before LOCK_CONFIG one of them failed: "URL '…' given twice". */
+	pthread_barrier_init(&go, NULL, 2);
+	ya.go = yb.go = &go;
+	ck_assert_int_eq(pthread_create(&ta, NULL, sync_file, &ya), 0);
+	ck_assert_int_eq(pthread_create(&tb, NULL, sync_file, &yb), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&go);
+	ck_assert_msg(ya.r == 0, "a: %d %s", ya.r, ya.err);
+	ck_assert_msg(yb.r == 0, "b: %d %s", yb.r, yb.err);
+	ck_assert_int_eq(store_feeds(a, &v, &n), SYNC_FEEDS);
+	ck_assert_uint_eq(n, SYNC_FEEDS);
+	store_feeds_free(v, n);
+}
+END_TEST
+
 static Suite *
 lease_suite(void)
 {
@@ -481,6 +536,7 @@ lease_suite(void)
 	tcase_add_test(pg,
 	               test_merge_same_link_from_two_daemons_stores_one_story);
 	tcase_add_test(pg, test_merge_unchanged_entries_take_no_lock);
+	tcase_add_test(pg, test_daemons_started_together_sync_the_same_file);
 	suite_add_tcase(s, pg);
 	tcase_add_test(lite, test_lease_sqlite_store_has_no_leases);
 	suite_add_tcase(s, lite);
