@@ -92,6 +92,9 @@ struct store {
 	char *path;
 	unsigned flags;
 	int tx_depth;
+	/* the LOCK_* this transaction holds (sql_lock_xact), a few at most */
+	int64_t xact_locks[4];
+	int n_xact_locks;
 	bool flat;    /* store_begin_batch: nested calls take no savepoint */
 	int flat_err; /* the first failure inside it, and its message */
 	char flat_msg[512];
@@ -169,7 +172,10 @@ int sql_write(struct store *s, const char *sql, const char *fmt, ...);
 /* BEGIN IMMEDIATE, or a savepoint inside one; sql_end commits when r >= 0. */
 int sql_begin(struct store *s);
 int sql_end(struct store *s, int r);
-/* Hold a LOCK_* to the end of the transaction (PostgreSQL; SQLite: 0). */
+/*
+ * Hold a LOCK_* to the end of the transaction: 1 when taken now, 0 when
+ * the transaction held it already (and always on SQLite), or -errno.
+ */
 int sql_lock_xact(struct store *s, int64_t key);
 /* A read transaction, for one snapshot across statements; ended. */
 int sql_begin_read(struct store *s);

@@ -129,6 +129,9 @@ merge_lock(struct store *s, struct merge_ctx *c)
 	if (r < 0)
 		return r;
 	c->locked = true;
+	/* Held since before this merge looked: what it saw stands. */
+	if (r == 0)
+		return 0;
 	/* What others committed before we had it is there now: look. */
 	r = feed_has(s, c);
 	return r < 0 ? r : 1;

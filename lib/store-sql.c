@@ -508,6 +508,9 @@ sql_end(struct store *s, int r)
 	if (s->tx_depth <= 0)
 		return r < 0 ? r : sql_failf(s, -EINVAL, "no transaction open");
 	s->tx_depth--;
+	/* Gone with the transaction, or maybe with the savepoint. */
+	if (s->tx_depth == 0 || (r < 0 && !s->flat))
+		s->n_xact_locks = 0;
 	/*
 	 * The connection and the transaction went: no COMMIT on the new
 	 * connection (it would commit nothing and say so with a warning).
@@ -573,8 +576,17 @@ sql_lock_xact(struct store *s, int64_t key)
 
 	if (s->backend != BACKEND_PG)
 		return 0;
+	for (int i = 0; i < s->n_xact_locks; i++)
+		if (s->xact_locks[i] == key)
+			return 0;
 	r = sql_exec(s, "SELECT pg_advisory_xact_lock(?1)", "I", key);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	if (s->tx_depth > 0 && /* else it went with the statement */
+	    s->n_xact_locks <
+	            (int)(sizeof(s->xact_locks) / sizeof(s->xact_locks[0])))
+		s->xact_locks[s->n_xact_locks++] = key;
+	return 1;
 }
 
 /* A copy of column i as a new string (NULL stays NULL); -ENOMEM sets *oom. */
