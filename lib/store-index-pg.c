@@ -119,11 +119,12 @@ step3(struct sql_stmt *st, int64_t a, int64_t b, int64_t c)
 
 /*
  * One transaction of the indexer: up to max new stories, then up to
- * PG_INDEX_BATCH of the changes logged. The stories indexed (new or
- * again), or -errno.
+ * PG_INDEX_BATCH of the changes logged; without wait, nothing when
+ * another connection is indexing. The stories indexed (new or again),
+ * or -errno.
  */
 static int
-pg_index_batch(struct store *s, int64_t max)
+pg_index_batch(struct store *s, int64_t max, bool wait)
 {
 	int64_t upto, cupto, hi, chi = 0, last = 0, n = 0;
 	struct sql_stmt *st;
@@ -132,8 +133,24 @@ pg_index_batch(struct store *s, int64_t max)
 	r = sql_begin(s);
 	if (r < 0)
 		return r;
-	/* One indexer at a time, of however many daemons share the store. */
-	r = sql_lock_xact(s, LOCK_INDEX);
+	/*
+	 * One indexer at a time, of however many daemons share the store.
+	 * A daemon's step (!wait) does not wait for another's: that one
+	 * indexes what all merged, and a merge thread that waited would
+	 * merge nothing meanwhile. A catch-up (a search, reindex) waits.
+	 */
+	if (!wait) {
+		int64_t got = 0;
+
+		r = sql_int(s, &got,
+		            "SELECT CASE WHEN pg_try_advisory_xact_lock(?1)"
+		            " THEN 1 ELSE 0 END",
+		            "I", (int64_t)LOCK_INDEX);
+		if (r >= 0 && !got)
+			return sql_end(s, 0);
+	} else {
+		r = sql_lock_xact(s, LOCK_INDEX);
+	}
 	if (r >= 0)
 		r = mark_get(s, "indexed_upto", &upto);
 	if (r >= 0)
@@ -194,7 +211,7 @@ pg_index_some(struct store *s, int64_t max)
 
 		if (want > PG_INDEX_BATCH)
 			want = PG_INDEX_BATCH;
-		r = pg_index_batch(s, want);
+		r = pg_index_batch(s, want, max == 0);
 		if (r < 0)
 			return sql_failf(s, r, "full-text index: %s", s->err);
 		total += r;

@@ -457,6 +457,53 @@ START_TEST(test_lease_sqlite_store_has_no_leases)
 }
 END_TEST
 
+struct indexer {
+	struct store *s;
+	atomic_int done;
+	int r;
+};
+
+static void *
+index_all(void *arg)
+{
+	struct indexer *x = arg;
+
+	x->r = store_index_some(x->s, 0);
+	atomic_store(&x->done, 1);
+	return NULL;
+}
+
+START_TEST(test_index_step_leaves_the_indexing_to_the_daemon_indexing)
+{
+	int64_t f1 = add_feed("http://one.test/feed", 0);
+	struct merger m1 = {.s = a, .feed = f1, .guid = "one-1"};
+	struct indexer x = {.s = b};
+	PGconn *c = PQconnectdb(dbpath);
+	PGresult *res;
+	pthread_t t;
+
+	merge_shared(&m1);
+	ck_assert_int_eq(m1.r, 0);
+	/* another daemon's indexer holds LOCK_INDEX (lib/store-internal.h) */
+	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, "SELECT pg_advisory_lock(7001)");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	/* a step does not wait for it (its merge thread would stall) */
+	ck_assert_int_eq(store_index_some(b, 100), 0);
+	/* a catch-up (a search) waits, then indexes what waits */
+	ck_assert_int_eq(pthread_create(&t, NULL, index_all, &x), 0);
+	usleep(300 * 1000);
+	ck_assert_int_eq(atomic_load(&x.done), 0);
+	res = PQexec(c, "SELECT pg_advisory_unlock(7001)");
+	PQclear(res);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(x.r, 1);
+	ck_assert_int_eq(store_index_some(a, 100), 0);
+	PQfinish(c);
+}
+END_TEST
+
 /* The configuration file of 300 feeds that every daemon syncs. */
 #define SYNC_FEEDS 300
 
@@ -537,6 +584,8 @@ lease_suite(void)
 	               test_merge_same_link_from_two_daemons_stores_one_story);
 	tcase_add_test(pg, test_merge_unchanged_entries_take_no_lock);
 	tcase_add_test(pg, test_daemons_started_together_sync_the_same_file);
+	tcase_add_test(
+	        pg, test_index_step_leaves_the_indexing_to_the_daemon_indexing);
 	suite_add_tcase(s, pg);
 	tcase_add_test(lite, test_lease_sqlite_store_has_no_leases);
 	suite_add_tcase(s, lite);

@@ -25,6 +25,8 @@ struct store;
 /*
  * Index up to max stories of what waits (0: everything), in big
  * transactions. The count taken, 0 read-only or nothing waiting, -errno.
+ * On PostgreSQL, a step (max set) takes nothing while another daemon
+ * indexes (it indexes what every daemon merged); 0 waits for it.
  * A search calls store_index first, so it never misses a committed story.
  */
 int store_index_some(struct store *s, int64_t max);
