@@ -1,9 +1,9 @@
 /*
- * The full-text index on PostgreSQL: story.tsv, a tsvector with a GIN
- * index, filled by the same lagging indexer as the SQLite index file
+ * The full-text index on PostgreSQL: story_words.tsv, a tsvector with a
+ * GIN index, filled by the same lagging indexer as the SQLite index file
  * (lib/store-index.c), so that a merge never computes one: the words of
  * a story cost more of the server's time than storing the story. The
- * indexer sets tsv for the stories above indexed_upto and again for the
+ * indexer stores the words of the stories above indexed_upto and again for the
  * stories story_change lists above changes_upto, in transactions that
  * move both marks (in the state table) with the words; a story deleted
  * takes its words with it. The words are SQLite's (fts_text: markup
@@ -87,13 +87,18 @@ index_rows(struct store *s, struct sql_stmt *st, int rc, int64_t *last)
 			r = sql_failf(s, -ENOMEM, "out of memory");
 		else
 			r = sql_defer(s, NULL,
-			              "UPDATE story SET tsv ="
+			              "INSERT INTO story_words (story_id, tsv)"
+			              " SELECT id,"
 			              " setweight(to_tsvector('simple',"
 			              "  coalesce(?2, '')), 'A') ||"
 			              " setweight(to_tsvector('simple',"
 			              "  coalesce(?3, '')), 'B') ||"
 			              " setweight(to_tsvector('simple',"
-			              "  coalesce(?4, '')), 'C') WHERE id = ?1",
+			              "  coalesce(?4, '')), 'C')"
+			              /* gone since read: nothing to index */
+			              " FROM story WHERE id = ?1 FOR KEY SHARE"
+			              " ON CONFLICT (story_id)"
+			              " DO UPDATE SET tsv = excluded.tsv",
 			              "Ittt", *last, t, su, c);
 		free(t);
 		free(su);

@@ -8,10 +8,9 @@
  * last commit left: consistent, merely behind. A damaged file, or one of
  * another store, is made again from the store.
  *
- * On PostgreSQL there is no such file and no indexer: the story's tsv
- * column, generated from its text, is the index (GIN), kept current by
- * the server in the statement that writes the story. Here the calls
- * that catch the index up have nothing to do.
+ * On PostgreSQL there is no such file: the index is the story_words
+ * table in the store, filled by the same lagging indexer
+ * (lib/store-index-pg.c), to which the calls here hand over.
  */
 #include <errno.h>
 #include <limits.h>

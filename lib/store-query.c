@@ -322,7 +322,7 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 	}
 	if (q->search && s->backend == BACKEND_PG) {
 		/*
-		 * The tsv column is the index (lib/store-index-pg.c). Ranked
+		 * story_words is the index (lib/store-index-pg.c). Ranked
 		 * as on SQLite among the newest SEARCH_CANDIDATES matches,
 		 * by ts_rank with title, summary and content (weights A, B,
 		 * C) counting 10, 3 and 1 as in bm25 below, divided by
@@ -337,13 +337,12 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 			st = sql_prep(
 			        s, STORY_COLUMNS
 			        ", c.score FROM"
-			        " (SELECT m.id, -ts_rank(" PG_WEIGHTS ", t.tsv,"
+			        " (SELECT m.id, -ts_rank(" PG_WEIGHTS ", m.tsv,"
 			        "   to_tsquery('simple', ?2), 1) AS score FROM"
-			        "  (SELECT s.id FROM story s"
-			        "   WHERE s.tsv @@ to_tsquery('simple', ?2)"
-			        "   ORDER BY s.id DESC"
+			        "  (SELECT w.story_id AS id, w.tsv FROM story_words w"
+			        "   WHERE w.tsv @@ to_tsquery('simple', ?2)"
+			        "   ORDER BY w.story_id DESC"
 			        "   LIMIT " SEARCH_CANDIDATES ") m"
-			        "  JOIN story t ON t.id = m.id"
 			        "  ORDER BY score, m.id DESC"
 			        "  LIMIT ?8 OFFSET ?9) c"
 			        " JOIN story s ON s.id = c.id"
@@ -352,15 +351,15 @@ store_stories(struct store *s, const struct store_query *q, store_story_fn fn,
 			st = sql_prep(
 			        s, STORY_COLUMNS
 			        ", c.score FROM"
-			        " (SELECT m.id, -ts_rank(" PG_WEIGHTS ", t.tsv,"
+			        " (SELECT m.id, -ts_rank(" PG_WEIGHTS ", m.tsv,"
 			        "   to_tsquery('simple', ?2), 1) AS score,"
-			        "   t.published FROM"
-			        "  (SELECT s.id FROM story s"
-			        "   WHERE s.tsv @@ to_tsquery('simple', ?2)" STORY_FILTERS
+			        "   m.published FROM"
+			        "  (SELECT s.id, s.published, w.tsv FROM story s"
+			        "   JOIN story_words w ON w.story_id = s.id"
+			        "   WHERE w.tsv @@ to_tsquery('simple', ?2)" STORY_FILTERS
 			        "   ORDER BY s.id DESC"
 			        "   LIMIT " SEARCH_CANDIDATES ") m"
-			        "  JOIN story t ON t.id = m.id"
-			        "  ORDER BY score, t.published DESC, m.id DESC"
+			        "  ORDER BY score, m.published DESC, m.id DESC"
 			        "  LIMIT ?8 OFFSET ?9) c"
 			        " JOIN story s ON s.id = c.id"
 			        " ORDER BY c.score, c.published DESC, c.id DESC");

@@ -270,8 +270,9 @@ static const char *const migrations[] = {
  * a database at 0 takes the whole schema of version 7 in the first
  * seven steps (split only to keep each string short), and every later
  * version has its entry here too. Ids are identities (never
- * reused, like AUTOINCREMENT); every integer is a bigint. Search is a
- * tsvector column with a GIN index, in the store itself (no index file),
+ * reused, like AUTOINCREMENT); every integer is a bigint. Search is
+ * story_words, a tsvector per story with a GIN index, in the store
+ * itself (no index file),
  * filled by the lagging indexer (lib/store-index-pg.c) from story_change,
  * which the same triggers as SQLite's write.
  * Leases (issue 17): feed.lease_owner holds a feed for the daemon that
@@ -342,8 +343,7 @@ static const char *const pg_migrations[] = {
         "  link TEXT,"
         "  author TEXT,"
         "  summary TEXT,"
-        "  content TEXT,"
-        "  tsv tsvector" /* the indexer's (lib/store-index-pg.c) */
+        "  content TEXT"
         ");"
         "CREATE INDEX story_link ON story(link_key) WHERE link_key IS NOT NULL;"
         "CREATE INDEX story_published ON story(published, id);"
@@ -351,7 +351,19 @@ static const char *const pg_migrations[] = {
         "CREATE INDEX story_starred ON story(id) WHERE starred = 1;"
         "CREATE INDEX story_purge ON story(published, id)"
         "  WHERE read = 1 AND starred = 0;"
-        "CREATE INDEX story_tsv ON story USING GIN (tsv);" PG_BUMP(3),
+        /*
+         * The words of a story, the indexer's (lib/store-index-pg.c):
+         * a table of their own, so that indexing writes a narrow row
+         * where setting a story column rewrote the story with its text
+         * and its six index entries, which merges then read past.
+         */
+        "CREATE TABLE story_words ("
+        "  story_id BIGINT PRIMARY KEY"
+        "   REFERENCES story(id) ON DELETE CASCADE,"
+        "  tsv tsvector NOT NULL"
+        ");"
+        "CREATE INDEX story_words_tsv ON story_words USING GIN (tsv);" PG_BUMP(
+                3),
         "CREATE TABLE membership ("
         "  feed_id BIGINT NOT NULL REFERENCES feed(id) ON DELETE CASCADE,"
         "  story_id BIGINT NOT NULL REFERENCES story(id) ON DELETE CASCADE,"

@@ -317,18 +317,17 @@ idxpath(const char *store_path)
 
 /*
  * How many stories the full-text index holds (word NULL) or finds word
- * in: the index file's on SQLite, the tsv column's on PostgreSQL.
+ * in: the index file's on SQLite, story_words' on PostgreSQL.
  */
 static int64_t
 indexed(const char *word)
 {
 	if (pg_uri && !word)
-		return raw_int(dbpath, "SELECT count(*) FROM story"
-		                       " WHERE tsv IS NOT NULL");
+		return raw_int(dbpath, "SELECT count(*) FROM story_words");
 	if (pg_uri)
 		return raw_int_arg(
 		        dbpath,
-		        "SELECT count(*) FROM story"
+		        "SELECT count(*) FROM story_words"
 		        " WHERE tsv @@ plainto_tsquery('simple', $1)",
 		        word);
 	if (!word)
@@ -2224,9 +2223,9 @@ START_TEST(test_reindex_builds_the_index_again_from_the_store)
 		                 SQLITE_OK);
 		ck_assert_int_eq(indexed("grebe"), 3);
 	} else {
-		ck_assert_int_eq(raw_exec(dbpath, "UPDATE story SET tsv = NULL"
-		                                  " WHERE id = (SELECT min(id)"
-		                                  "  FROM story)"),
+		ck_assert_int_eq(raw_exec(dbpath, "DELETE FROM story_words"
+		                                  " WHERE story_id = (SELECT"
+		                                  "  min(id) FROM story)"),
 		                 SQLITE_OK);
 		ck_assert_int_eq(indexed("grebe"), 1);
 	}

@@ -393,7 +393,7 @@ def test_status_shows_index_lag_and_reindex_rebuilds(env):
 
 @unittest.skipUnless(on_postgresql(), "PostgreSQL only: its index")
 def test_postgresql_index_lags_and_search_catches_it_up(env):
-    """On PostgreSQL the index is the stories' tsv column, filled by the
+    """On PostgreSQL the index is the story_words table, filled by the
     same lagging indexer: status shows it behind until a search (or the
     daemon) catches it up, and reindex makes every story's words again."""
     stories(env)
