@@ -116,6 +116,10 @@ class TestCrashSafety(Base):
                           {"interval": "1s"}) for i in range(N_FEEDS)],
                         extra="retention = 36500d\nmax-connections = 64\n"
                         "per-host-connections = 64")
+        # Stories from the start: the marks race the daemon's writes in
+        # every run, however slowly it starts (TSan: past the 0.2 s a
+        # run may last, so that no run stored one and nothing was marked).
+        self.once_measured(timeout=120)
         stop = threading.Event()
         acked, tried = set(), []
         t = threading.Thread(target=self.marker,
