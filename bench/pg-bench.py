@@ -170,20 +170,21 @@ def main():
         def urls(n):
             return ["http://127.0.0.1:%d/feed-%05d.xml" % (port, i)
                     for i in range(n)]
+        def once(d, db, n):
+            """One cold --once: its wall; a failure counted."""
+            nonlocal failed
+            r = cold(exe, d, db, urls(n), a.jobs)
+            failed += r[3] != 0
+            return r[0]
         for _ in range(a.rounds):
             d = os.path.join(work, "round")
             shutil.rmtree(d, ignore_errors=True)
             os.makedirs(d)
             db = os.path.join(d, "gazette.db")
-            def once(db, n):
-                nonlocal failed
-                r = cold(exe, d, db, urls(n), a.jobs)
-                failed += r[3] != 0
-                return r[0]
-            res["sqlite"].append(once(db, a.feeds))
+            res["sqlite"].append(once(d, db, a.feeds))
             count["sqlite"] = stories(gz, db)
             db = pg.database()
-            res["pg"].append(once(db, a.feeds))
+            res["pg"].append(once(d, db, a.feeds))
             count["pg"] = stories(gz, db)
             db = pg.database()
             wall, nfail = many(exe, d, db, urls(a.shared_feeds), a.jobs, 1)

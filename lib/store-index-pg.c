@@ -3,10 +3,10 @@
  * GIN index, filled by the same lagging indexer as the SQLite index file
  * (lib/store-index.c), so that a merge never computes one: the words of
  * a story cost more of the server's time than storing the story. The
- * indexer stores the words of the stories above indexed_upto and again for the
- * stories story_change lists above changes_upto, in transactions that
- * move both marks (in the state table) with the words; a story deleted
- * takes its words with it. The words are SQLite's (fts_text: markup
+ * indexer stores the words of the stories above indexed_upto, and again
+ * of the stories story_change lists above changes_upto, in transactions
+ * that move both marks (in the state table) with the words; a story
+ * deleted takes its words with it. The words are SQLite's (fts_text: markup
  * out, character references decoded), made here and sent on libpq's
  * pipeline.
  */
@@ -144,18 +144,10 @@ pg_index_batch(struct store *s, int64_t max, bool wait)
 	 * indexes what all merged, and a merge thread that waited would
 	 * merge nothing meanwhile. A catch-up (a search, reindex) waits.
 	 */
-	if (!wait) {
-		int64_t got = 0;
-
-		r = sql_int(s, &got,
-		            "SELECT CASE WHEN pg_try_advisory_xact_lock(?1)"
-		            " THEN 1 ELSE 0 END",
-		            "I", (int64_t)LOCK_INDEX);
-		if (r >= 0 && !got)
-			return sql_end(s, 0);
-	} else {
-		r = sql_lock_xact(s, LOCK_INDEX);
-	}
+	r = wait ? sql_lock_xact(s, LOCK_INDEX)
+	         : sql_try_lock_xact(s, LOCK_INDEX);
+	if (r == -EBUSY)
+		return sql_end(s, 0);
 	if (r >= 0)
 		r = mark_get(s, "indexed_upto", &upto);
 	if (r >= 0)

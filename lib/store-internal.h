@@ -37,6 +37,8 @@
 #define SQL_DONE 101 /* SQLITE_DONE */
 
 #define PG_MAX_PARAMS 16
+#define PG_PIPE_MAX   256 /* statements queued before their answers are read */
+
 /*
  * PostgreSQL advisory locks, held to the end of a transaction, that
  * serialize what several daemons on one database must not do at once.
@@ -45,7 +47,6 @@
 #define LOCK_SCHEMA 7417 /* migrations (store-schema.c) */
 #define LOCK_MERGE  7418 /* merges that write (store-merge.c) */
 #define LOCK_CONFIG 7419 /* syncing the configured feeds (store-feeds.c) */
-#define PG_PIPE_MAX 256  /* statements queued before their answers are read */
 
 enum store_backend {
 	BACKEND_SQLITE,
@@ -177,6 +178,8 @@ int sql_end(struct store *s, int r);
  * the transaction held it already (and always on SQLite), or -errno.
  */
 int sql_lock_xact(struct store *s, int64_t key);
+/* The same without waiting: -EBUSY while another connection holds it. */
+int sql_try_lock_xact(struct store *s, int64_t key);
 /* A read transaction, for one snapshot across statements; ended. */
 int sql_begin_read(struct store *s);
 void sql_end_read(struct store *s);

@@ -272,9 +272,9 @@ static const char *const migrations[] = {
  * version has its entry here too. Ids are identities (never
  * reused, like AUTOINCREMENT); every integer is a bigint. Search is
  * story_words, a tsvector per story with a GIN index, in the store
- * itself (no index file),
- * filled by the lagging indexer (lib/store-index-pg.c) from story_change,
- * which the same triggers as SQLite's write.
+ * itself (no index file), filled by the lagging indexer
+ * (lib/store-index-pg.c) from story_change, which the same triggers as
+ * SQLite's write.
  * Leases (issue 17): feed.lease_owner holds a feed for the daemon that
  * polls it until lease_until; daemon is each running daemon's heartbeat.
  */
@@ -362,8 +362,8 @@ static const char *const pg_migrations[] = {
         "   REFERENCES story(id) ON DELETE CASCADE,"
         "  tsv tsvector NOT NULL"
         ");"
-        "CREATE INDEX story_words_tsv ON story_words USING GIN (tsv);" PG_BUMP(
-                3),
+        "CREATE INDEX story_words_tsv ON story_words"
+        "  USING GIN (tsv);" PG_BUMP(3),
         "CREATE TABLE membership ("
         "  feed_id BIGINT NOT NULL REFERENCES feed(id) ON DELETE CASCADE,"
         "  story_id BIGINT NOT NULL REFERENCES story(id) ON DELETE CASCADE,"

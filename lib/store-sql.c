@@ -565,13 +565,14 @@ sql_end(struct store *s, int r)
 }
 
 /*
- * Hold an advisory lock to the end of the transaction. Only PostgreSQL
- * has other daemons on the same store to keep out; on SQLite the write
- * transaction already does.
+ * Hold an advisory lock to the end of the transaction, waiting for it
+ * or not. Only PostgreSQL has other daemons on the same store to keep
+ * out; on SQLite the write transaction already does.
  */
-int
-sql_lock_xact(struct store *s, int64_t key)
+static int
+lock_xact(struct store *s, int64_t key, bool wait)
 {
+	int64_t got = 0;
 	int r;
 
 	if (s->backend != BACKEND_PG)
@@ -579,14 +580,31 @@ sql_lock_xact(struct store *s, int64_t key)
 	for (int i = 0; i < s->n_xact_locks; i++)
 		if (s->xact_locks[i] == key)
 			return 0;
-	r = sql_exec(s, "SELECT pg_advisory_xact_lock(?1)", "I", key);
+	r = sql_int(s, &got,
+	            wait ? "SELECT 1 FROM pg_advisory_xact_lock(?1)"
+	                 : "SELECT pg_try_advisory_xact_lock(?1)::int",
+	            "I", key);
 	if (r < 0)
 		return r;
+	if (!got)
+		return -EBUSY;
 	if (s->tx_depth > 0 && /* else it went with the statement */
 	    s->n_xact_locks <
 	            (int)(sizeof(s->xact_locks) / sizeof(s->xact_locks[0])))
 		s->xact_locks[s->n_xact_locks++] = key;
 	return 1;
+}
+
+int
+sql_lock_xact(struct store *s, int64_t key)
+{
+	return lock_xact(s, key, true);
+}
+
+int
+sql_try_lock_xact(struct store *s, int64_t key)
+{
+	return lock_xact(s, key, false);
 }
 
 /* A copy of column i as a new string (NULL stays NULL); -ENOMEM sets *oom. */
