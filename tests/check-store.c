@@ -21,7 +21,7 @@
 #include "gazette/store.h"
 
 /* The schema version store_open migrates to (lib/store-schema.c). */
-#define SCHEMA_NOW 8
+#define SCHEMA_NOW 9
 
 #define NOW 1700000000
 
@@ -982,6 +982,81 @@ END_TEST
  * connection is whole after it: on PostgreSQL the refusal comes back
  * among queued answers, and the ones after it were aborted.
  */
+/*
+ * A new story's merge looks its link up among the stories before it and
+ * takes the lowest id. On PostgreSQL the daemon's connection plans that
+ * once for its life (a generic plan, made with no statistics yet), and
+ * with only the link in story_link the plan walked story_pkey in id
+ * order, filtering on the link: every new story read all the stories
+ * before it. With the id in the index that plan has nothing to win.
+ */
+START_TEST(test_link_lookup_reads_the_link_index_under_any_plan)
+{
+	static char guid[10000][16], link[10000][40];
+	struct gz_entry e[100];
+	int64_t feed;
+
+	/* No statistics on the links (autovacuum may not analyze meanwhile). */
+	if (pg_uri)
+		ck_assert_int_eq(raw_exec(dbpath,
+		                          "ALTER TABLE story SET"
+		                          " (autovacuum_enabled = off)"),
+		                 SQLITE_OK);
+	for (int f = 0; f < 100; f++) {
+		char title[16];
+
+		snprintf(title, sizeof(title), "f%d", f);
+		feed = add_feed(title, title, NULL, NULL);
+		for (int i = 0; i < 100; i++) {
+			int k = f * 100 + i;
+
+			snprintf(guid[k], sizeof(guid[k]), "g%d", k);
+			snprintf(link[k], sizeof(link[k]),
+			         "http://lookup.test/%d", k);
+			e[i] = entry(guid[k], link[k], "t", "c", 1000 + k);
+		}
+		merge_n(feed, 0, e, 100, 5000);
+	}
+	ck_assert_int_eq(count_all(), 10000);
+	if (!pg_uri) {
+		ck_assert_int_eq(raw_int(dbpath,
+		                         "SELECT group_concat(name)"
+		                         " = 'link_key,id' FROM"
+		                         " pragma_index_info('story_link')"),
+		                 1);
+		return;
+	}
+	ck_assert_int_eq(
+	        raw_exec(dbpath,
+	                 "CREATE FUNCTION lookup_plan() RETURNS SETOF text"
+	                 " LANGUAGE plpgsql AS $$ DECLARE l text; BEGIN"
+	                 " SET LOCAL plan_cache_mode = force_generic_plan;"
+	                 " EXECUTE 'PREPARE q(text, bigint) AS SELECT id"
+	                 "  FROM story WHERE link_key = $1 AND NOT EXISTS"
+	                 "  (SELECT 1 FROM membership m"
+	                 "  WHERE m.story_id = story.id AND m.feed_id = $2)"
+	                 "  ORDER BY id LIMIT 1';"
+	                 " FOR l IN EXECUTE 'EXPLAIN EXECUTE q(''x'', 1)'"
+	                 "  LOOP RETURN NEXT l; END LOOP;"
+	                 " DEALLOCATE q; END $$"),
+	        SQLITE_OK);
+	/* What the daemon planned with. */
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM pg_stats"
+	                                 " WHERE schemaname = current_schema()"
+	                                 " AND tablename = 'story'"
+	                                 " AND attname = 'link_key'"),
+	                 0);
+	ck_assert_int_eq(raw_int(dbpath,
+	                         "SELECT count(*) FROM lookup_plan() p(l)"
+	                         " WHERE position('story_pkey' IN l) > 0"),
+	                 0);
+	ck_assert_int_eq(raw_int(dbpath,
+	                         "SELECT count(*) FROM lookup_plan() p(l)"
+	                         " WHERE position('story_link' IN l) > 0"),
+	                 1);
+}
+END_TEST
+
 START_TEST(test_merge_refused_by_the_server_keeps_nothing)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -2813,6 +2888,8 @@ store_suite(void)
 
 	tcase_add_test(merge, test_merge_same_guid_twice_stores_one_story);
 	tcase_add_test(merge, test_merge_refused_by_the_server_keeps_nothing);
+	tcase_add_test(merge,
+	               test_link_lookup_reads_the_link_index_under_any_plan);
 	tcase_add_test(
 	        merge,
 	        test_merge_guid_change_with_same_link_makes_no_duplicate);
