@@ -25,6 +25,7 @@
 #define INGEST_BATCH    2048 /* jobs in one transaction at most */
 #define INGEST_BATCH_MS 500  /* the longest a job waits for its commit */
 #define INDEX_STEP      5000 /* stories indexed between looks at the queue */
+#define INDEX_QUIET_MS  1000 /* no job for this long: the thread is idle */
 #define REDO_TRIES      5    /* a rolled-back batch merged again at most */
 #define REDO_FIRST_MS   200  /* then 400, 800...: about 6 s in all */
 /*
@@ -80,6 +81,7 @@ struct ingest {
 	size_t n_batch;
 	int64_t batch_ms; /* when the open transaction began, 0: none open */
 	int64_t unindexed_ms; /* first commit the index has not caught up */
+	int64_t job_ms;       /* when the last job was done */
 };
 
 /* Milliseconds on a clock that does not jump. */
@@ -650,6 +652,22 @@ run(struct ingest *g, struct ingest_job *j)
 	}
 }
 
+/* Wait on g->cond for ms at most (g->lock held). */
+static void
+wait_ms(struct ingest *g, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+}
+
 /* Index a step of what waits; whether more may wait. */
 static bool
 index_step(struct ingest *g)
@@ -732,18 +750,28 @@ ingest_main(void *arg)
 
 		if (TAILQ_EMPTY(&g->queue) && !g->stop) {
 			bool idle_index = g->unindexed_ms != 0 && g->index_idle;
+			int64_t quiet = now_ms() - g->job_ms;
 
 			pthread_mutex_unlock(&g->lock);
-			/* Dry: commit, then the index, a step at a time. */
-			if (g->batch_ms) {
+			/*
+			 * Dry: commit; then, once no job has come for a while,
+			 * the index, a step at a time. Not in every gap between
+			 * jobs: in a round of polls the queue runs dry between
+			 * documents, and a step (a second or more of the
+			 * store's work) in each gap made the round wait for an
+			 * index it need not wait for.
+			 */
+			if (g->batch_ms)
 				batch_commit(g);
-			} else if (idle_index) {
+			else if (idle_index && quiet >= INDEX_QUIET_MS)
 				index_step(g);
-			}
 			pthread_mutex_lock(&g->lock);
-			if (TAILQ_EMPTY(&g->queue) && !g->stop &&
-			    !g->batch_ms && !(g->unindexed_ms && g->index_idle))
+			if (!TAILQ_EMPTY(&g->queue) || g->stop || g->batch_ms)
+				continue;
+			if (!g->unindexed_ms || !g->index_idle)
 				pthread_cond_wait(&g->cond, &g->lock);
+			else if (quiet < INDEX_QUIET_MS)
+				wait_ms(g, INDEX_QUIET_MS - quiet);
 			continue;
 		}
 		if (g->stop && (!g->drain || TAILQ_EMPTY(&g->queue)) &&
@@ -758,6 +786,7 @@ ingest_main(void *arg)
 		pthread_mutex_unlock(&g->lock);
 
 		run(g, j);
+		g->job_ms = now_ms();
 		if (g->batch_ms &&
 		    (g->n_batch >= INGEST_BATCH ||
 		     now_ms() - g->batch_ms >= INGEST_BATCH_MS)) {
@@ -785,6 +814,7 @@ ingest_new(const char *db_path, unsigned flags, const char *db_name,
            const char *instance, char **ret_err)
 {
 	struct ingest *g = xcalloc(1, sizeof(*g));
+	pthread_condattr_t ca;
 	int r;
 
 	g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -795,7 +825,10 @@ ingest_new(const char *db_path, unsigned flags, const char *db_name,
 		return NULL;
 	}
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* as now_ms */
+	pthread_cond_init(&g->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&g->parse_cond, NULL);
 	TAILQ_INIT(&g->parse_q);
 	TAILQ_INIT(&g->queue);
@@ -810,6 +843,7 @@ ingest_new(const char *db_path, unsigned flags, const char *db_name,
 	g->flags = flags;
 	/* What an earlier run left unindexed is taken when idle. */
 	g->unindexed_ms = now_ms();
+	g->job_ms = now_ms();
 	r = pthread_create(&g->thread, NULL, ingest_main, g);
 	g->running = r == 0;
 	if (r != 0) {
