@@ -71,6 +71,9 @@ struct sql_stmt {
 	bool owned[PG_MAX_PARAMS];     /* vals[i] allocated */
 	char num[PG_MAX_PARAMS][24];   /* integers as text */
 	unsigned types[PG_MAX_PARAMS]; /* Oid: int8 for integers, else 0 */
+	int lens[PG_MAX_PARAMS];       /* of a binary value */
+	int fmts[PG_MAX_PARAMS];       /* 1: vals[i] is binary (lens[i]) */
+	bool binary;                   /* some value is */
 	PGresult *res;
 	int row, nrows;
 };
@@ -133,6 +136,7 @@ int sql_bind_int64(struct sql_stmt *st, int i, int64_t v);
 int sql_bind_int(struct sql_stmt *st, int i, int v);
 int sql_bind_text(struct sql_stmt *st, int i, const char *t);
 int sql_bind_null(struct sql_stmt *st, int i);
+int sql_bind_binary(struct sql_stmt *st, int i, const void *p, size_t len);
 /* Run or advance: SQL_ROW, SQL_DONE, or an SQLite-style error code. */
 int sql_step(struct sql_stmt *st);
 /* Columns of the current row, from 0. */
@@ -162,9 +166,10 @@ int sql_script(struct store *s, const char *script);
 void sql_free_stmt(struct sql_stmt *st);
 /*
  * Bind ?1.. from fmt ('I' int64_t, 'i' int, 't' text or NULL, 'z' int64_t
- * NULL when 0) and step: sql_exec gives the changed rows, sql_int the
- * first row's integer (1, or 0 without a row), sql_write the same as
- * sql_exec in a transaction of its own.
+ * NULL when 0, 'b' bytes and a size_t length: a blob on SQLite, a value
+ * in binary format on PostgreSQL) and step: sql_exec gives the changed rows,
+ * sql_int the first row's integer (1, or 0 without a row), sql_write the same
+ * as sql_exec in a transaction of its own.
  */
 int sql_exec(struct store *s, const char *sql, const char *fmt, ...);
 int sql_int(struct store *s, int64_t *ret, const char *sql, const char *fmt,

@@ -72,6 +72,49 @@ struct merge_ctx {
 	int64_t *pg_new; /* PostgreSQL: the new stories of queued entries */
 	int *pg_queued;  /* and how many entries were queued */
 	bool locked;     /* PostgreSQL: this merge holds LOCK_MERGE */
+	struct pg_rows *rows; /* PostgreSQL: new entries not yet sent */
+};
+
+/*
+ * PostgreSQL: the new entries of a merge, an array per column in the
+ * binary format, sent as one statement (rows_send). One statement per
+ * entry cost the server 72 us each, most of it the statement rather
+ * than the rows: a cold 1,000 stored 35,062 stories in 2.54 s of
+ * execution, where the same rows inserted whole took 1.43 s. Arrays as
+ * text cost as much again for the server to parse (array_in, 15% of its
+ * time): in binary, an element is its length and its bytes.
+ */
+enum {
+	ROW_LINK_KEY,
+	ROW_GUID,
+	ROW_TITLE,
+	ROW_LINK,
+	ROW_AUTHOR,
+	ROW_SUMMARY,
+	ROW_CONTENT,
+	ROW_PUBLISHED,
+	ROW_UPDATED,
+	ROW_IDENT,
+	ROW_GUID_KEY,
+	ROW_CHASH,
+	ROW_SHARED,
+	ROW_COLS
+};
+
+#define ROWS_MAX_BYTES (4u << 20) /* sent once the arrays hold this much */
+#define ARRAY_HEADER   20         /* dimensions, flags, type, size, base */
+#define OID_BOOL       16
+#define OID_INT8       20
+#define OID_TEXT       25
+
+struct pg_rows {
+	struct {
+		unsigned char *p;
+		size_t len, cap;
+		bool nulls;
+	} col[ROW_COLS];
+	size_t n;
+	bool oom;
 };
 
 /*
@@ -481,46 +524,210 @@ add_membership(struct store *s, int64_t feed, int64_t story,
 	                k->chash);
 }
 
+/* Room for n more bytes in column c of the rows, after its header. */
+static unsigned char *
+rows_room(struct pg_rows *pr, int c, size_t n)
+{
+	size_t len = pr->col[c].len ? pr->col[c].len : ARRAY_HEADER;
+	size_t cap = pr->col[c].cap ? pr->col[c].cap : 256;
+	unsigned char *p;
+
+	if (pr->oom)
+		return NULL;
+	while (cap < len + n)
+		cap *= 2;
+	if (cap != pr->col[c].cap) {
+		p = realloc(pr->col[c].p, cap);
+		if (!p) {
+			pr->oom = true;
+			return NULL;
+		}
+		pr->col[c].p = p;
+		pr->col[c].cap = cap;
+	}
+	pr->col[c].len = len;
+	return pr->col[c].p + len;
+}
+
+/* v in network byte order at p; p after it. */
+static unsigned char *
+put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+/* Append an element of len bytes (NULL: SQL's NULL) to column c. */
+static void
+rows_put(struct pg_rows *pr, int c, const void *v, size_t len)
+{
+	unsigned char *p = rows_room(pr, c, 4 + len);
+
+	if (!p)
+		return;
+	if (!v) {
+		put32(p, UINT32_MAX); /* -1: NULL */
+		pr->col[c].nulls = true;
+		len = 0;
+	} else {
+		memcpy(put32(p, (uint32_t)len), v, len);
+	}
+	pr->col[c].len += 4 + len;
+}
+
+static void
+rows_text(struct pg_rows *pr, int c, const char *t)
+{
+	rows_put(pr, c, t, t ? strlen(t) : 0);
+}
+
+static void
+rows_int(struct pg_rows *pr, int c, int64_t v)
+{
+	unsigned char b[8];
+
+	put32(put32(b, (uint32_t)((uint64_t)v >> 32)), (uint32_t)v);
+	rows_put(pr, c, b, sizeof(b));
+}
+
+static void
+rows_bool(struct pg_rows *pr, int c, bool v)
+{
+	unsigned char b = v;
+
+	rows_put(pr, c, &b, 1);
+}
+
+/* Write each column's header: one dimension of pr->n elements. */
+static void
+rows_close(struct pg_rows *pr)
+{
+	for (int c = 0; c < ROW_COLS && !pr->oom; c++) {
+		uint32_t type =
+		        c == ROW_PUBLISHED || c == ROW_UPDATED || c == ROW_CHASH
+		                ? OID_INT8
+		        : c == ROW_SHARED ? OID_BOOL
+		                          : OID_TEXT;
+		unsigned char *p = pr->col[c].p;
+
+		p = put32(p, 1);
+		p = put32(p, pr->col[c].nulls);
+		p = put32(p, type);
+		p = put32(p, (uint32_t)pr->n);
+		put32(p, 1);
+	}
+}
+
+static void
+rows_free(struct pg_rows *pr)
+{
+	for (int c = 0; c < ROW_COLS; c++)
+		free(pr->col[c].p);
+	memset(pr, 0, sizeof(*pr));
+}
+
+static size_t
+rows_bytes(const struct pg_rows *pr)
+{
+	size_t b = 0;
+
+	for (int c = 0; c < ROW_COLS; c++)
+		b += pr->col[c].len;
+	return b;
+}
+
 /*
- * merge_entry's last step on PostgreSQL, in one statement where SQLite
- * takes three: the story of another feed with the same canonical link
- * (unless the document shares that link between entries), or a new
- * story, and the feed's membership of it. Queued (sql_defer), so that
- * the server stores one entry while we send the next: round trips, not
- * the server's work, were most of a merge's time on PostgreSQL. The
- * entries after it see what it did: the server runs them in order.
+ * Store the gathered entries: for each, the story of another feed with
+ * the same canonical link (unless the document shares that link between
+ * entries) or a new story, and the feed's membership of it. Queued
+ * (sql_defer): the server stores these while we gather the next feed's.
+ * The entries of one send have distinct links and identities (the
+ * document's repeats are looked up, and a lookup sends what came
+ * before), so that no row of it needs to see another. A new story's id
+ * is drawn from the sequence first, for its membership to name it.
  */
+static int
+rows_send(struct store *s, const struct merge_ctx *c)
+{
+	struct pg_rows *pr = c->rows;
+	int r;
+
+	if (!pr || pr->n == 0)
+		return 0;
+	rows_close(pr);
+	if (pr->oom) {
+		rows_free(pr);
+		return -ENOMEM;
+	}
+#define COL(i) (const void *)pr->col[i].p, pr->col[i].len
+	r = sql_defer(s, c->pg_new,
+	              "WITH e AS (SELECT * FROM unnest(?1::text[], ?2::text[],"
+	              "  ?3::text[], ?4::text[], ?5::text[], ?6::text[],"
+	              "  ?7::text[], ?8::bigint[], ?9::bigint[], ?10::text[],"
+	              "  ?11::text[], ?12::bigint[], ?13::boolean[])"
+	              "  WITH ORDINALITY AS e(link_key, guid, title, link,"
+	              "  author, summary, content, published, updated, ident,"
+	              "  guid_key, chash, shared, ord)),"
+	              " x AS MATERIALIZED (SELECT e.*, f.id IS NULL AS fresh,"
+	              "  coalesce(f.id, nextval(pg_get_serial_sequence("
+	              "   'story', 'id'))) AS sid"
+	              "  FROM e LEFT JOIN LATERAL (SELECT id FROM story"
+	              "   WHERE story.link_key = e.link_key AND NOT e.shared"
+	              "   AND NOT EXISTS (SELECT 1 FROM membership m"
+	              "    WHERE m.story_id = story.id AND m.feed_id = ?14)"
+	              "   ORDER BY id LIMIT 1) f ON true ORDER BY e.ord),"
+	              " n AS (INSERT INTO story (id, link_key, guid, title,"
+	              "  link, author, summary, content, published, updated,"
+	              "  first_seen) SELECT sid, link_key, guid, title, link,"
+	              "  author, summary, content, published, updated, ?15"
+	              "  FROM x WHERE fresh ORDER BY ord RETURNING id),"
+	              " m AS (INSERT INTO membership (feed_id, story_id, ident,"
+	              "  guid_key, link_key, chash)"
+	              "  SELECT ?14, sid, ident, guid_key, link_key, chash"
+	              "  FROM x RETURNING story_id)" /* runs, read or not */
+	              " SELECT count(*) FROM n",
+	              "bbbbbbbbbbbbbII", COL(ROW_LINK_KEY), COL(ROW_GUID),
+	              COL(ROW_TITLE), COL(ROW_LINK), COL(ROW_AUTHOR),
+	              COL(ROW_SUMMARY), COL(ROW_CONTENT), COL(ROW_PUBLISHED),
+	              COL(ROW_UPDATED), COL(ROW_IDENT), COL(ROW_GUID_KEY),
+	              COL(ROW_CHASH), COL(ROW_SHARED), c->feed, c->now);
+#undef COL
+	*c->pg_queued += (int)pr->n; /* counted when the answers are read */
+	rows_free(pr);
+	return r;
+}
+
+/* merge_entry's last step on PostgreSQL: gather the entry for rows_send. */
 static int
 merge_new_pg(struct store *s, const struct merge_ctx *c,
              const struct gz_entry *e, const struct entry_keys *k,
              int64_t published)
 {
-	int r;
+	struct pg_rows *pr = c->rows;
 
-	r = sql_defer(s, c->pg_new,
-	              "WITH f AS (SELECT id FROM story WHERE link_key = ?1"
-	              "  AND ?15 = 0 AND NOT EXISTS (SELECT 1 FROM membership m"
-	              "   WHERE m.story_id = story.id AND m.feed_id = ?11)"
-	              "  ORDER BY id LIMIT 1),"
-	              " n AS (INSERT INTO story (link_key, guid, title, link,"
-	              "  author, summary, content, published, updated,"
-	              "  first_seen) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	              "  ?10 WHERE NOT EXISTS (SELECT 1 FROM f) RETURNING id),"
-	              " m AS (INSERT INTO membership (feed_id, story_id, ident,"
-	              "  guid_key, link_key, chash)"
-	              "  SELECT ?11, id, ?12, ?13, ?1, ?14 FROM"
-	              "  (SELECT id FROM f UNION ALL SELECT id FROM n) x"
-	              "  RETURNING story_id)" /* runs, read or not */
-	              " SELECT count(*) FROM n",
-	              "tttttttIzIIttIi", k->link, e->id, e->title, e->link,
-	              e->author, e->summary, e->content, published,
-	              e->updated == GZ_NO_DATE ? (int64_t)0 : e->updated,
-	              c->now, c->feed, k->ident, k->guid, k->chash,
-	              k->link_shared ? 1 : 0);
-	if (r < 0)
-		return r;
-	(*c->pg_queued)++; /* counted when the answers are read */
-	return 0;
+	rows_text(pr, ROW_LINK_KEY, k->link);
+	rows_text(pr, ROW_GUID, e->id);
+	rows_text(pr, ROW_TITLE, e->title);
+	rows_text(pr, ROW_LINK, e->link);
+	rows_text(pr, ROW_AUTHOR, e->author);
+	rows_text(pr, ROW_SUMMARY, e->summary);
+	rows_text(pr, ROW_CONTENT, e->content);
+	rows_int(pr, ROW_PUBLISHED, published);
+	if (e->updated == GZ_NO_DATE || e->updated == 0) /* as 'z' binds */
+		rows_text(pr, ROW_UPDATED, NULL);
+	else
+		rows_int(pr, ROW_UPDATED, e->updated);
+	rows_text(pr, ROW_IDENT, k->ident);
+	rows_text(pr, ROW_GUID_KEY, k->guid);
+	rows_int(pr, ROW_CHASH, k->chash);
+	rows_bool(pr, ROW_SHARED, k->link_shared);
+	pr->n++;
+	if (pr->oom) {
+		rows_free(pr);
+		return -ENOMEM;
+	}
+	return rows_bytes(pr) >= ROWS_MAX_BYTES ? rows_send(s, c) : 0;
 }
 
 /* Merge one entry into the feed (inside the merge's transaction). */
@@ -532,6 +739,11 @@ merge_entry(struct store *s, struct merge_ctx *c, const struct gz_entry *e,
 	int64_t sid = 0, published, feed = c->feed, now = c->now;
 	int found, r = 0;
 
+	/* What this entry looks up must see the entries gathered before. */
+	if (c->rows && c->rows->n && (c->members || k->repeated))
+		r = rows_send(s, c);
+	if (r < 0)
+		return r;
 	/*
 	 * A feed with no stories yet (its first poll) has none to find,
 	 * but for an entry whose key an earlier entry of the document had.
@@ -792,6 +1004,7 @@ store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
 	struct store_merge_result res = {0};
 	struct store_merge_prep *mp = NULL;
 	struct merge_ctx ctx = {.feed = feed_id, .now = now};
+	struct pg_rows rows = {0};
 	int64_t pg_new = 0;
 	int pg_queued = 0;
 	size_t n;
@@ -835,9 +1048,14 @@ store_merge_prepared(struct store *s, int64_t feed_id, size_t url_index,
 	r = feed_has(s, &ctx);
 	ctx.pg_new = &pg_new;
 	ctx.pg_queued = &pg_queued;
+	if (s->backend == BACKEND_PG)
+		ctx.rows = &rows;
 	for (size_t i = 0; i < n && r >= 0; i++)
 		r = merge_entry(s, &ctx, &feed->entries[i], &prep->keys[i],
 		                &res);
+	if (r >= 0)
+		r = rows_send(s, &ctx);
+	rows_free(&rows);
 	if (r >= 0)
 		r = sql_defer(s, NULL,
 		              "UPDATE feed SET last_served = ?2 WHERE id = ?1",

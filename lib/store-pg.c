@@ -228,7 +228,9 @@ pg_defer(struct sql_stmt *st, int64_t *sum)
 		s->pipe[s->pipe_n++] = (struct pipe_item){st, NULL};
 	}
 	if (!PQsendQueryPrepared(s->pg, st->name, st->nparams,
-	                         (const char *const *)st->vals, NULL, NULL, 0))
+	                         (const char *const *)st->vals,
+	                         st->binary ? st->lens : NULL,
+	                         st->binary ? st->fmts : NULL, 0))
 		goto failed;
 	s->pipe[s->pipe_n++] = (struct pipe_item){NULL, sum};
 	return 0;
@@ -353,8 +355,9 @@ pg_run(struct sql_stmt *st)
 				goto failed;
 		}
 		res = PQexecPrepared(s->pg, st->name, st->nparams,
-		                     (const char *const *)st->vals, NULL, NULL,
-		                     0);
+		                     (const char *const *)st->vals,
+		                     st->binary ? st->lens : NULL,
+		                     st->binary ? st->fmts : NULL, 0);
 		es = PQresultStatus(res);
 		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
 			break;
