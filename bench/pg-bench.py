@@ -15,13 +15,17 @@ a real one), a fresh database for every round:
   one      one gazetted, cold, --shared-feeds feeds on PostgreSQL
   many     --daemons gazetted at once on the same feeds and one
            database, sharing them by leases
+  one, many at N KB/s: the same, each feed served at --slow-kbps KB/s
+           (lighttpd's /slow/), as from a remote site: there one daemon
+           waits on the network, where over loopback it keeps the CPUs
+           busy (0 leaves these rows out)
 
 For one and many the daemons run as a service would (--once takes no
 leases: it polls every feed), and the wall time is from their start
 until every feed has been polled and saved once; then they are stopped.
 
 Wall seconds are medians of --rounds rounds. The targets of issue 17 are
-checked: pg at most 2x sqlite, many at most 0.5x one. Standard library
+checked: pg at most 2x sqlite, many at most 0.5x one (in each setting). Standard library
 only; prints markdown and writes it to OUT/pg-results.md.
 """
 
@@ -144,6 +148,7 @@ def main():
     ap.add_argument("--daemons", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--slow-kbps", type=int, default=512)
     ap.add_argument("--builddir", default=os.path.join(TOP, "build"))
     ap.add_argument("--shared", default=os.path.join(TOP, "..", "shared"))
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "out"))
@@ -161,15 +166,26 @@ def main():
     port = bench.free_port()
     state = os.path.join(work, "httpd")
     subprocess.run(["sh", serve, "start", docroot, str(port), state],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL,
+                   env=dict(os.environ, SLOW_KBPS=str(a.slow_kbps or 16)))
     pg = PgServer()
-    res = {"sqlite": [], "pg": [], "one": [], "many": []}
+    res = {"sqlite": [], "pg": [], "one": [], "many": [], "one-slow": [],
+           "many-slow": []}
     count = {}
     failed = 0  # runs of gazetted that exited with an error
     try:
-        def urls(n):
-            return ["http://127.0.0.1:%d/feed-%05d.xml" % (port, i)
+        def urls(n, where=""):
+            return ["http://127.0.0.1:%d/%sfeed-%05d.xml" % (port, where, i)
                     for i in range(n)]
+        def shared(d, k, where, row):
+            """k daemons on the shared feeds: their wall into res[row]."""
+            nonlocal failed
+            db = pg.database()
+            wall, nfail = many(exe, d, db, urls(a.shared_feeds, where),
+                               a.jobs, k)
+            res[row].append(wall)
+            failed += nfail
+            count[row] = stories(gz, db)
         def once(d, db, n):
             """One cold --once: its wall; a failure counted."""
             nonlocal failed
@@ -186,26 +202,41 @@ def main():
             db = pg.database()
             res["pg"].append(once(d, db, a.feeds))
             count["pg"] = stories(gz, db)
-            db = pg.database()
-            wall, nfail = many(exe, d, db, urls(a.shared_feeds), a.jobs, 1)
-            res["one"].append(wall)
-            failed += nfail
-            count["one"] = stories(gz, db)
-            db = pg.database()
-            wall, nfail = many(exe, d, db, urls(a.shared_feeds), a.jobs,
-                               a.daemons)
-            res["many"].append(wall)
-            failed += nfail
-            count["many"] = stories(gz, db)
+            shared(d, 1, "", "one")
+            shared(d, a.daemons, "", "many")
+            if a.slow_kbps:
+                shared(d, 1, "slow/", "one-slow")
+                shared(d, a.daemons, "slow/", "many-slow")
     finally:
         pg.stop()
         subprocess.run(["sh", serve, "stop", str(port), state],
                        stdout=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
-    med = {k: statistics.median(v) for k, v in res.items()}
+    med = {k: statistics.median(v) for k, v in res.items() if v}
     ok = failed == 0
     r1 = med["pg"] / med["sqlite"]
     r2 = med["many"] / med["one"]
+    slow = []
+    if a.slow_kbps:
+        r3 = med["many-slow"] / med["one-slow"]
+        slow = [
+            "| PostgreSQL, cold, %d KB/s a feed | %d | 1 | %.3f s | %d |" % (
+                a.slow_kbps, a.shared_feeds, med["one-slow"],
+                count["one-slow"]),
+            "| PostgreSQL, cold, %d KB/s a feed | %d | %d | %.3f s | %d |" % (
+                a.slow_kbps, a.shared_feeds, a.daemons, med["many-slow"],
+                count["many-slow"])]
+        slow_target = [
+            "- [%s] %d daemons on %d feeds served at %d KB/s within 0.5×"
+            " one daemon: %.2f×" % (
+                "x" if ok and r3 <= 0.5 else " ", a.daemons,
+                a.shared_feeds, a.slow_kbps, r3),
+            "- [%s] the same stories stored by one daemon and by %d"
+            " there: %d, %d" % (
+                "x" if count["one-slow"] == count["many-slow"] else " ",
+                a.daemons, count["one-slow"], count["many-slow"])]
+    else:
+        slow_target = []
     text = "\n".join([
         "### PostgreSQL beside SQLite", "",
         "| run | feeds | daemons | wall | stories |",
@@ -217,7 +248,7 @@ def main():
         "| PostgreSQL, cold | %d | 1 | %.3f s | %d |" % (
             a.shared_feeds, med["one"], count["one"]),
         "| PostgreSQL, cold | %d | %d | %.3f s | %d |" % (
-            a.shared_feeds, a.daemons, med["many"], count["many"]),
+            a.shared_feeds, a.daemons, med["many"], count["many"])] + slow + [
         "", "### Targets", "",
         "- [%s] cold %d on PostgreSQL within 2× SQLite: %.2f×" % (
             "x" if ok and r1 <= 2 else " ", a.feeds, r1),
@@ -225,7 +256,7 @@ def main():
             "x" if ok and r2 <= 0.5 else " ", a.daemons, a.shared_feeds, r2),
         "- [%s] the same stories stored by one daemon and by %d: %d, %d" % (
             "x" if count["one"] == count["many"] else " ", a.daemons,
-            count["one"], count["many"]),
+            count["one"], count["many"])] + slow_target + [
         "- [%s] every gazetted exited cleanly: %d failed" % (
             "x" if ok else " ", failed),
         "", "Median of %d rounds, %d parallel fetches per daemon, %d CPUs."
