@@ -645,7 +645,10 @@ rows_bytes(const struct pg_rows *pr)
  * The entries of one send have distinct links and identities (the
  * document's repeats are looked up, and a lookup sends what came
  * before), so that no row of it needs to see another. A new story's id
- * is drawn from the sequence first, for its membership to name it.
+ * is drawn from the sequence first, for its membership to name it: the
+ * identity's, story_id_seq, named once when the statement is prepared
+ * (pg_get_serial_sequence looked it up for every row, 3.5% of the
+ * server's time).
  */
 static int
 rows_send(struct store *s, const struct merge_ctx *c)
@@ -670,8 +673,7 @@ rows_send(struct store *s, const struct merge_ctx *c)
 	              "  author, summary, content, published, updated, ident,"
 	              "  guid_key, chash, shared, ord)),"
 	              " x AS MATERIALIZED (SELECT e.*, f.id IS NULL AS fresh,"
-	              "  coalesce(f.id, nextval(pg_get_serial_sequence("
-	              "   'story', 'id'))) AS sid"
+	              "  coalesce(f.id, nextval('story_id_seq')) AS sid"
 	              "  FROM e LEFT JOIN LATERAL (SELECT id FROM story"
 	              "   WHERE story.link_key = e.link_key AND NOT e.shared"
 	              "   AND NOT EXISTS (SELECT 1 FROM membership m"
