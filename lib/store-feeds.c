@@ -483,12 +483,19 @@ feed_delete(struct store *s, int64_t id)
 {
 	int r;
 
-	r = sql_exec(s,
-	             "DELETE FROM story WHERE starred = 0 AND id IN"
-	             " (SELECT story_id FROM membership WHERE feed_id = ?1)"
-	             " AND NOT EXISTS (SELECT 1 FROM membership m"
-	             "  WHERE m.story_id = story.id AND m.feed_id <> ?1)",
-	             "I", id);
+	/*
+	 * On PostgreSQL, not while another daemon merges: it could link a
+	 * story going now, or write to the feed (see store-merge.c).
+	 */
+	r = sql_lock_xact(s, LOCK_MERGE);
+	if (r >= 0)
+		r = sql_exec(
+		        s,
+		        "DELETE FROM story WHERE starred = 0 AND id IN"
+		        " (SELECT story_id FROM membership WHERE feed_id = ?1)"
+		        " AND NOT EXISTS (SELECT 1 FROM membership m"
+		        "  WHERE m.story_id = story.id AND m.feed_id <> ?1)",
+		        "I", id);
 	if (r < 0)
 		return r;
 	r = sql_exec(s, "DELETE FROM feed WHERE id = ?1", "I", id);

@@ -21,7 +21,7 @@
 #include "gazette/store.h"
 
 /* The schema version store_open migrates to (lib/store-schema.c). */
-#define SCHEMA_NOW 9
+#define SCHEMA_NOW 10
 
 #define NOW 1700000000
 
@@ -1057,6 +1057,61 @@ START_TEST(test_link_lookup_reads_the_link_index_under_any_plan)
 }
 END_TEST
 
+/*
+ * A feed removed (by another daemon's sync, say) before its poll is
+ * merged: the merge fails and writes nothing for it. On PostgreSQL no
+ * foreign key refuses a membership of a feed that is gone (schema 10):
+ * the merge's look at its feed does.
+ */
+START_TEST(test_merge_into_a_removed_feed_stores_nothing)
+{
+	struct gz_entry e =
+	        entry("g1", "http://removed.test/1", "t", "c", 1000);
+	struct gz_feed f;
+	struct store_merge_result res = {0};
+	int64_t feed = add_feed("gone", "http://removed.test/feed", NULL, NULL);
+
+	ck_assert_int_eq(raw_exec(dbpath, "DELETE FROM feed_url;"
+	                                  " DELETE FROM feed"),
+	                 SQLITE_OK);
+	memset(&f, 0, sizeof(f));
+	f.entries = &e;
+	f.n_entries = 1;
+	f.is_feed = true;
+	ck_assert_int_eq(store_merge(st, feed, 0, &f, 5000, &res), -ENOENT);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM membership"), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story"), 0);
+}
+END_TEST
+
+/* Removing a story or a feed removes its memberships. */
+START_TEST(test_removed_stories_and_feeds_leave_no_memberships)
+{
+	int64_t a = add_feed("a", "http://cascade.test/a", NULL, NULL);
+	int64_t b = add_feed("b", "http://cascade.test/b", NULL, NULL);
+
+	merge1(a, 0, entry("g1", "http://cascade.test/1", "t", "c", 1000),
+	       5000);
+	merge1(a, 0, entry("g2", "http://cascade.test/2", "t", "c", 1000),
+	       5000);
+	merge1(b, 0, entry("g1", "http://cascade.test/1", "t", "c", 1000),
+	       5000);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM membership"), 3);
+	/* (A connection of SQLite's enforces foreign keys when asked.) */
+	ck_assert_int_eq(
+	        raw_exec(dbpath, pg_uri ? "DELETE FROM story WHERE"
+	                                  " link = 'http://cascade.test/2'"
+	                                : "PRAGMA foreign_keys = ON;"
+	                                  "DELETE FROM story WHERE"
+	                                  " link = 'http://cascade.test/2'"),
+	        SQLITE_OK);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM membership"), 2);
+	ck_assert_int_eq(store_feed_remove(st, b), 0);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM membership"), 1);
+	ck_assert_int_eq(raw_int(dbpath, "SELECT count(*) FROM story"), 1);
+}
+END_TEST
+
 START_TEST(test_merge_refused_by_the_server_keeps_nothing)
 {
 	int64_t a = add_feed("A", "https://a.example/rss", NULL, NULL);
@@ -1839,18 +1894,37 @@ START_TEST(test_version_7_database_migrates_keeping_stories_and_tombstones)
 	st = NULL;
 	/* What version 7 had: no purge_count, no totals. */
 	ck_assert_int_eq(
-	        raw_exec(dbpath, pg_uri ? "DROP TABLE purge_count;"
-	                                  "DELETE FROM state"
-	                                  " WHERE key LIKE 'purged_%';"
-	                                  "UPDATE gazette_meta SET version = 7;"
-	                                : "DROP TABLE purge_count;"
-	                                  "DELETE FROM state"
-	                                  " WHERE key LIKE 'purged_%';"
-	                                  "PRAGMA user_version = 7;"),
+	        raw_exec(dbpath,
+	                 pg_uri ? "DROP TABLE purge_count;"
+	                          "DELETE FROM state"
+	                          " WHERE key LIKE 'purged_%';"
+	                          /* and version 10's change undone */
+	                          "DROP TRIGGER story_membership_delete"
+	                          " ON story;"
+	                          "DROP TRIGGER feed_membership_delete"
+	                          " ON feed;"
+	                          "DROP FUNCTION"
+	                          " gazette_membership_cascade();"
+	                          "ALTER TABLE membership ADD FOREIGN KEY"
+	                          " (story_id) REFERENCES story(id)"
+	                          " ON DELETE CASCADE, ADD FOREIGN KEY"
+	                          " (feed_id) REFERENCES feed(id)"
+	                          " ON DELETE CASCADE;"
+	                          "UPDATE gazette_meta SET version = 7;"
+	                        : "DROP TABLE purge_count;"
+	                          "DELETE FROM state"
+	                          " WHERE key LIKE 'purged_%';"
+	                          "PRAGMA user_version = 7;"),
 	        SQLITE_OK);
 	ck_assert_int_eq(raw_version(dbpath), 7);
 	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
 	ck_assert_int_eq(raw_version(dbpath), SCHEMA_NOW);
+	if (pg_uri)
+		ck_assert_int_eq(raw_int(dbpath,
+		                         "SELECT count(*) FROM pg_constraint"
+		                         " WHERE contype = 'f' AND conrelid"
+		                         " = 'membership'::regclass"),
+		                 0);
 	ck_assert_int_eq(count_all(), 1);
 	ck_assert_int_eq(merge_n(a, 0, e, 2, NOW + 60).new_stories, 0);
 	ck_assert_int_eq(store_purge_totals(st, 0, &t), 0);
@@ -2888,6 +2962,9 @@ store_suite(void)
 
 	tcase_add_test(merge, test_merge_same_guid_twice_stores_one_story);
 	tcase_add_test(merge, test_merge_refused_by_the_server_keeps_nothing);
+	tcase_add_test(merge, test_merge_into_a_removed_feed_stores_nothing);
+	tcase_add_test(merge,
+	               test_removed_stories_and_feeds_leave_no_memberships);
 	tcase_add_test(merge,
 	               test_link_lookup_reads_the_link_index_under_any_plan);
 	tcase_add_test(
