@@ -405,8 +405,12 @@ spec_check(struct store *s, const struct store_feed_spec *spec)
 }
 
 /* Insert a feed row and its URLs (inside a transaction). */
+static const char url_insert[] =
+        "INSERT INTO feed_url (feed_id, position, url, proxy, doh)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)";
+
 static int
-feed_insert(struct store *s, const struct store_feed_spec *spec,
+feed_insert(struct store *s, const struct store_feed_spec *spec, bool defer,
             int64_t *ret_id)
 {
 	int64_t id;
@@ -428,11 +432,16 @@ feed_insert(struct store *s, const struct store_feed_spec *spec,
 		const char *proxy = spec->proxies ? spec->proxies[i] : NULL;
 		const char *doh = spec->dohs ? spec->dohs[i] : NULL;
 
-		r = sql_exec(
-		        s,
-		        "INSERT INTO feed_url (feed_id, position, url, proxy,"
-		        " doh) VALUES (?1, ?2, ?3, ?4, ?5)",
-		        "IIttt", id, (int64_t)i, spec->urls[i], proxy, doh);
+		/*
+		 * A sync's are queued (PostgreSQL's pipeline): it has looked
+		 * each URL up, so that the server has nothing to refuse.
+		 */
+		if (defer)
+			r = sql_defer(s, NULL, url_insert, "IIttt", id,
+			              (int64_t)i, spec->urls[i], proxy, doh);
+		else
+			r = sql_exec(s, url_insert, "IIttt", id, (int64_t)i,
+			             spec->urls[i], proxy, doh);
 		if (r == -EEXIST)
 			r = sql_failf(s, -EEXIST, "URL '%s' given twice",
 			              spec->urls[i]);
@@ -468,7 +477,7 @@ store_feed_add(struct store *s, const struct store_feed_spec *spec,
 		return 0;
 	}
 	if (r == 0)
-		r = feed_insert(s, spec, &id);
+		r = feed_insert(s, spec, false, &id);
 	r = sql_end(s, r);
 	if (r < 0)
 		return r;
@@ -822,29 +831,107 @@ set_urls(struct store *s, int64_t feed, const struct store_feed_spec *spec)
 	return r < 0 ? r : 0;
 }
 
-/* The feed a configuration entry describes: 1 and *ret, or 0. */
+/*
+ * The title, then the first URL, in one statement (the usual feed has one
+ * URL: one round trip where PostgreSQL took two).
+ */
+static const char match_first[] =
+        "SELECT id FROM (SELECT id, 0 AS o FROM feed"
+        "  WHERE from_config = 1 AND title = ?1"
+        " UNION ALL SELECT feed_id, CASE WHEN url = ?2 THEN 1"
+        "  ELSE 2 END FROM feed_url WHERE url = ?2"
+        "  OR moved_from = ?2) m ORDER BY o, id LIMIT 1";
+
+/*
+ * The feed a configured one is: by title, else by a URL (its own first,
+ * else one a redirect moved). first is what match_first found, 0 none,
+ * or -1 when still to be looked up. 1 and *ret, or 0.
+ */
 static int
-config_match(struct store *s, const struct store_feed_spec *spec, int64_t *ret)
+config_match(struct store *s, const struct store_feed_spec *spec, int64_t first,
+             int64_t *ret)
 {
 	int r;
 
-	/*
-	 * The title, then the first URL, in one statement (the usual feed
-	 * has one URL: one round trip where PostgreSQL took two).
-	 */
-	r = sql_int(s, ret,
-	            "SELECT id FROM (SELECT id, 0 AS o FROM feed"
-	            "  WHERE from_config = 1 AND title = ?1"
-	            " UNION ALL SELECT feed_id, CASE WHEN url = ?2 THEN 1"
-	            "  ELSE 2 END FROM feed_url WHERE url = ?2"
-	            "  OR moved_from = ?2) m ORDER BY o, id LIMIT 1",
-	            "tt", spec->title, spec->n_urls ? spec->urls[0] : NULL);
+	if (first < 0)
+		r = sql_int(s, ret, match_first, "tt", spec->title,
+		            spec->urls[0]);
+	else if ((r = first > 0))
+		*ret = first;
 	for (size_t i = 1; r == 0 && i < spec->n_urls; i++)
 		r = sql_int(
 		        s, ret,
 		        "SELECT feed_id FROM feed_url WHERE url = ?1"
 		        " OR moved_from = ?1 ORDER BY url = ?1 DESC LIMIT 1",
 		        "t", spec->urls[i]);
+	return r;
+}
+
+/* A key of a configured feed: its title or a URL, and whose. */
+struct spec_key {
+	const char *k;
+	int64_t id; /* or the feed it was found to be */
+	size_t i;
+};
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	const struct spec_key *x = a, *y = b;
+	int c = x->k && y->k ? strcmp(x->k, y->k) : 0;
+
+	if (c == 0)
+		c = (x->id > y->id) - (x->id < y->id);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Every spec's first look (match_first), sent at once: on PostgreSQL
+ * a pipeline, not a round trip per feed. A look is stale once an earlier
+ * spec of the sync has written what it would see, which can only be a
+ * spec sharing its title or a URL, or found to be the same feed; those
+ * get first[i] = -1, to look again in turn.
+ */
+static int
+config_match_first(struct store *s, const struct store_feed_spec *specs,
+                   size_t n, int64_t *first)
+{
+	struct spec_key *keys;
+	size_t nk = 0, m = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m += 1 + specs[i].n_urls;
+	keys = calloc(m + 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sql_defer(s, &first[i], match_first, "tt", specs[i].title,
+		              specs[i].urls[0]);
+	if (r >= 0)
+		r = sql_flush(s);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (specs[i].title)
+			keys[nk++] = (struct spec_key){specs[i].title, 0, i};
+		for (size_t u = 0; u < specs[i].n_urls; u++)
+			keys[nk++] = (struct spec_key){specs[i].urls[u], 0, i};
+	}
+	/* The same title or URL: all but the first spec look again. */
+	qsort(keys, nk, sizeof(*keys), cmp_key);
+	for (size_t j = 1; r >= 0 && j < nk; j++)
+		if (strcmp(keys[j].k, keys[j - 1].k) == 0 &&
+		    keys[j].i != keys[j - 1].i)
+			first[keys[j].i] = -1;
+	/* The same feed found for two: the later one looks again. */
+	nk = 0;
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (first[i] > 0)
+			keys[nk++] = (struct spec_key){NULL, first[i], i};
+	qsort(keys, nk, sizeof(*keys), cmp_key);
+	for (size_t j = 1; r >= 0 && j < nk; j++)
+		if (keys[j].id == keys[j - 1].id)
+			first[keys[j].i] = -1;
+	free(keys);
 	return r;
 }
 
@@ -921,8 +1008,8 @@ int
 store_config_sync(struct store *s, const struct store_feed_spec *specs,
                   size_t n)
 {
-	int64_t *keep = NULL, *gone = NULL;
-	size_t n_gone = 0;
+	int64_t *keep = NULL, *gone = NULL, *first = NULL, *late = NULL;
+	size_t n_gone = 0, n_late = 0;
 	struct sql_stmt *st;
 	int r, rc;
 
@@ -932,8 +1019,11 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 			return r;
 	}
 	keep = calloc(n + 1, sizeof(*keep));
-	if (!keep)
-		return -ENOMEM;
+	first = calloc(n + 1, sizeof(*first));
+	if (!keep || !first) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = sql_begin(s);
 	if (r < 0)
 		goto out;
@@ -945,18 +1035,37 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 	 * transaction already serializes them).
 	 */
 	r = sql_lock_xact(s, LOCK_CONFIG);
+	if (r >= 0)
+		r = config_match_first(s, specs, n, first);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		const struct store_feed_spec *sp = &specs[i];
 		int64_t id = 0;
 
-		r = config_match(s, sp, &id);
+		/*
+		 * A feed an earlier spec found by a later look (not its
+		 * first) may have been rewritten since: look again.
+		 */
+		for (size_t j = 0; first[i] > 0 && j < n_late; j++)
+			if (late[j] == first[i])
+				first[i] = -1;
+		r = config_match(s, sp, first[i], &id);
+		if (r > 0 && first[i] <= 0) {
+			int64_t *nl = realloc(late, (n_late + 1) * sizeof(*nl));
+
+			if (!nl) {
+				r = -ENOMEM;
+				break;
+			}
+			late = nl;
+			late[n_late++] = id;
+		}
 		if (r > 0) {
 			r = spec_same(s, id, sp);
 			if (r >= 0)
 				r = !r; /* unchanged: nothing to write */
 		}
 		if (r == 0 && id == 0) {
-			r = feed_insert(s, sp, &id);
+			r = feed_insert(s, sp, true, &id);
 		} else if (r > 0) {
 			r = sql_exec(
 			        s,
@@ -1006,6 +1115,8 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 	r = sql_end(s, r < 0 ? r : 0);
 out:
 	free(keep);
+	free(first);
+	free(late);
 	free(gone);
 	return r;
 }

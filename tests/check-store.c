@@ -877,6 +877,56 @@ START_TEST(test_feeds_uncounted_lists_the_same_feeds_without_counts)
 }
 END_TEST
 
+/*
+ * A sync looks every feed up at once, before writing any: a look that an
+ * earlier feed's write has made stale is made again in turn, so that the
+ * result is the one of looking each up after the writes before it.
+ */
+START_TEST(test_config_sync_looks_again_where_an_earlier_feed_wrote)
+{
+	const char *ua[] = {"https://a.example/rss"};
+	const char *ub[] = {"https://b.example/rss"};
+	const char *upa[] = {"https://p.example/rss", "https://a.example/rss"};
+	const char *ud[] = {"https://d.example/rss"};
+	const char *ue[] = {"https://e.example/rss"};
+	struct store_feed_spec specs[2] = {
+	        {.title = "X", .urls = ua, .n_urls = 1, .from_config = true},
+	        {.title = "Y", .urls = ub, .n_urls = 1, .from_config = true},
+	};
+	struct store_feed **v = NULL;
+	size_t n = 0;
+	int64_t x, id;
+
+	ck_assert_int_eq(store_config_sync(st, specs, 2), 0);
+	ck_assert_int_eq(store_feed_find(st, "X", &x), 0);
+	/*
+	 * P is X by its second URL, and takes X's title away; Q has that
+	 * title, which it no longer finds once P is written: a new feed.
+	 */
+	specs[0] = (struct store_feed_spec){
+	        .title = "P", .urls = upa, .n_urls = 2, .from_config = true};
+	specs[1] = (struct store_feed_spec){
+	        .title = "X", .urls = ud, .n_urls = 1, .from_config = true};
+	ck_assert_int_eq(store_config_sync(st, specs, 2), 0);
+	ck_assert_int_eq(store_feed_find(st, "P", &id), 0);
+	ck_assert_int_eq(id, x);
+	ck_assert_int_eq(store_feed_find(st, "X", &id), 0);
+	ck_assert_int_ne(id, x);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 2);
+	store_feeds_free(v, n);
+	/* One URL in two entries: the second finds the first's feed. */
+	specs[0] = (struct store_feed_spec){
+	        .title = "A", .urls = ue, .n_urls = 1, .from_config = true};
+	specs[1] = (struct store_feed_spec){
+	        .title = "B", .urls = ue, .n_urls = 1, .from_config = true};
+	ck_assert_int_eq(store_config_sync(st, specs, 2), 0);
+	ck_assert_int_eq(store_feeds(st, &v, &n), 1);
+	ck_assert_str_eq(v[0]->title, "B");
+	ck_assert_str_eq(v[0]->urls[0].url, "https://e.example/rss");
+	store_feeds_free(v, n);
+}
+END_TEST
+
 START_TEST(test_config_sync_adds_updates_removes)
 {
 	const char *u1[] = {"https://one.example/rss"};
@@ -2943,6 +2993,8 @@ store_suite(void)
 	        test_url_record_keeps_validators_per_url_and_counts_redirects);
 	tcase_add_test(subs, test_schedule_and_disabled_state_are_saved);
 	tcase_add_test(subs, test_config_sync_adds_updates_removes);
+	tcase_add_test(
+	        subs, test_config_sync_looks_again_where_an_earlier_feed_wrote);
 	tcase_add_test(subs_file,
 	               test_config_sync_of_an_unchanged_file_writes_nothing);
 	tcase_add_test(
