@@ -996,6 +996,19 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 }
 
 /* Make the from_config feeds match the configuration's, in one go. */
+/* Append id to the array *v of *n; 0 or -ENOMEM. */
+static int
+ids_push(int64_t **v, size_t *n, int64_t id)
+{
+	int64_t *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = id;
+	*v = nv;
+	return 0;
+}
+
 static int
 cmp_id(const void *a, const void *b)
 {
@@ -1049,16 +1062,8 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 			if (late[j] == first[i])
 				first[i] = -1;
 		r = config_match(s, sp, first[i], &id);
-		if (r > 0 && first[i] <= 0) {
-			int64_t *nl = realloc(late, (n_late + 1) * sizeof(*nl));
-
-			if (!nl) {
-				r = -ENOMEM;
-				break;
-			}
-			late = nl;
-			late[n_late++] = id;
-		}
+		if (r > 0 && first[i] <= 0 && ids_push(&late, &n_late, id) < 0)
+			r = -ENOMEM;
 		if (r > 0) {
 			r = spec_same(s, id, sp);
 			if (r >= 0)
@@ -1098,16 +1103,9 @@ store_config_sync(struct store *s, const struct store_feed_spec *specs,
 			break;
 		}
 		id = sql_col_int64(st, 0);
-		if (!bsearch(&id, keep, n, sizeof(*keep), cmp_id)) {
-			int64_t *ng = realloc(gone, (n_gone + 1) * sizeof(*ng));
-
-			if (!ng) {
-				r = -ENOMEM;
-				break;
-			}
-			gone = ng;
-			gone[n_gone++] = id;
-		}
+		if (!bsearch(&id, keep, n, sizeof(*keep), cmp_id) &&
+		    ids_push(&gone, &n_gone, id) < 0)
+			r = -ENOMEM;
 	}
 	sql_done(st);
 	for (size_t i = 0; r >= 0 && i < n_gone; i++)
