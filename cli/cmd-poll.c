@@ -119,6 +119,7 @@ status_here(struct cmd_ctx *ctx)
 	struct store_feed **v = NULL;
 	int64_t unread = 0, failing = 0, disabled = 0;
 	struct store *s = cmd_store(ctx);
+	char *shown;
 	size_t n = 0;
 
 	if (s == NULL)
@@ -136,7 +137,9 @@ status_here(struct cmd_ctx *ctx)
 	}
 	store_feeds_free(v, n);
 	printf("gazetted: not running\n");
-	printf("database: %s\n", ctx->db_path);
+	shown = store_display(ctx->db_path);
+	printf("database: %s\n", shown ? shown : "");
+	free(shown);
 	printf("feeds: %zu (%" PRId64 " failing, %" PRId64 " disabled); "
 	       "%" PRId64 " unread stories\n",
 	       n, failing, disabled, unread);

@@ -215,9 +215,14 @@ cmd_store(struct cmd_ctx *ctx)
 	if (r < 0) {
 		if (err)
 			cmd_error("%s", err);
-		else
+		else {
+			char *shown = store_display(ctx->db_path);
+
 			cmd_error("cannot open the database %s: %s",
-			          cmd_quote(ctx->db_path, q), strerror(-r));
+			          cmd_quote(shown ? shown : "", q),
+			          strerror(-r));
+			free(shown);
+		}
 		free(err);
 		ctx->store = NULL;
 		return NULL;

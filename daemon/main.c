@@ -37,8 +37,9 @@ struct daemon {
 	struct config *cfg;
 	const char *config_arg; /* -c FILE, or NULL for the default */
 	const char *db_arg;     /* --db FILE */
-	char *db;     /* the database in use (a copy: reload frees cfg) */
-	dev_t db_dev; /* and the file it was at start */
+	char *db;       /* the database in use (a copy: reload frees cfg) */
+	char *db_shown; /* as the log shows it: no password */
+	dev_t db_dev;   /* and the file it was at start */
 	ino_t db_ino;
 	bool db_lost; /* said so, stopping */
 	struct store *store;
@@ -294,8 +295,9 @@ daemon_clear(struct daemon *d)
 	    store_lease_unregister(d->store) < 0)
 		log_warn("cannot give the leases back in '%s': %s; they "
 		         "expire in lease-time",
-		         d->db, store_errmsg(d->store));
+		         d->db_shown, store_errmsg(d->store));
 	free(d->db);
+	free(d->db_shown);
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
@@ -416,7 +418,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	d.db = xstrdup(db);
-	log_info("database '%s'%s", db, d.db_arg ? " (--db)" : "");
+	d.db_shown = store_display(db);
+	if (d.db_shown == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	log_info("database '%s'%s", d.db_shown, d.db_arg ? " (--db)" : "");
 	{
 		struct stat st;
 
@@ -456,7 +463,7 @@ main(int argc, char **argv)
 		log_err("out of memory");
 		goto out;
 	}
-	poller_set_db_name(d.poller, db);
+	poller_set_db_name(d.poller, d.db_shown);
 	r = poller_load(d.poller);
 	if (r < 0) {
 		log_err("cannot read the feeds from '%s': %s", db,
@@ -486,10 +493,10 @@ main(int argc, char **argv)
 	}
 	log_notice("gazetted %s: %zu configured feeds, database '%s', "
 	           "control socket '%s'",
-	           GAZETTE_VERSION, d.cfg->n_feeds, db, d.cfg->socket);
+	           GAZETTE_VERSION, d.cfg->n_feeds, d.db_shown, d.cfg->socket);
 	{
-		char *st =
-		        xasprintf("READY=1\nSTATUS=polling; database %s", db);
+		char *st = xasprintf("READY=1\nSTATUS=polling; database %s",
+		                     d.db_shown);
 
 		sd_notify_msg(st);
 		free(st);

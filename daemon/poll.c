@@ -169,7 +169,7 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 {
 	struct poller *p = xcalloc(1, sizeof(*p));
 	struct fetch_opts o = poll_fetch_opts(cfg);
-	char *err = NULL;
+	char *err = NULL, *shown;
 
 	p->base = base;
 	p->cfg = cfg;
@@ -180,10 +180,12 @@ poller_new(struct event_base *base, const struct config *cfg, struct store *s,
 		free(p);
 		return NULL;
 	}
-	p->ingest = ingest_new(store_path(s), store_flags(s) & ~STORE_CREATE,
-	                       store_path(s), (size_t)cfg->ingest_queue,
-	                       cfg->index_lag, !once,
-	                       once ? NULL : store_lease_instance(s), &err);
+	shown = store_display(store_path(s)); /* no password in the log */
+	p->ingest =
+	        ingest_new(store_path(s), store_flags(s) & ~STORE_CREATE, shown,
+	                   (size_t)cfg->ingest_queue, cfg->index_lag, !once,
+	                   once ? NULL : store_lease_instance(s), &err);
+	free(shown);
 	if (p->ingest == NULL) {
 		log_err("cannot start the ingest thread: %s",
 		        err ? err : "out of memory");

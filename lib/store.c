@@ -37,14 +37,16 @@ open_error(char **ret_err, const char *path, const char *fmt, ...)
 {
 	char what[600];
 	va_list ap;
-	char *m;
+	char *m, *shown;
 
 	if (!ret_err)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	m = sql_join4("'", path, "': ", what);
+	shown = store_display(path); /* no password */
+	m = shown ? sql_join4("'", shown, "': ", what) : NULL;
+	free(shown);
 	if (!m)
 		return;
 	*ret_err = m;
@@ -56,6 +58,66 @@ store_is_url(const char *path)
 {
 	return path && (strncmp(path, "postgresql://", 13) == 0 ||
 	                strncmp(path, "postgres://", 11) == 0);
+}
+
+/*
+ * path as a log or a listing shows it: a URI's password (user:PASSWORD@,
+ * or password= among its parameters) as "***". NULL out of memory.
+ */
+char *
+store_display(const char *path)
+{
+	const char *auth, *end, *at, *colon, *q;
+	size_t cap;
+	char *out, *o;
+
+	if (!store_is_url(path))
+		return strdup(path ? path : "");
+	/* Each password at most 3 bytes longer as "***", each after 9. */
+	cap = 2 * strlen(path) + 8;
+	out = malloc(cap);
+	if (!out)
+		return NULL;
+	o = out;
+	auth = strstr(path, "://") + 3;
+	end = auth + strcspn(auth, "/?");
+	/* The last '@': a password's own must be %40, but need not be. */
+	at = NULL;
+	for (const char *c = auth; c < end; c++)
+		if (*c == '@')
+			at = c;
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon) {
+		memcpy(o, path, (size_t)(colon + 1 - path));
+		o += colon + 1 - path;
+		memcpy(o, "***", 3);
+		o += 3;
+		path = at;
+	}
+	q = strchr(path, '?');
+	if (!q) {
+		strcpy(o, path);
+		return out;
+	}
+	q++;
+	memcpy(o, path, (size_t)(q - path));
+	o += q - path;
+	while (*q) {
+		size_t n = strcspn(q, "&");
+
+		if (strncmp(q, "password=", 9) == 0) {
+			memcpy(o, "password=***", 12);
+			o += 12;
+		} else {
+			memcpy(o, q, n);
+			o += n;
+		}
+		q += n;
+		if (*q == '&')
+			*o++ = *q++;
+	}
+	*o = '\0';
+	return out;
 }
 
 /*

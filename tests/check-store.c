@@ -349,6 +349,32 @@ raw_version(const char *path)
 
 /* ---- opening ---- */
 
+/* A URI's password is not what logs and listings show. */
+START_TEST(test_display_hides_the_password)
+{
+	static const char *const cases[][2] = {
+	        {"postgresql://gz:s3cret@db.example/gazette",
+	         "postgresql://gz:***@db.example/gazette"},
+	        {"postgres://gz@db.example/gz?sslmode=require&password=x&a=b",
+	         "postgres://gz@db.example/gz?sslmode=require&password=***&a=b"},
+	        {"postgresql://gz:p@ss@h/db", "postgresql://gz:***@h/db"},
+	        {"postgresql://%2Frun%2Fpg/gazette",
+	         "postgresql://%2Frun%2Fpg/gazette"},
+	        {"postgresql://u:@h/db?password=",
+	         "postgresql://u:***@h/db?password=***"},
+	        {"/var/lib/gazette/gazette.db", "/var/lib/gazette/gazette.db"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = store_display(cases[i][0]);
+
+		ck_assert_ptr_nonnull(d);
+		ck_assert_str_eq(d, cases[i][1]);
+		free(d);
+	}
+}
+END_TEST
+
 START_TEST(test_database_file_is_created_0600)
 {
 	struct stat sb;
@@ -2970,6 +2996,7 @@ store_suite(void)
 	tcase_set_tags(files, "sqlite-files");
 	tcase_set_tags(subs_file, "sqlite-files");
 	tcase_add_test(open_tc, test_database_file_is_created_0600);
+	tcase_add_test(open_tc, test_display_hides_the_password);
 	tcase_add_test(open_tc,
 	               test_database_for_group_is_created_0660_with_wal_alike);
 	tcase_add_test(open_tc, test_database_uses_wal_and_current_schema);

@@ -29,6 +29,12 @@ struct store;
  */
 bool store_is_url(const char *path);
 
+/*
+ * path as logs and listings show it: a URI's password replaced by "***"
+ * (user:***@host, password=***); newly allocated, NULL out of memory.
+ */
+char *store_display(const char *path);
+
 /* The backend's name: "sqlite" or "postgresql". */
 const char *store_backend_name(const struct store *s);
 

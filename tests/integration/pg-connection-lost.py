@@ -118,6 +118,23 @@ class TestConnectionLost(unittest.TestCase):
         self.assertEqual(q(self.db, "SELECT count(*) FROM feed_url WHERE"
                            " last_tried = 0"), [(0,)])
 
+    def test_a_password_in_the_uri_is_not_logged(self):
+        # The test server trusts the socket: any password connects.
+        assert self.db.startswith("postgresql://")
+        user, rest = self.db[len("postgresql://"):].split("@", 1)
+        uri = "postgresql://%s:hunter2@%s" % (user, rest)
+        conf = os.path.join(self.dir.name, "empty.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\nsocket = %s\n"
+                    % os.path.join(self.dir.name, "control.sock"))
+        for db, rc in ((uri, 0), (uri + "_none", 1)):  # opened, refused
+            r = subprocess.run([GAZETTED, "-c", conf, "--db", db, "--once",
+                                "-v"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, rc, r.stderr)
+            self.assertIn(":***@", r.stderr)
+            self.assertNotIn("hunter2", r.stderr + r.stdout)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
