@@ -404,11 +404,14 @@ spec_check(struct store *s, const struct store_feed_spec *spec)
 	return 0;
 }
 
-/* Insert a feed row and its URLs (inside a transaction). */
 static const char url_insert[] =
         "INSERT INTO feed_url (feed_id, position, url, proxy, doh)"
         " VALUES (?1, ?2, ?3, ?4, ?5)";
 
+/*
+ * Insert a feed row and its URLs (inside a transaction); defer queues
+ * the URLs (a sync, which has looked each up).
+ */
 static int
 feed_insert(struct store *s, const struct store_feed_spec *spec, bool defer,
             int64_t *ret_id)
@@ -995,7 +998,6 @@ spec_same(struct store *s, int64_t id, const struct store_feed_spec *sp)
 	return same && i == sp->n_urls;
 }
 
-/* Make the from_config feeds match the configuration's, in one go. */
 /* Append id to the array *v of *n; 0 or -ENOMEM. */
 static int
 ids_push(int64_t **v, size_t *n, int64_t id)
@@ -1017,6 +1019,7 @@ cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Make the from_config feeds match the configuration's, in one go. */
 int
 store_config_sync(struct store *s, const struct store_feed_spec *specs,
                   size_t n)
